@@ -1,0 +1,59 @@
+"""The decorator every /v1 view wears: method check, key auth, and errors in OpenAI's envelope."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from console.api.auth import authenticate
+from console.api.errors import ApiError, error_response, server_error
+from console.core.errors import DomainError, NotFound
+from console.projects.models import Project
+
+log = logging.getLogger(__name__)
+
+ApiView = Callable[..., HttpResponse]
+
+
+class ApiRequest(HttpRequest):
+    project: Project
+
+
+def method_not_allowed(request: HttpRequest) -> HttpResponse:
+    return error_response(405, f"Invalid method for URL ({request.method} {request.path}).")
+
+
+def domain_error_response(exc: DomainError) -> HttpResponse:
+    if isinstance(exc, NotFound):
+        return error_response(404, exc.message, param=exc.param, code=exc.code)
+    return error_response(400, exc.message, param=exc.param, code=exc.code)
+
+
+def api_view(*methods: str) -> Callable[[ApiView], ApiView]:
+    allowed = set(methods)
+
+    def decorate(view: ApiView) -> ApiView:
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                request.project = authenticate(request)  # type: ignore[attr-defined]
+                if request.method not in allowed:
+                    return method_not_allowed(request)
+                return view(request, *args, **kwargs)
+            except ApiError as exc:
+                return exc.response()
+            except DomainError as exc:
+                return domain_error_response(exc)
+            except Exception:
+                log.exception("Unhandled error in %s %s", request.method, request.path)
+                return server_error()
+
+        return wrapper
+
+    return decorate

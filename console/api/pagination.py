@@ -1,0 +1,111 @@
+"""Cursor pagination in OpenAI's shape: limit, order, after, before -> first_id, last_id, has_more."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Model, Q, QuerySet
+from django.http import HttpResponse
+from pydantic import BaseModel
+
+from console.api.errors import invalid_request
+from console.api.jsonresp import json_response
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int = 20
+    order: str = "desc"
+    after: str | None = None
+    before: str | None = None
+
+
+def _int_param(query: Mapping[str, str], name: str, default: int, maximum: int) -> int:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid_request(
+            f"Invalid type for '{name}': expected an integer, but got a string instead.",
+            param=name,
+            code="invalid_type",
+        ) from None
+    if value < 1:
+        raise invalid_request(
+            f"Invalid '{name}': integer below minimum value. Expected a value >= 1, but got {value} instead.",
+            param=name,
+            code="integer_below_min_value",
+        )
+    if value > maximum:
+        raise invalid_request(
+            f"Invalid '{name}': integer above maximum value. Expected a value <= {maximum}, "
+            f"but got {value} instead.",
+            param=name,
+            code="integer_above_max_value",
+        )
+    return value
+
+
+def page_from_query(
+    query: Mapping[str, str], *, default_limit: int = 20, max_limit: int = 100, allow_before: bool = True
+) -> Page:
+    order = query.get("order") or "desc"
+    if order not in ("asc", "desc"):
+        raise invalid_request(
+            f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.", param="order", code="invalid_value"
+        )
+    return Page(
+        limit=_int_param(query, "limit", default_limit, max_limit),
+        order=order,
+        after=query.get("after") or None,
+        before=(query.get("before") or None) if allow_before else None,
+    )
+
+
+def _cursor_filter(queryset: QuerySet[Any], cursor_id: str, newer: bool, param: str) -> Q:
+    anchor = queryset.filter(pk=cursor_id).values_list("created_at", flat=True).first()
+    if anchor is None:
+        raise invalid_request(f"No object found with id '{cursor_id}' for cursor '{param}'.", param=param)
+    if newer:
+        return Q(created_at__gt=anchor) | Q(created_at=anchor, pk__gt=cursor_id)
+    return Q(created_at__lt=anchor) | Q(created_at=anchor, pk__lt=cursor_id)
+
+
+def paginate(queryset: QuerySet[Any], page: Page) -> tuple[list[Any], bool]:
+    """One page in the requested order, and whether more lie beyond it in that direction."""
+    descending = page.order == "desc"
+    base = queryset
+    if page.after:
+        # "after" continues in list order: older items when descending.
+        queryset = queryset.filter(_cursor_filter(base, page.after, newer=not descending, param="after"))
+    if page.before:
+        queryset = queryset.filter(_cursor_filter(base, page.before, newer=descending, param="before"))
+    if page.before and not page.after:
+        # Walk backwards from the cursor, then restore list order.
+        ordering = ("created_at", "pk") if descending else ("-created_at", "-pk")
+        rows = list(queryset.order_by(*ordering)[: page.limit + 1])
+        has_more = len(rows) > page.limit
+        return list(reversed(rows[: page.limit])), has_more
+    ordering = ("-created_at", "-pk") if descending else ("created_at", "pk")
+    rows = list(queryset.order_by(*ordering)[: page.limit + 1])
+    return rows[: page.limit], len(rows) > page.limit
+
+
+def list_response(
+    queryset: QuerySet[Any], page: Page, render: Callable[[Model], BaseModel]
+) -> HttpResponse:
+    rows, has_more = paginate(queryset, page)
+    data = [render(row).model_dump(mode="json") for row in rows]
+    return json_response(
+        {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": has_more,
+        }
+    )

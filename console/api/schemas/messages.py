@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from console.api.schemas.base import ApiModel, Metadata
+from console.core.models import unix
+from console.threads.models import Message
+
+MESSAGE_TEXT_MAX = 256_000
+Detail = Literal["auto", "low", "high"]
+
+
+class TextPart(ApiModel):
+    type: Literal["text"]
+    text: str = Field(max_length=MESSAGE_TEXT_MAX)
+
+
+class ImageFileRef(ApiModel):
+    file_id: str
+    detail: Detail = "auto"
+
+
+class ImageFilePart(ApiModel):
+    type: Literal["image_file"]
+    image_file: ImageFileRef
+
+
+class ImageUrlRef(ApiModel):
+    url: str = Field(pattern=r"^(https?://|data:image/)", max_length=20_000_000)
+    detail: Detail = "auto"
+
+
+class ImageUrlPart(ApiModel):
+    type: Literal["image_url"]
+    image_url: ImageUrlRef
+
+
+ContentPart = Annotated[TextPart | ImageFilePart | ImageUrlPart, Field(discriminator="type")]
+
+
+class CodeInterpreterAttachmentTool(ApiModel):
+    type: Literal["code_interpreter"]
+
+
+class FileSearchAttachmentTool(ApiModel):
+    type: Literal["file_search"]
+
+
+AttachmentTool = Annotated[CodeInterpreterAttachmentTool | FileSearchAttachmentTool, Field(discriminator="type")]
+
+
+class Attachment(ApiModel):
+    file_id: str
+    tools: list[AttachmentTool] = Field(default_factory=list)
+
+
+class CreateMessageRequest(ApiModel):
+    role: Literal["user", "assistant"]
+    content: Annotated[str, Field(max_length=MESSAGE_TEXT_MAX)] | Annotated[list[ContentPart], Field(min_length=1)]
+    attachments: list[Attachment] | None = None
+    metadata: Metadata = None
+
+
+class ModifyMessageRequest(ApiModel):
+    metadata: Metadata = None
+
+
+class MessageObject(ApiModel):
+    id: str
+    object: Literal["thread.message"] = "thread.message"
+    created_at: int
+    thread_id: str
+    status: str
+    incomplete_details: dict[str, Any] | None
+    completed_at: int | None
+    incomplete_at: int | None
+    role: str
+    content: list[dict[str, Any]]
+    assistant_id: str | None
+    run_id: str | None
+    attachments: list[dict[str, Any]]
+    metadata: dict[str, str]
+
+    @classmethod
+    def of(cls, m: Message) -> MessageObject:
+        return cls.model_construct(
+            id=m.id,
+            object="thread.message",
+            created_at=m.created_at_unix,
+            thread_id=m.thread_id,
+            status=m.status,
+            incomplete_details=m.incomplete_details,
+            completed_at=unix(m.completed_at),
+            incomplete_at=unix(m.incomplete_at),
+            role=m.role,
+            content=m.content,
+            assistant_id=m.assistant_id,
+            run_id=m.run_id,
+            attachments=m.attachments,
+            metadata=m.metadata,
+        )

@@ -1,0 +1,24 @@
+from django.urls import path, re_path
+
+from console.api.endpoint import api_view
+from console.api.errors import error_response
+from console.api.views import assistants, files, threads
+
+
+@api_view("GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS")
+def unknown_url(request):  # type: ignore[no-untyped-def]
+    return error_response(404, f"Invalid URL ({request.method} {request.path})")
+
+
+urlpatterns = [
+    path("assistants", assistants.assistants),
+    path("assistants/<str:assistant_id>", assistants.assistant),
+    path("threads", threads.threads),
+    path("threads/<str:thread_id>", threads.thread),
+    path("threads/<str:thread_id>/messages", threads.messages),
+    path("threads/<str:thread_id>/messages/<str:message_id>", threads.message),
+    path("files", files.files),
+    path("files/<str:file_id>", files.file),
+    path("files/<str:file_id>/content", files.file_content),
+    re_path(r"^.*$", unknown_url),
+]

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadhandler import FileUploadHandler
+from django.http import FileResponse, HttpRequest, HttpResponse
+
+from console.api.endpoint import ApiRequest, api_view
+from console.api.errors import ApiError, invalid_request
+from console.api.jsonresp import json_response
+from console.api.pagination import list_response, page_from_query
+from console.api.schemas.base import DeletedObject
+from console.api.schemas.files import FileObject
+from console.api.validation import quote_choices
+from console.files import services
+from console.files.models import PURPOSES, File
+
+FORM_FIELDS = {"file", "purpose", "expires_after[anchor]", "expires_after[seconds]"}
+EXPIRY_MIN, EXPIRY_MAX = 3600, 2_592_000
+
+
+class SizeLimitUploadHandler(FileUploadHandler):
+    """Counts bytes as they stream in and stops the upload at the limit."""
+
+    def __init__(self, request: HttpRequest | None = None) -> None:
+        super().__init__(request)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self.received += len(raw_data)
+        if self.received > settings.FILE_MAX_BYTES:
+            raise ApiError(
+                413,
+                f"File too large: files may be at most {settings.FILE_MAX_BYTES // (1024 * 1024)} MB.",
+                param="file",
+                code="file_too_large",
+            )
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
+def _render(file: File) -> HttpResponse:
+    return json_response(FileObject.of(file).model_dump(mode="json"))
+
+
+def _expiry_seconds(form: Any) -> int | None:
+    anchor = form.get("expires_after[anchor]")
+    seconds = form.get("expires_after[seconds]")
+    if anchor is None and seconds is None:
+        return None
+    if anchor != "created_at":
+        raise invalid_request(
+            f"Invalid value: '{anchor}'. Supported values are: 'created_at'.",
+            param="expires_after.anchor",
+            code="invalid_value",
+        )
+    if seconds is None or not seconds.isdigit():
+        raise invalid_request(
+            "Invalid 'expires_after.seconds': expected an integer.", param="expires_after.seconds", code="invalid_type"
+        )
+    value = int(seconds)
+    if not EXPIRY_MIN <= value <= EXPIRY_MAX:
+        raise invalid_request(
+            f"Invalid 'expires_after.seconds': expected a value between {EXPIRY_MIN} and {EXPIRY_MAX}, "
+            f"but got {value} instead.",
+            param="expires_after.seconds",
+            code="invalid_value",
+        )
+    return value
+
+
+def _upload(request: ApiRequest) -> HttpResponse:
+    if not (request.content_type or "").startswith("multipart/form-data"):
+        raise ApiError(
+            415,
+            f"Invalid Content-Type header ({request.content_type}), expected multipart/form-data.",
+            code="unsupported_content_type",
+        )
+    request.upload_handlers.insert(0, SizeLimitUploadHandler(request))
+    form, uploads = request.POST, request.FILES
+    for name in list(form.keys()) + list(uploads.keys()):
+        if name not in FORM_FIELDS:
+            raise invalid_request(f"Unrecognized request argument supplied: {name}", param=name)
+    upload = uploads.get("file")
+    if upload is None:
+        raise invalid_request("Missing required parameter: 'file'.", param="file", code="missing_required_parameter")
+    purpose = form.get("purpose")
+    if not purpose:
+        raise invalid_request(
+            "Missing required parameter: 'purpose'.", param="purpose", code="missing_required_parameter"
+        )
+    if purpose not in PURPOSES:
+        raise invalid_request(
+            f"Invalid value: '{purpose}'. Supported values are: {quote_choices(PURPOSES)}.",
+            param="purpose",
+            code="invalid_value",
+        )
+    if upload.size is not None and upload.size > settings.FILE_MAX_BYTES:
+        raise ApiError(413, "File too large.", param="file", code="file_too_large")
+    file = services.create_file(
+        request.project,
+        source=upload,
+        source_path=getattr(upload, "temporary_file_path", lambda: None)(),
+        filename=upload.name or "upload",
+        purpose=purpose,
+        size=upload.size or 0,
+        expires_after_seconds=_expiry_seconds(form),
+    )
+    return _render(file)
+
+
+@api_view("GET", "POST")
+def files(request: ApiRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _upload(request)
+    page = page_from_query(request.GET, default_limit=10_000, max_limit=10_000, allow_before=False)
+    purpose = request.GET.get("purpose") or None
+    return list_response(services.list_files(request.project, purpose), page, FileObject.of)
+
+
+@api_view("GET", "DELETE")
+def file(request: ApiRequest, file_id: str) -> HttpResponse:
+    if request.method == "DELETE":
+        services.delete_file(request.project, file_id)
+        return json_response(DeletedObject(id=file_id, object="file", deleted=True).model_dump())
+    return _render(services.get_file(request.project, file_id))
+
+
+@api_view("GET")
+def file_content(request: ApiRequest, file_id: str) -> HttpResponse:
+    stored = services.get_file(request.project, file_id)
+    path = services.storage_path(stored.storage_name)
+    # Streams from disk in blocks; the file is never read whole.
+    return FileResponse(
+        open(path, "rb"),  # noqa: SIM115  (FileResponse closes it)
+        as_attachment=True,
+        filename=stored.filename,
+        content_type="application/octet-stream",
+    )

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+from console.api.endpoint import ApiRequest, api_view
+from console.api.jsonresp import json_response
+from console.api.pagination import list_response, page_from_query
+from console.api.schemas.base import DeletedObject
+from console.api.schemas.messages import CreateMessageRequest, MessageObject, ModifyMessageRequest
+from console.api.schemas.threads import CreateThreadRequest, ModifyThreadRequest, ThreadObject
+from console.api.schemas.tools import normalize_tool_resources
+from console.api.validation import parse_body
+from console.threads import services
+from console.threads.models import Message, Thread
+
+_METADATA_QUERY = re.compile(r"^metadata\[(.+)\]$")
+
+
+def new_message(body: CreateMessageRequest) -> services.NewMessage:
+    """Request content (a string or parts) in the stored response shape."""
+    if isinstance(body.content, str):
+        content: list[dict[str, Any]] = [{"type": "text", "text": {"value": body.content, "annotations": []}}]
+    else:
+        content = []
+        for part in body.content:
+            if part.type == "text":
+                content.append({"type": "text", "text": {"value": part.text, "annotations": []}})
+            else:
+                content.append(part.model_dump())
+    attachments = [a.model_dump() for a in body.attachments or []]
+    return services.NewMessage(role=body.role, content=content, attachments=attachments, metadata=body.metadata or {})
+
+
+def _render_thread(thread: Thread) -> HttpResponse:
+    return json_response(ThreadObject.of(thread).model_dump(mode="json"))
+
+
+def _render_message(message: Message) -> HttpResponse:
+    return json_response(MessageObject.of(message).model_dump(mode="json"))
+
+
+def _metadata_filter(request: HttpRequest) -> dict[str, str]:
+    return {m.group(1): value for key, value in request.GET.items() if (m := _METADATA_QUERY.match(key))}
+
+
+@api_view("GET", "POST")
+def threads(request: ApiRequest) -> HttpResponse:
+    if request.method == "GET":
+        # An extension beyond OpenAI: list the project's threads, filtered by metadata[key]=value.
+        page = page_from_query(request.GET)
+        queryset = services.list_threads(request.project, _metadata_filter(request))
+        return list_response(queryset, page, ThreadObject.of)
+    body, _ = parse_body(request, CreateThreadRequest)
+    thread = services.create_thread(
+        request.project,
+        messages=[new_message(m) for m in body.messages],
+        tool_resources=normalize_tool_resources(body.tool_resources),
+        metadata=body.metadata or {},
+    )
+    return _render_thread(thread)
+
+
+@api_view("GET", "POST", "DELETE")
+def thread(request: ApiRequest, thread_id: str) -> HttpResponse:
+    if request.method == "GET":
+        return _render_thread(services.get_thread(request.project, thread_id))
+    if request.method == "DELETE":
+        services.delete_thread(request.project, thread_id)
+        return json_response(DeletedObject(id=thread_id, object="thread.deleted", deleted=True).model_dump())
+    body, sent = parse_body(request, ModifyThreadRequest)
+    changes: dict[str, Any] = {}
+    if "tool_resources" in sent:
+        changes["tool_resources"] = normalize_tool_resources(body.tool_resources)
+    if "metadata" in sent:
+        changes["metadata"] = body.metadata
+    return _render_thread(services.update_thread(request.project, thread_id, changes))
+
+
+@api_view("GET", "POST")
+def messages(request: ApiRequest, thread_id: str) -> HttpResponse:
+    if request.method == "GET":
+        page = page_from_query(request.GET)
+        queryset = services.list_messages(request.project, thread_id, run_id=request.GET.get("run_id"))
+        return list_response(queryset, page, MessageObject.of)
+    body, _ = parse_body(request, CreateMessageRequest)
+    return _render_message(services.create_message(request.project, thread_id, new_message(body)))
+
+
+@api_view("GET", "POST", "DELETE")
+def message(request: ApiRequest, thread_id: str, message_id: str) -> HttpResponse:
+    if request.method == "GET":
+        return _render_message(services.get_message(request.project, thread_id, message_id))
+    if request.method == "DELETE":
+        services.delete_message(request.project, thread_id, message_id)
+        return json_response(DeletedObject(id=message_id, object="thread.message.deleted", deleted=True).model_dump())
+    body, _ = parse_body(request, ModifyMessageRequest)
+    return _render_message(services.update_message(request.project, thread_id, message_id, body.metadata))

@@ -1,0 +1,22 @@
+"""Domain errors. Services raise these; the HTTP edges turn them into responses."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A request that cannot be carried out as asked (HTTP 400 on the API)."""
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+
+
+class NotFound(DomainError):
+    """The object does not exist, or belongs to another project: both look the same."""
+
+    def __init__(self, kind: str, object_id: str) -> None:
+        super().__init__(f"No {kind} found with id '{object_id}'.")
+        self.kind = kind
+        self.object_id = object_id

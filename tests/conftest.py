@@ -1,0 +1,117 @@
+"""Shared fixtures: a real HTTP server on loopback, projects with keys, and clients."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+from django.conf import settings
+
+from tests.contract import check_response
+
+# The server thread must not keep connections open across tests (PostgreSQL cannot
+# drop the test database while one is open).
+settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _ThreadedServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # pragma: no cover - uvicorn API differs by version
+        pass
+
+
+@pytest.fixture(scope="session")
+def live_url(django_db_setup: None) -> Iterator[str]:
+    """The ASGI app, as `make run` serves it, on a loopback port in this process."""
+    from console.asgi import application
+
+    port = _free_port()
+    config = uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = _ThreadedServer(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@dataclass
+class Tenant:
+    project: object
+    key: str
+
+
+def _tenant(name: str) -> Tenant:
+    from console.projects.services import create_api_key, get_or_create_project
+
+    project = get_or_create_project(name)
+    _, raw = create_api_key(project)
+    return Tenant(project=project, key=raw)
+
+
+@pytest.fixture
+def owner(transactional_db: None) -> Tenant:
+    return _tenant("owner-project")
+
+
+@pytest.fixture
+def outsider(transactional_db: None) -> Tenant:
+    return _tenant("outsider-project")
+
+
+def _client(base_url: str, key: str | None) -> httpx.Client:
+    headers = {"OpenAI-Beta": "assistants=v2"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    return httpx.Client(
+        base_url=f"{base_url}/v1/",
+        headers=headers,
+        timeout=30,
+        event_hooks={"response": [check_response]},
+    )
+
+
+@pytest.fixture
+def api(live_url: str, owner: Tenant) -> Iterator[httpx.Client]:
+    """Raw HTTP as the owner project; every response is checked against the OpenAPI contract."""
+    with _client(live_url, owner.key) as client:
+        yield client
+
+
+@pytest.fixture
+def outsider_api(live_url: str, outsider: Tenant) -> Iterator[httpx.Client]:
+    with _client(live_url, outsider.key) as client:
+        yield client
+
+
+@pytest.fixture
+def anonymous_api(live_url: str, transactional_db: None) -> Iterator[httpx.Client]:
+    with _client(live_url, None) as client:
+        yield client
+
+
+@pytest.fixture
+def sdk(live_url: str, owner: Tenant):  # type: ignore[no-untyped-def]
+    """The official openai SDK, unchanged but for base_url."""
+    import openai
+
+    client = openai.OpenAI(base_url=f"{live_url}/v1", api_key=owner.key, max_retries=0)
+    yield client
+    client.close()
