@@ -146,3 +146,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
+CELERY_BEAT_SCHEDULE = {
+    "purge-expired-files": {"task": "console.files.tasks.purge_expired_files", "schedule": 600.0},
+}

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from console.core.errors import NotFound
@@ -43,10 +44,10 @@ def _check_message_files(project: Project, message: NewMessage, param: str) -> N
 
 def list_threads(project: Project, metadata: dict[str, str] | None = None) -> QuerySet[Thread]:
     threads = Thread.objects.filter(project=project)
-    for index, (key, value) in enumerate((metadata or {}).items()):
-        # KeyTextTransform takes the key verbatim, so keys containing "__" stay one key.
-        alias = f"metadata_key_{index}"
-        threads = threads.alias(**{alias: KeyTextTransform(key, "metadata")}).filter(**{alias: value})
+    for key, value in (metadata or {}).items():
+        # KeyTextTransform takes the key verbatim, so keys containing "__" stay one key. A plain Exact
+        # compares text with text: the lookup a transform inherits would decode the value as JSON.
+        threads = threads.filter(Exact(KeyTextTransform(key, "metadata"), value))
     return threads
 
 

@@ -1,0 +1,52 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+SDK1_VENV := .venv-openai1
+RUN_STAMP := $(VENV)/.run-installed
+TEST_STAMP := $(VENV)/.test-installed
+SDK1_STAMP := $(SDK1_VENV)/.installed
+PIP_FLAGS := --quiet --disable-pip-version-check
+
+.PHONY: run test test-sqlite test-postgres test-sdk1 lint clean
+
+run: $(RUN_STAMP)
+	$(VENV)/bin/python -m console.launcher
+
+test: lint test-sqlite test-postgres test-sdk1
+
+lint: $(TEST_STAMP)
+	$(VENV)/bin/ruff check console tests bench
+	$(VENV)/bin/mypy console
+
+# The whole suite on SQLite, with openai==3.57.0.
+test-sqlite: $(TEST_STAMP)
+	VAR_DIR=$(CURDIR)/var/test-sqlite DATABASE_URL= $(VENV)/bin/python -m pytest
+
+# The whole suite again on PostgreSQL: TEST_POSTGRES_URL if set, else an embedded PostgreSQL 18.
+test-postgres: $(TEST_STAMP)
+	VAR_DIR=$(CURDIR)/var/test-postgres $(VENV)/bin/python -m tests.postgres $(VENV)/bin/python -m pytest
+
+# The SDK tests again with openai==1.65.5 (the client.beta.vector_stores generation).
+test-sdk1: $(SDK1_STAMP)
+	VAR_DIR=$(CURDIR)/var/test-sdk1 DATABASE_URL= $(SDK1_VENV)/bin/python -m pytest tests/sdk
+
+$(VENV)/bin/python:
+	@$(PYTHON) -m venv $(VENV) || { echo "Could not create a virtualenv: install Python 3.11+ with venv (Debian: apt-get install python3-venv)."; exit 1; }
+
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e .
+	@touch $@
+
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test]' 'openai==3.57.0'
+	@touch $@ $(RUN_STAMP)
+
+$(SDK1_VENV)/bin/python:
+	@$(PYTHON) -m venv $(SDK1_VENV)
+
+$(SDK1_STAMP): pyproject.toml | $(SDK1_VENV)/bin/python
+	$(SDK1_VENV)/bin/pip install $(PIP_FLAGS) -e '.[test]' 'openai==1.65.5'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) $(SDK1_VENV) var/test-*
