@@ -180,7 +180,7 @@ def main() -> int:
             for child in children:
                 code = child.poll()
                 if code is not None:
-                    log(f"{child.args[2]} exited with status {code}; stopping.")  # type: ignore[index]
+                    log(f"{' '.join(map(str, child.args[1:3]))} exited with status {code}; stopping.")  # type: ignore[index]
                     return code or 1
             time.sleep(0.5)
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from console.api.auth import authenticate
@@ -17,7 +18,7 @@ from console.projects.models import Project
 
 log = logging.getLogger(__name__)
 
-ApiView = Callable[..., HttpResponse]
+ApiView = Callable[..., HttpResponseBase]
 
 
 class ApiRequest(HttpRequest):
@@ -40,7 +41,7 @@ def api_view(*methods: str) -> Callable[[ApiView], ApiView]:
     def decorate(view: ApiView) -> ApiView:
         @csrf_exempt
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             try:
                 request.project = authenticate(request)  # type: ignore[attr-defined]
                 if request.method not in allowed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpResponse
@@ -12,6 +12,8 @@ from pydantic import BaseModel
 
 from console.api.errors import invalid_request
 from console.api.jsonresp import json_response
+
+RowT = TypeVar("RowT", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ def _cursor_filter(queryset: QuerySet[Any], cursor_id: str, newer: bool, param: 
     return Q(created_at__lt=anchor) | Q(created_at=anchor, pk__lt=cursor_id)
 
 
-def paginate(queryset: QuerySet[Any], page: Page) -> tuple[list[Any], bool]:
+def paginate(queryset: QuerySet[RowT], page: Page) -> tuple[list[RowT], bool]:
     """One page in the requested order, and whether more lie beyond it in that direction."""
     descending = page.order == "desc"
     base = queryset
@@ -96,7 +98,7 @@ def paginate(queryset: QuerySet[Any], page: Page) -> tuple[list[Any], bool]:
 
 
 def list_response(
-    queryset: QuerySet[Any], page: Page, render: Callable[[Model], BaseModel]
+    queryset: QuerySet[RowT], page: Page, render: Callable[[RowT], BaseModel]
 ) -> HttpResponse:
     rows, has_more = paginate(queryset, page)
     data = [render(row).model_dump(mode="json") for row in rows]

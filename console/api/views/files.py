@@ -79,7 +79,7 @@ def _upload(request: ApiRequest) -> HttpResponse:
             f"Invalid Content-Type header ({request.content_type}), expected multipart/form-data.",
             code="unsupported_content_type",
         )
-    request.upload_handlers.insert(0, SizeLimitUploadHandler(request))
+    request.upload_handlers = [SizeLimitUploadHandler(request), *request.upload_handlers]
     form, uploads = request.POST, request.FILES
     for name in list(form.keys()) + list(uploads.keys()):
         if name not in FORM_FIELDS:
@@ -130,7 +130,7 @@ def file(request: ApiRequest, file_id: str) -> HttpResponse:
 
 
 @api_view("GET")
-def file_content(request: ApiRequest, file_id: str) -> HttpResponse:
+def file_content(request: ApiRequest, file_id: str) -> FileResponse:
     stored = services.get_file(request.project, file_id)
     path = services.storage_path(stored.storage_name)
     # Streams from disk in blocks; the file is never read whole.

@@ -43,7 +43,9 @@ def _render_message(message: Message) -> HttpResponse:
 
 
 def _metadata_filter(request: HttpRequest) -> dict[str, str]:
-    return {m.group(1): value for key, value in request.GET.items() if (m := _METADATA_QUERY.match(key))}
+    return {
+        m.group(1): request.GET[key] for key in request.GET if (m := _METADATA_QUERY.match(key))
+    }
 
 
 @api_view("GET", "POST")
