@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "console.assistants",
     "console.threads",
     "console.files",
+    "console.runs",
     "console.web",
 ]
 
@@ -150,3 +151,9 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-files": {"task": "console.files.tasks.purge_expired_files", "schedule": 600.0},
 }
+CELERY_BEAT_SCHEDULE["reap-runs"] = {"task": "console.runs.tasks.reap_runs", "schedule": 10.0}
+
+# Runs: a worker heartbeats every RUN_HEARTBEAT_SECONDS; the reaper (every 10 s) fails a run whose
+# heartbeat is older than RUN_HEARTBEAT_TIMEOUT. So a dead worker's run ends within timeout + 10 s.
+RUN_HEARTBEAT_SECONDS = float(os.environ.get("RUN_HEARTBEAT_SECONDS", "5"))
+RUN_HEARTBEAT_TIMEOUT = float(os.environ.get("RUN_HEARTBEAT_TIMEOUT", "30"))

@@ -115,3 +115,58 @@ def sdk(live_url: str, owner: Tenant):  # type: ignore[no-untyped-def]
     client = openai.OpenAI(base_url=f"{live_url}/v1", api_key=owner.key, max_retries=0)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A private redis-server for the session, so tests never share queues with anything else."""
+    import tempfile
+    from pathlib import Path
+
+    from console import celery_app
+    from console.events import stream
+    from console.launcher import find_redis_server, start_private_redis
+
+    binary = find_redis_server()
+    assert binary, "redis-server must be installed (.ci/run installs it)"
+    process, url = start_private_redis(binary, Path(tempfile.mkdtemp(prefix="test-redis-")))
+    settings.REDIS_URL = url
+    settings.CELERY_BROKER_URL = url
+    celery_app.conf.broker_url = url
+    stream._sync_client = None
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def worker(live_url: str, redis_url: str) -> Iterator[None]:
+    """A real Celery worker (threads pool) consuming from the real Redis, in this process."""
+    from celery.contrib.testing.worker import start_worker
+
+    from console import celery_app
+
+    with start_worker(
+        celery_app, pool="threads", concurrency=16, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
+    ):
+        yield
+
+
+@pytest.fixture(scope="session")
+def provider_server() -> Iterator[object]:
+    from tests.fakeprovider import FakeProvider
+
+    server = FakeProvider()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def provider(provider_server, worker, monkeypatch):  # type: ignore[no-untyped-def]
+    """The fake model provider, scripted per test; runs are routed to it."""
+    provider_server.reset()
+    monkeypatch.setenv("LLM_BASE_URL", provider_server.base_url)
+    monkeypatch.setenv("LLM_API_KEY", "test-provider-key")
+    monkeypatch.delenv("LLM_PROVIDERS", raising=False)
+    yield provider_server
+    provider_server.reset()

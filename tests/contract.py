@@ -16,9 +16,26 @@ SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "openapi" / "assist
 EXTENSIONS = {("get", "/threads"): "ListThreadsResponse"}
 
 
+def _nullable(node: Any) -> Any:
+    """The spec mixes OpenAPI 3.0's `nullable: true` into 3.1 schemas; JSON Schema needs it spelled out."""
+    if isinstance(node, list):
+        return [_nullable(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _nullable(value) for key, value in node.items()}
+    if node.pop("nullable", False):
+        if isinstance(node.get("type"), str) and "$ref" not in node and "allOf" not in node:
+            node["type"] = [node["type"], "null"]
+            if "enum" in node:
+                node["enum"] = [*node["enum"], None]
+        else:
+            return {"anyOf": [node, {"type": "null"}]}
+    return node
+
+
 @functools.cache
 def spec() -> dict[str, Any]:
-    document = yaml.safe_load(SPEC_PATH.read_text())
+    document = _nullable(yaml.safe_load(SPEC_PATH.read_text()))
     schemas = document["components"]["schemas"]
     # OpenAI's service answered an empty list with null first_id/last_id (the SDK types them Optional),
     # while the spec says string. We follow the service.

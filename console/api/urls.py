@@ -2,7 +2,7 @@ from django.urls import path, re_path
 
 from console.api.endpoint import api_view
 from console.api.errors import error_response
-from console.api.views import assistants, files, threads
+from console.api.views import assistants, files, runs, threads
 
 
 @api_view("GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS")
@@ -14,9 +14,17 @@ urlpatterns = [
     path("assistants", assistants.assistants),
     path("assistants/<str:assistant_id>", assistants.assistant),
     path("threads", threads.threads),
+    path("threads/runs", runs.create_thread_and_run),
     path("threads/<str:thread_id>", threads.thread),
     path("threads/<str:thread_id>/messages", threads.messages),
     path("threads/<str:thread_id>/messages/<str:message_id>", threads.message),
+    path("threads/<str:thread_id>/runs", runs.runs),
+    path("threads/<str:thread_id>/runs/<str:run_id>", runs.run_detail),
+    path("threads/<str:thread_id>/runs/<str:run_id>/cancel", runs.cancel),
+    path("threads/<str:thread_id>/runs/<str:run_id>/submit_tool_outputs", runs.submit_tool_outputs),
+    path("threads/<str:thread_id>/runs/<str:run_id>/events", runs.events),
+    path("threads/<str:thread_id>/runs/<str:run_id>/steps", runs.steps),
+    path("threads/<str:thread_id>/runs/<str:run_id>/steps/<str:step_id>", runs.step),
     path("files", files.files),
     path("files/<str:file_id>", files.file),
     path("files/<str:file_id>/content", files.file_content),

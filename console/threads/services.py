@@ -12,7 +12,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
-from console.core.errors import NotFound
+from console.core.errors import DomainError, NotFound
 from console.core.ids import new_id
 from console.files.services import require_files
 from console.projects.models import Project
@@ -129,7 +129,12 @@ def get_message(project: Project, thread_id: str, message_id: str) -> Message:
 
 
 def create_message(project: Project, thread_id: str, message: NewMessage) -> Message:
+    from console.runs.models import ACTIVE_STATUSES, Run
+
     thread = get_thread(project, thread_id)
+    active = Run.objects.filter(thread=thread, status__in=ACTIVE_STATUSES).values_list("pk", flat=True).first()
+    if active:
+        raise DomainError(f"Can't add messages to {thread.id} while a run {active} is active.")
     _check_message_files(project, message, "")
     row = _message_row(thread, message)
     row.save(force_insert=True)

@@ -1,0 +1,33 @@
+"""Server-sent events framing for run streams: `event:`/`data:` frames ending with `data: [DONE]`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from django.http import StreamingHttpResponse
+
+from console.events import stream
+
+KEEPALIVE = b": keep-alive\n\n"
+
+
+async def frames(run_id: str, after: str, *, until_final: bool = False, prefix: list[bytes] | None = None) -> AsyncIterator[bytes]:
+    for frame in prefix or []:
+        yield frame
+    async for item in stream.tail(run_id, after, until_final=until_final):
+        if item is None:
+            yield KEEPALIVE
+            continue
+        event, data = item
+        yield b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
+
+
+def frame(event: str, data: bytes) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
+
+
+def sse_response(body: AsyncIterator[bytes]) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(body, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response

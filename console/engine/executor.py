@@ -1,0 +1,359 @@
+"""The run executor: prompt, provider stream, tool calls, steps and messages, events.
+
+One call executes a run from `queued` until it needs the client (requires_action) or ends.
+Text deltas go to the run's event stream as they arrive; rows are written at step boundaries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from console.core.ids import new_id
+from console.engine import prompt as prompts
+from console.events import stream
+from console.providers.chat import Chunk, ProviderError, ToolCallDelta, stream_chat
+from console.runs import lifecycle
+from console.runs.models import Run, RunStep
+from console.threads.models import Message
+
+log = logging.getLogger(__name__)
+
+CANCEL_CHECK_SECONDS = 0.2
+SERVER_TOOLS = {
+    "file_search": {
+        "description": "Search the files attached to this assistant or thread for passages relevant to a query.",
+        "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]},
+    },
+    "code_interpreter": {
+        "description": "Run Python code in a sandbox and return its output.",
+        "parameters": {"type": "object", "properties": {"code": {"type": "string"}}, "required": ["code"]},
+    },
+}
+
+
+class Cancelled(Exception):
+    """The run is being cancelled."""
+
+
+class Abandoned(Exception):
+    """The run is no longer ours (reaped or expired meanwhile)."""
+
+
+def execute(run_id: str) -> None:
+    run = lifecycle.claim(run_id)
+    if run is None:
+        return  # already taken, finished or cancelled
+    executor = Executor(run)
+    try:
+        executor.run()
+    except Cancelled:
+        executor.save_partial_text()
+        lifecycle.finish(run, "cancelled", from_statuses=lifecycle.WORKING)
+    except Abandoned:
+        log.info("run %s was taken away from this worker", run_id)
+    except ProviderError as exc:
+        executor.save_partial_text()
+        lifecycle.cancel_or_fail(run, exc.code, exc.message)
+    except Exception:
+        log.exception("run %s crashed", run_id)
+        executor.save_partial_text()
+        lifecycle.cancel_or_fail(run, "server_error", "The server had an error while executing this run.")
+
+
+def chat_tools(run: Run) -> list[dict[str, Any]]:
+    tools = []
+    for tool in run.tools:
+        if tool["type"] == "function":
+            tools.append({"type": "function", "function": tool["function"]})
+        else:
+            spec = SERVER_TOOLS[tool["type"]]
+            tools.append({"type": "function", "function": {"name": tool["type"], **spec}})
+    return tools
+
+
+def chat_tool_choice(choice: Any) -> Any:
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name") if choice["type"] == "function" else choice["type"]
+        return {"type": "function", "function": {"name": name}}
+    return choice
+
+
+class Executor:
+    def __init__(self, run: Run) -> None:
+        self.run_row = run
+        self.usage = dict(run.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0})
+        self.next_cancel_check = 0.0
+        self.next_heartbeat = time.monotonic() + settings.RUN_HEARTBEAT_SECONDS
+        self.message: Message | None = None
+        self.message_step: RunStep | None = None
+        self.text: list[str] = []
+
+    # -- liveness and cancellation -------------------------------------------------------------
+
+    def check(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if now >= self.next_heartbeat:
+            self.next_heartbeat = now + settings.RUN_HEARTBEAT_SECONDS
+            status = lifecycle.heartbeat(self.run_row.pk)
+            if status == "cancelling":
+                raise Cancelled
+            if status not in lifecycle.WORKING:
+                raise Abandoned
+        if force or now >= self.next_cancel_check:
+            self.next_cancel_check = now + CANCEL_CHECK_SECONDS
+            if stream.cancel_requested(self.run_row.pk):
+                raise Cancelled
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        run = self.run_row
+        self.check(force=True)
+        prompt = prompts.build(run)
+        if prompt.too_long:
+            lifecycle.finish(run, "incomplete", incomplete_details={"reason": "max_prompt_tokens"}, usage=self.usage)
+            return
+        remaining = None
+        if run.max_completion_tokens is not None:
+            remaining = run.max_completion_tokens - self.usage["completion_tokens"]
+            if remaining <= 0:
+                lifecycle.finish(run, "incomplete", incomplete_details={"reason": "max_completion_tokens"}, usage=self.usage)
+                return
+        self.turn(self.request_body(prompt, remaining))
+
+    def request_body(self, prompt: prompts.Prompt, remaining: int | None) -> dict[str, Any]:
+        run = self.run_row
+        body: dict[str, Any] = {"model": run.model, "messages": prompt.messages}
+        tools = chat_tools(run)
+        if tools:
+            body["tools"] = tools
+            body["tool_choice"] = chat_tool_choice(run.tool_choice)
+            if run.tool_choice != "none":
+                body["parallel_tool_calls"] = run.parallel_tool_calls
+        if run.temperature is not None:
+            body["temperature"] = run.temperature
+        if run.top_p is not None:
+            body["top_p"] = run.top_p
+        if run.response_format not in (None, "auto"):
+            body["response_format"] = run.response_format
+        if remaining is not None:
+            body["max_completion_tokens"] = remaining
+        if run.reasoning_effort:
+            body["reasoning_effort"] = run.reasoning_effort
+        return body
+
+    def turn(self, body: dict[str, Any]) -> None:
+        run = self.run_row
+        calls: dict[int, dict[str, Any]] = {}
+        tool_step: RunStep | None = None
+        finish_reason: str | None = None
+        turn_usage: dict[str, int] | None = None
+        chunks: Iterator[Chunk] = stream_chat(body)
+        try:
+            for chunk in chunks:
+                self.check()
+                if chunk.content:
+                    self.on_text(chunk.content)
+                for delta in chunk.tool_calls:
+                    if tool_step is None:
+                        self.complete_message(None)
+                        tool_step = self.open_step("tool_calls", {"type": "tool_calls", "tool_calls": []})
+                    self.on_tool_call(tool_step, calls, delta)
+                finish_reason = chunk.finish_reason or finish_reason
+                turn_usage = chunk.usage or turn_usage
+        finally:
+            close = getattr(chunks, "close", None)
+            if close:
+                close()
+        self.add_usage(turn_usage)
+        step_usage = _usage(turn_usage)
+        if tool_step is None:
+            self.complete_message(step_usage, truncated=finish_reason == "length")
+        else:
+            self.complete_message(None)
+        if finish_reason == "length":
+            if tool_step is not None:
+                tool_step.usage = step_usage
+                tool_step.save()
+            lifecycle.finish(run, "incomplete", incomplete_details={"reason": "max_completion_tokens"}, usage=self.usage)
+            return
+        if tool_step is not None:
+            self.require_action(tool_step, calls, step_usage)
+            return
+        lifecycle.finish(run, "completed", usage=self.usage)
+
+    # -- text -----------------------------------------------------------------------------------
+
+    def open_step(self, kind: str, details: dict[str, Any]) -> RunStep:
+        run = self.run_row
+        step = RunStep(
+            run=run, thread_id=run.thread_id, assistant_id=run.assistant_id, type=kind, status="in_progress", step_details=details
+        )
+        step.save(force_insert=True)
+        data = lifecycle.step_data(step)
+        stream.publish_many(run.pk, [("thread.run.step.created", data), ("thread.run.step.in_progress", data)])
+        return step
+
+    def on_text(self, text: str) -> None:
+        run = self.run_row
+        if self.message is None:
+            message = Message(
+                id=new_id("msg_"),
+                thread_id=run.thread_id,
+                role="assistant",
+                status="in_progress",
+                content=[],
+                assistant_id=run.assistant_id,
+                run_id=run.pk,
+            )
+            step = RunStep(
+                run=run,
+                thread_id=run.thread_id,
+                assistant_id=run.assistant_id,
+                type="message_creation",
+                status="in_progress",
+                step_details={"type": "message_creation", "message_creation": {"message_id": message.id}},
+            )
+            # The step is created first, as OpenAI did, so it sorts before the message it makes.
+            step.save(force_insert=True)
+            message.save(force_insert=True)
+            step_data = lifecycle.step_data(step)
+            message_data = lifecycle.message_data(message)
+            stream.publish_many(
+                run.pk,
+                [
+                    ("thread.run.step.created", step_data),
+                    ("thread.run.step.in_progress", step_data),
+                    ("thread.message.created", message_data),
+                    ("thread.message.in_progress", message_data),
+                ],
+            )
+            self.message, self.message_step = message, step
+        self.text.append(text)
+        stream.publish(
+            run.pk,
+            "thread.message.delta",
+            {
+                "id": self.message.id,
+                "object": "thread.message.delta",
+                "delta": {"content": [{"index": 0, "type": "text", "text": {"value": text, "annotations": []}}]},
+            },
+        )
+
+    def _text_content(self) -> list[dict[str, Any]]:
+        return [{"type": "text", "text": {"value": "".join(self.text), "annotations": []}}]
+
+    def save_partial_text(self) -> None:
+        """Keeps what was streamed before a stop; the lifecycle then marks the message incomplete."""
+        if self.message is not None and self.text:
+            Message.objects.filter(pk=self.message.pk, status="in_progress").update(content=self._text_content())
+
+    def complete_message(self, usage: dict[str, int] | None, truncated: bool = False) -> None:
+        message, step = self.message, self.message_step
+        if message is None or step is None:
+            return
+        now = timezone.now()
+        message.content = self._text_content()
+        if truncated:
+            message.status = "incomplete"
+            message.incomplete_at = now
+            message.incomplete_details = {"reason": "max_tokens"}
+        else:
+            message.status = "completed"
+            message.completed_at = now
+        message.save()
+        step.status = "completed"
+        step.completed_at = now
+        step.usage = usage
+        step.save()
+        stream.publish_many(
+            self.run_row.pk,
+            [
+                (f"thread.message.{message.status}", lifecycle.message_data(message)),
+                ("thread.run.step.completed", lifecycle.step_data(step)),
+            ],
+        )
+        self.message, self.message_step, self.text = None, None, []
+
+    # -- tool calls -----------------------------------------------------------------------------
+
+    def on_tool_call(self, step: RunStep, calls: dict[int, dict[str, Any]], delta: ToolCallDelta) -> None:
+        call = calls.get(delta.index)
+        if call is None:
+            call_id = delta.id if delta.id and delta.id.startswith("call_") else new_id("call_")
+            call = {"id": call_id, "name": delta.name or "", "arguments": delta.arguments}
+            calls[delta.index] = call
+            payload: dict[str, Any] = {
+                "index": delta.index,
+                "id": call_id,
+                "type": "function",
+                "function": {"name": call["name"], "arguments": delta.arguments, "output": None},
+            }
+        else:
+            call["arguments"] += delta.arguments
+            if delta.name:
+                call["name"] += delta.name
+            payload = {"index": delta.index, "type": "function", "function": {"arguments": delta.arguments}}
+        stream.publish(
+            self.run_row.pk,
+            "thread.run.step.delta",
+            {
+                "id": step.pk,
+                "object": "thread.run.step.delta",
+                "delta": {"step_details": {"type": "tool_calls", "tool_calls": [payload]}},
+            },
+        )
+
+    def require_action(self, step: RunStep, calls: dict[int, dict[str, Any]], usage: dict[str, int] | None) -> None:
+        run = self.run_row
+        ordered = [calls[i] for i in sorted(calls)]
+        step.step_details = {
+            "type": "tool_calls",
+            "tool_calls": [
+                {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"], "output": None}}
+                for c in ordered
+            ],
+        }
+        step.usage = usage
+        step.save()
+        server_side = [c["name"] for c in ordered if c["name"] in SERVER_TOOLS and any(t["type"] == c["name"] for t in run.tools)]
+        if server_side:
+            raise ProviderError(
+                "server_error",
+                f"The model called the {server_side[0]} tool, which this server cannot run yet.",
+            )
+        required = {
+            "type": "submit_tool_outputs",
+            "submit_tool_outputs": {
+                "tool_calls": [
+                    {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+                    for c in ordered
+                ]
+            },
+        }
+        moved = Run.objects.filter(pk=run.pk, status="in_progress").update(
+            status="requires_action", required_action=required, usage=self.usage
+        )
+        if not moved:
+            raise Cancelled
+        run.refresh_from_db()
+        stream.publish(run.pk, "thread.run.requires_action", lifecycle.run_data(run))
+        stream.end_segment(run.pk, final=False)
+
+    def add_usage(self, usage: dict[str, int] | None) -> None:
+        if not usage:
+            return
+        for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
+            self.usage[key] = self.usage.get(key, 0) + int(usage.get(key) or 0)
+
+
+def _usage(usage: dict[str, int] | None) -> dict[str, int] | None:
+    if not usage:
+        return None
+    return {k: int(usage.get(k) or 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}

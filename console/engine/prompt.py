@@ -1,0 +1,115 @@
+"""Prompt assembly: instructions, then the thread's messages and earlier tool calls, truncated."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from console.engine import tokens
+from console.files.models import File
+from console.files.services import storage_path
+from console.runs.models import Run, RunStep
+from console.threads.models import Message
+
+# Headroom so a prompt never fills the whole context with nothing left for the answer.
+AUTO_TRUNCATION_LIMIT = 120_000
+
+
+@dataclass
+class Prompt:
+    messages: list[dict[str, Any]]
+    tokens: int
+    too_long: bool
+
+
+def _image_url(file_id: str, detail: str) -> dict[str, Any] | None:
+    file = File.objects.filter(pk=file_id).first()
+    if file is None:
+        return None
+    data = storage_path(file.storage_name).read_bytes()
+    media = "image/png"
+    lowered = file.filename.lower()
+    if lowered.endswith((".jpg", ".jpeg")):
+        media = "image/jpeg"
+    elif lowered.endswith(".gif"):
+        media = "image/gif"
+    elif lowered.endswith(".webp"):
+        media = "image/webp"
+    return {"url": f"data:{media};base64,{base64.b64encode(data).decode()}", "detail": detail}
+
+
+def _message_content(message: Message) -> str | list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    for part in message.content:
+        if part["type"] == "text":
+            parts.append({"type": "text", "text": part["text"]["value"]})
+        elif part["type"] == "image_url":
+            parts.append({"type": "image_url", "image_url": part["image_url"]})
+        elif part["type"] == "image_file":
+            image = _image_url(part["image_file"]["file_id"], part["image_file"].get("detail", "auto"))
+            if image:
+                parts.append({"type": "image_url", "image_url": image})
+    if all(p["type"] == "text" for p in parts):
+        return "".join(p["text"] for p in parts)
+    return parts
+
+
+def _tool_turn(step: RunStep) -> list[dict[str, Any]]:
+    calls = [c for c in step.step_details.get("tool_calls", []) if c["type"] == "function"]
+    if not calls:
+        return []
+    turn: list[dict[str, Any]] = [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": c["id"], "type": "function", "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}}
+                for c in calls
+            ],
+        }
+    ]
+    for call in calls:
+        turn.append({"role": "tool", "tool_call_id": call["id"], "content": call["function"].get("output") or ""})
+    return turn
+
+
+def _timeline(run: Run) -> list[list[dict[str, Any]]]:
+    """The thread's history as groups that must stay together (a tool call and its outputs)."""
+    entries: list[tuple[Any, str, list[dict[str, Any]]]] = []
+    for message in Message.objects.filter(thread_id=run.thread_id).order_by("created_at", "id"):
+        content = _message_content(message)
+        if content == "" or content == []:
+            continue
+        entries.append((message.created_at, message.id, [{"role": message.role, "content": content}]))
+    steps = RunStep.objects.filter(run__thread_id=run.thread_id, type="tool_calls", status="completed")
+    for step in steps.order_by("created_at", "id"):
+        turn = _tool_turn(step)
+        if turn:
+            entries.append((step.created_at, step.id, turn))
+    entries.sort(key=lambda e: (e[0], e[1]))
+    return [group for _, _, group in entries]
+
+
+def system_text(run: Run) -> str:
+    parts = [run.instructions or "", run.additional_instructions or ""]
+    return "\n\n".join(p for p in parts if p)
+
+
+def build(run: Run) -> Prompt:
+    groups = _timeline(run)
+    strategy = run.truncation_strategy or {"type": "auto"}
+    if strategy.get("type") == "last_messages" and strategy.get("last_messages"):
+        groups = groups[-int(strategy["last_messages"]) :]
+    system = system_text(run)
+    head = [{"role": "system", "content": system}] if system else []
+    limit = run.max_prompt_tokens or AUTO_TRUNCATION_LIMIT
+    head_tokens = sum(tokens.count_message(m) for m in head)
+    group_tokens = [sum(tokens.count_message(m) for m in group) for group in groups]
+    total = head_tokens + sum(group_tokens)
+    # Drop the oldest history first, keeping at least the newest group.
+    while total > limit and len(groups) > 1:
+        total -= group_tokens.pop(0)
+        groups.pop(0)
+    messages = head + [m for group in groups for m in group]
+    return Prompt(messages=messages, tokens=total, too_long=total > limit)

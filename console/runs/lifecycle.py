@@ -1,0 +1,130 @@
+"""Run status transitions, each one a compare-and-swap on the row, each announced on the run's stream."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from console.api.schemas.messages import MessageObject
+from console.api.schemas.runs import RunObject, RunStepObject
+from console.api.schemas.threads import ThreadObject
+from console.events import stream
+from console.runs.models import Run, RunStep
+from console.threads.models import Message, Thread
+
+log = logging.getLogger(__name__)
+
+# OpenAI expired runs left queued or waiting for tool outputs after ten minutes.
+RUN_EXPIRY = timedelta(minutes=10)
+WORKING = ("in_progress", "cancelling")
+
+
+def run_data(run: Run) -> dict[str, Any]:
+    return RunObject.of(run).model_dump(mode="json")
+
+
+def step_data(step: RunStep) -> dict[str, Any]:
+    return RunStepObject.of(step).model_dump(mode="json")
+
+
+def message_data(message: Message) -> dict[str, Any]:
+    return MessageObject.of(message).model_dump(mode="json")
+
+
+def announce_created(run: Run, thread: Thread | None = None) -> None:
+    events: list[tuple[str, Any]] = []
+    if thread is not None:
+        events.append(("thread.created", ThreadObject.of(thread).model_dump(mode="json")))
+    data = run_data(run)
+    events.append(("thread.run.created", data))
+    events.append(("thread.run.queued", data))
+    stream.publish_many(run.id, events)
+
+
+def enqueue(run: Run) -> None:
+    from console.runs.tasks import execute_run
+
+    execute_run.delay_on_commit(run.id)
+
+
+def claim(run_id: str) -> Run | None:
+    """queued -> in_progress, for exactly one worker."""
+    now = timezone.now()
+    claimed = Run.objects.filter(pk=run_id, status="queued").update(
+        status="in_progress", heartbeat_at=now, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return None
+    Run.objects.filter(pk=run_id, started_at__isnull=True).update(started_at=now)
+    run = Run.objects.get(pk=run_id)
+    stream.publish(run.id, "thread.run.in_progress", run_data(run))
+    return run
+
+
+def heartbeat(run_id: str) -> str | None:
+    """Marks the worker alive; returns the run's status (None if the run is gone)."""
+    Run.objects.filter(pk=run_id, status__in=WORKING).update(heartbeat_at=timezone.now())
+    return Run.objects.filter(pk=run_id).values_list("status", flat=True).first()
+
+
+def _close_open_parts(run: Run, step_status: str, message_reason: str | None) -> list[tuple[str, Any]]:
+    """Ends the steps and messages a stopped run left in progress; returns their events."""
+    now = timezone.now()
+    events: list[tuple[str, Any]] = []
+    stamp = {"cancelled": "cancelled_at", "failed": "failed_at", "expired": "expired_at"}[step_status]
+    for step in RunStep.objects.filter(run=run, status="in_progress"):
+        step.status = step_status
+        setattr(step, stamp, now)
+        if step_status == "failed":
+            step.last_error = run.last_error
+        step.save()
+        events.append((f"thread.run.step.{step_status}", step_data(step)))
+    if message_reason:
+        for message in Message.objects.filter(run_id=run.id, status="in_progress"):
+            message.status = "incomplete"
+            message.incomplete_at = now
+            message.incomplete_details = {"reason": message_reason}
+            message.save()
+            events.append(("thread.message.incomplete", message_data(message)))
+    return events
+
+
+def finish(run: Run, status: str, *, from_statuses: tuple[str, ...] = WORKING, **fields: Any) -> bool:
+    """Moves a run to a terminal status if it is still in one of from_statuses; announces it and ends the stream."""
+    now = timezone.now()
+    stamp = {"completed": "completed_at", "failed": "failed_at", "cancelled": "cancelled_at", "incomplete": None, "expired": None}[
+        status
+    ]
+    values: dict[str, Any] = {"status": status, "required_action": None, **fields}
+    if stamp:
+        values[stamp] = now
+    with transaction.atomic():
+        if not Run.objects.filter(pk=run.pk, status__in=from_statuses).update(**values):
+            return False
+        run.refresh_from_db()
+        step_status = {"failed": "failed", "cancelled": "cancelled", "expired": "expired"}.get(status)
+        reason = {"failed": "run_failed", "cancelled": "run_cancelled", "expired": "run_expired"}.get(status)
+        events = _close_open_parts(run, step_status, reason) if step_status else []
+    data = run_data(run)
+    events.append((f"thread.run.{status}", data))
+    if status == "failed" and run.last_error:
+        events.append(("error", {"message": run.last_error["message"], "type": "server_error", "param": None, "code": run.last_error["code"]}))
+    stream.publish_many(run.id, events)
+    stream.end_segment(run.id, final=True)
+    return True
+
+
+def fail(run: Run, code: str, message: str, *, from_statuses: tuple[str, ...] = WORKING) -> bool:
+    log.info("run %s failed: %s", run.pk, message)
+    return finish(run, "failed", from_statuses=from_statuses, last_error={"code": code, "message": message})
+
+
+def cancel_or_fail(run: Run, code: str, message: str) -> None:
+    """A run that was being cancelled ends cancelled; otherwise it fails."""
+    if not finish(run, "cancelled", from_statuses=("cancelling",)):
+        fail(run, code, message)

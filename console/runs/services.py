@@ -1,0 +1,248 @@
+"""Runs as the API sees them: create, list, modify, cancel, submit tool outputs, and the reaper."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from console.assistants.services import get_assistant
+from console.core.errors import DomainError, NotFound
+from console.events import stream
+from console.projects.models import Project
+from console.runs import lifecycle
+from console.runs.models import ACTIVE_STATUSES, Run, RunStep
+from console.threads import services as threads
+from console.threads.models import Thread
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunParams:
+    """Per-run overrides; None means "as the assistant says"."""
+
+    assistant_id: str
+    model: str | None = None
+    instructions: str | None = None
+    additional_instructions: str | None = None
+    tools: list[dict[str, Any]] | None = None
+    metadata: dict[str, str] | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_prompt_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    truncation_strategy: dict[str, Any] | None = None
+    tool_choice: Any = None
+    parallel_tool_calls: bool | None = None
+    response_format: Any = None
+    reasoning_effort: str | None = None
+
+
+def active_run(thread: Thread) -> Run | None:
+    return Run.objects.filter(thread=thread, status__in=ACTIVE_STATUSES).only("pk").first()
+
+
+def _check_tool_choice(params: RunParams, tools: list[dict[str, Any]]) -> None:
+    choice = params.tool_choice
+    if not isinstance(choice, dict):
+        return
+    if choice["type"] == "function":
+        name = (choice.get("function") or {}).get("name")
+        names = {t["function"]["name"] for t in tools if t["type"] == "function"}
+        if name not in names:
+            raise DomainError(
+                f"Invalid 'tool_choice': no function named '{name}' among the run's tools.", param="tool_choice"
+            )
+    elif not any(t["type"] == choice["type"] for t in tools):
+        raise DomainError(f"Invalid 'tool_choice': the run has no {choice['type']} tool.", param="tool_choice")
+
+
+def _new_run(project: Project, thread: Thread, params: RunParams) -> Run:
+    assistant = get_assistant(project, params.assistant_id)
+    tools = params.tools if params.tools is not None else assistant.tools
+    _check_tool_choice(params, tools)
+    now = timezone.now()
+    return Run(
+        project=project,
+        thread=thread,
+        created_at=now,
+        assistant_id=assistant.id,
+        status="queued",
+        model=params.model or assistant.model,
+        instructions=params.instructions if params.instructions is not None else (assistant.instructions or ""),
+        additional_instructions=params.additional_instructions,
+        tools=tools,
+        metadata=params.metadata or {},
+        temperature=params.temperature if params.temperature is not None else assistant.temperature,
+        top_p=params.top_p if params.top_p is not None else assistant.top_p,
+        max_prompt_tokens=params.max_prompt_tokens,
+        max_completion_tokens=params.max_completion_tokens,
+        truncation_strategy=params.truncation_strategy or {"type": "auto", "last_messages": None},
+        tool_choice=params.tool_choice if params.tool_choice is not None else "auto",
+        parallel_tool_calls=True if params.parallel_tool_calls is None else params.parallel_tool_calls,
+        response_format=params.response_format if params.response_format is not None else (assistant.response_format or "auto"),
+        reasoning_effort=params.reasoning_effort or assistant.reasoning_effort,
+        expires_at=now + lifecycle.RUN_EXPIRY,
+    )
+
+
+def _save_queued(run: Run, thread: Thread) -> None:
+    try:
+        with transaction.atomic():
+            run.save(force_insert=True)
+    except IntegrityError:
+        existing = active_run(thread)
+        raise DomainError(
+            f"Thread {thread.id} already has an active run {existing.pk if existing else ''}.".replace(" .", ".")
+        ) from None
+
+
+def create_run(
+    project: Project, thread_id: str, params: RunParams, additional_messages: list[threads.NewMessage]
+) -> Run:
+    thread = threads.get_thread(project, thread_id)
+    existing = active_run(thread)
+    if existing:
+        raise DomainError(f"Thread {thread.id} already has an active run {existing.pk}.")
+    run = _new_run(project, thread, params)
+    with transaction.atomic():
+        for message in additional_messages:
+            threads.create_message(project, thread.id, message)
+        _save_queued(run, thread)
+        transaction.on_commit(lambda: lifecycle.announce_created(run))
+        lifecycle.enqueue(run)
+    return run
+
+
+def create_thread_and_run(
+    project: Project,
+    params: RunParams,
+    *,
+    messages: list[threads.NewMessage],
+    tool_resources: dict[str, Any],
+    metadata: dict[str, str],
+) -> tuple[Thread, Run]:
+    get_assistant(project, params.assistant_id)  # 404 before anything is created
+    with transaction.atomic():
+        thread = threads.create_thread(project, messages=messages, tool_resources=tool_resources, metadata=metadata)
+        run = _new_run(project, thread, params)
+        _save_queued(run, thread)
+        transaction.on_commit(lambda: lifecycle.announce_created(run, thread))
+        lifecycle.enqueue(run)
+    return thread, run
+
+
+def list_runs(project: Project, thread_id: str) -> QuerySet[Run]:
+    return Run.objects.filter(thread=threads.get_thread(project, thread_id))
+
+
+def get_run(project: Project, thread_id: str, run_id: str) -> Run:
+    thread = threads.get_thread(project, thread_id)
+    run = Run.objects.filter(thread=thread, pk=run_id).first()
+    if run is None:
+        raise NotFound("run", run_id)
+    return run
+
+
+def update_run(project: Project, thread_id: str, run_id: str, metadata: dict[str, str] | None) -> Run:
+    run = get_run(project, thread_id, run_id)
+    Run.objects.filter(pk=run.pk).update(metadata=metadata or {})
+    run.refresh_from_db()
+    return run
+
+
+def cancel_run(project: Project, thread_id: str, run_id: str) -> Run:
+    run = get_run(project, thread_id, run_id)
+    if run.status in ("queued", "requires_action"):
+        # No worker holds it: it ends at once.
+        if lifecycle.finish(run, "cancelled", from_statuses=("queued", "requires_action")):
+            return run
+        run.refresh_from_db()
+    if run.status == "in_progress":
+        if Run.objects.filter(pk=run.pk, status="in_progress").update(status="cancelling"):
+            stream.request_cancel(run.id)
+            run.refresh_from_db()
+            stream.publish(run.id, "thread.run.cancelling", lifecycle.run_data(run))
+            return run
+        run.refresh_from_db()
+    if run.status == "cancelling":
+        return run
+    raise DomainError(f"Cannot cancel run with status '{run.status}'.", param=None)
+
+
+def submit_tool_outputs(project: Project, thread_id: str, run_id: str, outputs: list[tuple[str, str]]) -> Run:
+    run = get_run(project, thread_id, run_id)
+    if run.status != "requires_action" or not run.required_action:
+        raise DomainError(
+            f"Runs in status \"{run.status}\" do not accept tool outputs.", param=None
+        )
+    expected = [call["id"] for call in run.required_action["submit_tool_outputs"]["tool_calls"]]
+    given = dict(outputs)
+    unknown = [call_id for call_id, _ in outputs if call_id not in expected]
+    if unknown:
+        raise DomainError(f"Invalid tool_call_id: {unknown[0]}. No tool call with this id is awaiting output.", param="tool_outputs")
+    missing = [call_id for call_id in expected if call_id not in given]
+    if missing:
+        raise DomainError(
+            f"Expected tool outputs for call_ids {expected}, got {list(given)}. Missing: {missing}.",
+            param="tool_outputs",
+        )
+    with transaction.atomic():
+        if not Run.objects.filter(pk=run.pk, status="requires_action").update(status="queued", required_action=None):
+            raise DomainError("The run is no longer waiting for tool outputs.")
+        step = RunStep.objects.filter(run=run, type="tool_calls", status="in_progress").order_by("-created_at").first()
+        if step is not None:
+            for call in step.step_details["tool_calls"]:
+                if call["type"] == "function" and call["id"] in given:
+                    call["function"]["output"] = given[call["id"]]
+            step.status = "completed"
+            step.completed_at = timezone.now()
+            step.save()
+        run.refresh_from_db()
+        events = ([("thread.run.step.completed", lifecycle.step_data(step))] if step else []) + [
+            ("thread.run.queued", lifecycle.run_data(run))
+        ]
+        transaction.on_commit(lambda: stream.publish_many(run.id, events))
+        lifecycle.enqueue(run)
+    return run
+
+
+def list_steps(project: Project, thread_id: str, run_id: str) -> QuerySet[RunStep]:
+    return RunStep.objects.filter(run=get_run(project, thread_id, run_id))
+
+
+def get_step(project: Project, thread_id: str, run_id: str, step_id: str) -> RunStep:
+    step = RunStep.objects.filter(run=get_run(project, thread_id, run_id), pk=step_id).first()
+    if step is None:
+        raise NotFound("run step", step_id)
+    return step
+
+
+def reap_runs() -> dict[str, int]:
+    """Ends what nobody will finish: runs whose worker died, and runs left waiting past expires_at.
+
+    A worker heartbeats every RUN_HEARTBEAT_SECONDS; a run whose heartbeat is older than
+    RUN_HEARTBEAT_TIMEOUT is failed (or cancelled, if it was being cancelled). A run whose task
+    was lost (say, Redis restarted) stays queued until it expires.
+    """
+    now = timezone.now()
+    counts = {"dead": 0, "expired": 0}
+    stale = now - timedelta(seconds=settings.RUN_HEARTBEAT_TIMEOUT)
+    for run in Run.objects.filter(status__in=lifecycle.WORKING, heartbeat_at__lt=stale):
+        lifecycle.cancel_or_fail(
+            run,
+            "server_error",
+            f"The worker executing this run stopped responding (no heartbeat for {settings.RUN_HEARTBEAT_TIMEOUT} s).",
+        )
+        counts["dead"] += 1
+    for run in Run.objects.filter(status__in=("queued", "requires_action"), expires_at__lt=now):
+        if lifecycle.finish(run, "expired", from_statuses=("queued", "requires_action")):
+            counts["expired"] += 1
+    return counts

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+
+def read_events(response: httpx.Response) -> list[tuple[str, Any]]:
+    """Parses an SSE response into (event, data) pairs; data is JSON except for [DONE]."""
+    assert response.headers["content-type"].startswith("text/event-stream"), response.text
+    events: list[tuple[str, Any]] = []
+    event = None
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            raw = line[6:]
+            events.append((event or "", raw if raw == "[DONE]" else json.loads(raw)))
+            event = None
+    return events
+
+
+def names(events: list[tuple[str, Any]]) -> list[str]:
+    return [name for name, _ in events]
+
+
+def collapse(sequence: list[str]) -> list[str]:
+    """Runs of the same event name become one, so delta counts don't matter."""
+    out: list[str] = []
+    for item in sequence:
+        if not out or out[-1] != item:
+            out.append(item)
+    return out
+
+
+def wait_for_status(api: httpx.Client, thread_id: str, run_id: str, statuses: set[str], timeout: float = 20) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = api.get(f"threads/{thread_id}/runs/{run_id}").json()
+        if run["status"] in statuses:
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run stayed {run['status']}: {run}")
+        time.sleep(0.05)
+
+
+def new_thread(api: httpx.Client, text: str = "Hello?") -> str:
+    return api.post("threads", json={"messages": [{"role": "user", "content": text}]}).json()["id"]
+
+
+def new_assistant(api: httpx.Client, **fields: Any) -> str:
+    body = {"model": "fake-model", "instructions": "You are terse.", **fields}
+    return api.post("assistants", json=body).json()["id"]
