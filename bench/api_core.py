@@ -65,6 +65,8 @@ class Cell:
     p90_ms: float
     p99_ms: float
     errors: int
+    server_cpu_ms_per_req: float
+    load_before: float
 
 
 def free_port() -> int:
@@ -117,15 +119,15 @@ def prepare(env: dict[str, str], messages: int) -> tuple[str, dict[str, str]]:
 # --- server ----------------------------------------------------------------------------------------
 
 
-def server_command(server: str, port: int, workers: int) -> list[str]:
+def server_command(server: str, port: int, workers: int, app: str) -> list[str]:
     if server == "uvicorn":
         return [
-            str(BIN / "uvicorn"), "console.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+            str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(workers), "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
     if server == "granian":
         return [
-            str(BIN / "granian"), "--interface", "asgi", "console.asgi:application", "--host", "127.0.0.1",
+            str(BIN / "granian"), "--interface", "asgi", app, "--host", "127.0.0.1",
             "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
     raise ValueError(server)
@@ -160,6 +162,24 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
     except ProcessLookupError:
         pass
+
+
+def session_cpu_seconds(sid: int) -> float:
+    """User+system CPU used so far by the live processes of session `sid` (the server and its workers)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        if int(fields[3]) == sid:  # field 6 of stat: session id
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
 
 
 # --- load ------------------------------------------------------------------------------------------
@@ -198,13 +218,13 @@ LABELS = {
 
 def table(cells: list[Cell]) -> str:
     lines = [
-        "| server | operation | clients | req/s | p50 ms | p90 ms | p99 ms | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| server | operation | clients | req/s | p50 ms | p90 ms | p99 ms | server CPU ms/req | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in cells:
         lines.append(
             f"| {c.server} | {LABELS[c.operation]} | {c.clients} | {c.rps:,.0f} | {c.p50_ms:.2f} | "
-            f"{c.p90_ms:.2f} | {c.p99_ms:.2f} | {c.errors} |"
+            f"{c.p90_ms:.2f} | {c.p99_ms:.2f} | {c.server_cpu_ms_per_req:.2f} | {c.errors} |"
         )
     return "\n".join(lines)
 
@@ -232,6 +252,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--servers", default="uvicorn,granian", help="comma-separated: uvicorn, granian")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--app", default="console.asgi:application", help="ASGI app the server runs")
+    parser.add_argument("--settings", default="console.settings", help="DJANGO_SETTINGS_MODULE for the server")
+    parser.add_argument("--conn-max-age", help="CONN_MAX_AGE for the server (settings default: 60)")
     parser.add_argument("--clients", default="1,16,64")
     parser.add_argument("--operations", default="get_assistant,post_message,list_messages")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per cell")
@@ -279,9 +302,12 @@ def main() -> None:
         for server in args.servers.split(","):
             port = free_port()
             base = f"http://127.0.0.1:{port}"
-            cmd = server_command(server, port, args.workers)
+            cmd = server_command(server, port, args.workers, args.app)
             print(f"# {db_label}, server: {Path(cmd[0]).name} {' '.join(cmd[1:])}", file=sys.stderr)
-            proc = start_server(cmd, env, base + ops["get_assistant"][1], key, var_dir / f"{server}.log")
+            server_env = {**env, "DJANGO_SETTINGS_MODULE": args.settings}
+            if args.conn_max_age is not None:
+                server_env["CONN_MAX_AGE"] = args.conn_max_age
+            proc = start_server(cmd, server_env, base + ops["get_assistant"][1], key, var_dir / f"{server}.log")
             try:
                 for op in args.operations.split(","):
                     method, path, body = ops[op]
@@ -289,7 +315,10 @@ def main() -> None:
                     for n in clients:
                         if args.warmup > 0:
                             wrk(base + path, script, n, args.warmup, args.wrk_threads)
+                        load_before = load_average()
+                        cpu0 = session_cpu_seconds(proc.pid)
                         r = wrk(base + path, script, n, args.duration, args.wrk_threads)
+                        cpu = session_cpu_seconds(proc.pid) - cpu0
                         errors = int(sum(v for k, v in r.items() if k.startswith("err_")))
                         cell = Cell(
                             server=server,
@@ -300,11 +329,14 @@ def main() -> None:
                             p90_ms=r["p90_us"] / 1000,
                             p99_ms=r["p99_us"] / 1000,
                             errors=errors,
+                            server_cpu_ms_per_req=cpu * 1000 / max(1, r["requests"]),
+                            load_before=load_before,
                         )
                         cells.append(cell)
                         print(
                             f"#   {op:14s} c={n:<3d} {cell.rps:8,.0f} req/s  p50 {cell.p50_ms:7.2f} ms  "
-                            f"p99 {cell.p99_ms:7.2f} ms  errors {errors}",
+                            f"p99 {cell.p99_ms:7.2f} ms  cpu/req {cell.server_cpu_ms_per_req:5.2f} ms  "
+                            f"load {load_before:.1f}  errors {errors}",
                             file=sys.stderr,
                         )
             finally:
@@ -317,7 +349,7 @@ def main() -> None:
         else:
             print(f"# kept {var_dir}", file=sys.stderr)
 
-    print(f"\n### {db_label}, {args.workers} workers, {args.duration:g} s per cell\n")
+    print(f"\n### {db_label}, {args.workers} workers, {args.duration:g} s per cell, app {args.app}, settings {args.settings}\n")
     print(table(cells))
     print()
     print(verdicts(cells))

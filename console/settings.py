@@ -157,3 +157,7 @@ CELERY_BEAT_SCHEDULE["reap-runs"] = {"task": "console.runs.tasks.reap_runs", "sc
 # heartbeat is older than RUN_HEARTBEAT_TIMEOUT. So a dead worker's run ends within timeout + 10 s.
 RUN_HEARTBEAT_SECONDS = float(os.environ.get("RUN_HEARTBEAT_SECONDS", "5"))
 RUN_HEARTBEAT_TIMEOUT = float(os.environ.get("RUN_HEARTBEAT_TIMEOUT", "30"))
+
+# Model providers: 429, 5xx and connect errors are retried up to 4 times, waiting
+# PROVIDER_RETRY_BACKOFF * 2^attempt seconds (capped at 8 s, or the provider's retry-after).
+PROVIDER_RETRY_BACKOFF = float(os.environ.get("PROVIDER_RETRY_BACKOFF", "0.5"))

@@ -165,6 +165,7 @@ def provider_server() -> Iterator[object]:
 def provider(provider_server, worker, monkeypatch):  # type: ignore[no-untyped-def]
     """The fake model provider, scripted per test; runs are routed to it."""
     provider_server.reset()
+    settings.PROVIDER_RETRY_BACKOFF = 0.01
     monkeypatch.setenv("LLM_BASE_URL", provider_server.base_url)
     monkeypatch.setenv("LLM_API_KEY", "test-provider-key")
     monkeypatch.delenv("LLM_PROVIDERS", raising=False)

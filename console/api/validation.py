@@ -117,7 +117,8 @@ def error_from_validation(exc: ValidationError, data: Any) -> ApiError:
         cleaned.append((format_path(path), len(path), error))
     deepest = max(depth for _, depth, _ in cleaned)
     candidates = [(p, e) for p, depth, e in cleaned if depth == deepest]
-    param, err = candidates[0]
+    # A union member that took the value's type but refused its contents explains the problem best.
+    param, err = next(((p, e) for p, e in candidates if e["type"] not in _TYPE_NAMES), candidates[0])
     etype = err["type"]
     value = err.get("input")
     ctx = err.get("ctx") or {}

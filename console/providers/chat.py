@@ -16,13 +16,13 @@ from typing import Any
 
 import httpx
 import orjson
+from django.conf import settings
 
 from console.providers.routing import NoProvider, route_for
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 4
-BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
 
@@ -103,7 +103,7 @@ def _delay(attempt: int, response: httpx.Response | None = None) -> float:
         retry_after = response.headers.get("retry-after")
         if retry_after and retry_after.replace(".", "", 1).isdigit():
             return min(float(retry_after), BACKOFF_CAP)
-    return min(BACKOFF_BASE * (2**attempt), BACKOFF_CAP)
+    return min(settings.PROVIDER_RETRY_BACKOFF * (2**attempt), BACKOFF_CAP)
 
 
 def stream_chat(body: dict[str, Any]) -> Iterator[Chunk]:

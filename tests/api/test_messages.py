@@ -82,7 +82,10 @@ def test_it_creates_a_message_with_attachments(api, thread_id):
         {"file_id": doc, "tools": [{"type": "file_search"}]},
         {"file_id": doc},
     ]
-    r = api.post(f"threads/{thread_id}/messages", json={"role": "user", "content": "See files", "attachments": attachments})
+    r = api.post(
+        f"threads/{thread_id}/messages",
+        json={"role": "user", "content": "See files", "attachments": attachments},
+    )
     assert r.status_code == 200, r.text
     expected = [
         {"file_id": data, "tools": [{"type": "code_interpreter"}, {"type": "file_search"}]},
@@ -245,12 +248,24 @@ def test_it_answers_404_for_a_missing_message_or_thread(api, thread_id):
     [
         ({"content": "x"}, "role", "Missing required parameter: 'role'."),
         ({"role": "user"}, "content", "Missing required parameter: 'content'."),
-        ({"role": "system", "content": "x"}, "role", "Invalid value: 'system'. Supported values are: 'user' and 'assistant'."),
-        ({"role": "user", "content": "x", "bogus": True}, "bogus", "Unrecognized request argument supplied: bogus"),
+        (
+            {"role": "system", "content": "x"},
+            "role",
+            "Invalid value: 'system'. Supported values are: 'user' and 'assistant'.",
+        ),
+        (
+            {"role": "user", "content": "x", "bogus": True},
+            "bogus",
+            "Unrecognized request argument supplied: bogus",
+        ),
         ({"role": "user", "content": []}, "content", "array too short"),
         ({"role": "user", "content": 5}, "content", "Invalid type for 'content'"),
         ({"role": "user", "content": "x" * 256_001}, "content", "string too long"),
-        ({"role": "user", "content": [{"type": "audio", "audio": {}}]}, "content[0].type", "Invalid value: 'audio'"),
+        (
+            {"role": "user", "content": [{"type": "audio", "audio": {}}]},
+            "content[0].type",
+            "Invalid value: 'audio'",
+        ),
         ({"role": "user", "content": [{"text": "no type"}]}, "content[0].type", "Missing required parameter"),
         ({"role": "user", "content": [{"type": "text"}]}, "content[0].text", "Missing required parameter"),
         (
@@ -269,7 +284,10 @@ def test_it_answers_404_for_a_missing_message_or_thread(api, thread_id):
             "Missing required parameter",
         ),
         (
-            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://example.com/a.png"}}]},
+            {
+                "role": "user",
+                "content": [{"type": "image_url", "image_url": {"url": "ftp://example.com/a.png"}}],
+            },
             "content[0].image_url.url",
             "does not match pattern",
         ),
@@ -279,7 +297,10 @@ def test_it_answers_404_for_a_missing_message_or_thread(api, thread_id):
             "does not match pattern",
         ),
         (
-            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/a.png", "detail": "max"}}]},
+            {
+                "role": "user",
+                "content": [{"type": "image_url", "image_url": {"url": "https://x/a.png", "detail": "max"}}],
+            },
             "content[0].image_url.detail",
             "Invalid value: 'max'",
         ),
@@ -294,7 +315,11 @@ def test_it_answers_404_for_a_missing_message_or_thread(api, thread_id):
             "Missing required parameter",
         ),
         (
-            {"role": "user", "content": "x", "attachments": [{"file_id": "f", "tools": [{"type": "function"}]}]},
+            {
+                "role": "user",
+                "content": "x",
+                "attachments": [{"file_id": "f", "tools": [{"type": "function"}]}],
+            },
             "attachments[0].tools[0].type",
             "Invalid value: 'function'",
         ),
@@ -319,7 +344,11 @@ def test_it_rejects_an_unknown_attachment_tool_even_with_a_real_file(api, thread
     file_id = _upload(api, "a.txt", b"a", "assistants")
     r = api.post(
         f"threads/{thread_id}/messages",
-        json={"role": "user", "content": "x", "attachments": [{"file_id": file_id, "tools": [{"type": "retrieval"}]}]},
+        json={
+            "role": "user",
+            "content": "x",
+            "attachments": [{"file_id": file_id, "tools": [{"type": "retrieval"}]}],
+        },
     )
     assert r.status_code == 400
     assert r.json()["error"]["param"] == "attachments[0].tools[0].type"

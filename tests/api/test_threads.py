@@ -31,7 +31,9 @@ def test_it_accepts_an_empty_json_object(api):
 
 
 def test_it_creates_a_thread_with_initial_messages(api):
-    image = api.post("files", files={"file": ("cat.png", b"\x89PNG fake")}, data={"purpose": "vision"}).json()["id"]
+    image = api.post(
+        "files", files={"file": ("cat.png", b"\x89PNG fake")}, data={"purpose": "vision"}
+    ).json()["id"]
     r = api.post(
         "threads",
         json={
@@ -130,7 +132,9 @@ def test_it_modifies_tool_resources_and_keeps_what_was_not_sent(api):
         json={"tool_resources": {"code_interpreter": {"file_ids": [first]}}, "metadata": {"keep": "me"}},
     ).json()
 
-    r = api.post(f"threads/{created['id']}", json={"tool_resources": {"code_interpreter": {"file_ids": [second]}}})
+    r = api.post(
+        f"threads/{created['id']}", json={"tool_resources": {"code_interpreter": {"file_ids": [second]}}}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["tool_resources"] == {"code_interpreter": {"file_ids": [second]}}
     assert r.json()["metadata"] == {"keep": "me"}
@@ -145,7 +149,9 @@ def test_it_modifies_tool_resources_and_keeps_what_was_not_sent(api):
 
 def test_it_rejects_missing_files_when_modifying(api):
     created = api.post("threads", json={"metadata": {"a": "1"}}).json()
-    r = api.post(f"threads/{created['id']}", json={"tool_resources": {"code_interpreter": {"file_ids": ["file-gone"]}}})
+    r = api.post(
+        f"threads/{created['id']}", json={"tool_resources": {"code_interpreter": {"file_ids": ["file-gone"]}}}
+    )
     assert r.status_code == 400
     assert r.json()["error"]["param"] == "tool_resources.code_interpreter.file_ids"
     assert "no file found with id 'file-gone'" in r.json()["error"]["message"]
@@ -222,7 +228,10 @@ def test_it_leaves_other_threads_alone_on_delete(api):
         (
             {
                 "messages": [
-                    {"role": "user", "content": [{"type": "image_file", "image_file": {"file_id": "file-missing"}}]}
+                    {
+                        "role": "user",
+                        "content": [{"type": "image_file", "image_file": {"file_id": "file-missing"}}],
+                    }
                 ]
             },
             "messages[0].content",

@@ -48,3 +48,9 @@ PNG_PIXEL = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6300010000000500010d0a2db40000000049454e44ae426082"
 )
+
+
+def strictly(obj):  # type: ignore[no-untyped-def]
+    """Re-validates an SDK object. The SDK builds responses leniently (a missing or mistyped field only
+    shows up when read), so this is what catches a shape the SDK's types do not accept."""
+    return type(obj).model_validate(obj.to_dict(mode="json"))

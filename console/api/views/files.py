@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 
 from console.api.endpoint import ApiRequest, api_view
 from console.api.errors import ApiError, invalid_request
@@ -16,6 +21,7 @@ from console.api.validation import quote_choices
 from console.files import services
 from console.files.models import PURPOSES, File
 
+DOWNLOAD_BLOCK = 256 * 1024
 FORM_FIELDS = {"file", "purpose", "expires_after[anchor]", "expires_after[seconds]"}
 EXPIRY_MIN, EXPIRY_MAX = 3600, 2_592_000
 
@@ -72,6 +78,21 @@ def _expiry_seconds(form: Any) -> int | None:
     return value
 
 
+def _measure_chunked_body(request: HttpRequest) -> None:
+    """Django's multipart parser reads nothing without a Content-Length, as with a chunked upload.
+
+    Under ASGI the handler has already spooled the whole body to a file, so its length is known.
+    """
+    if request.META.get("CONTENT_LENGTH"):
+        return
+    stream = getattr(request, "_stream", None)
+    if stream is None or not getattr(stream, "seekable", lambda: False)():
+        return
+    size = stream.seek(0, os.SEEK_END)
+    stream.seek(0)
+    request.META["CONTENT_LENGTH"] = str(size)
+
+
 def _upload(request: ApiRequest) -> HttpResponse:
     if not (request.content_type or "").startswith("multipart/form-data"):
         raise ApiError(
@@ -79,6 +100,7 @@ def _upload(request: ApiRequest) -> HttpResponse:
             f"Invalid Content-Type header ({request.content_type}), expected multipart/form-data.",
             code="unsupported_content_type",
         )
+    _measure_chunked_body(request)
     request.upload_handlers = [SizeLimitUploadHandler(request), *request.upload_handlers]
     form, uploads = request.POST, request.FILES
     for name in list(form.keys()) + list(uploads.keys()):
@@ -129,14 +151,24 @@ def file(request: ApiRequest, file_id: str) -> HttpResponse:
     return _render(services.get_file(request.project, file_id))
 
 
+async def _blocks(path: Path) -> AsyncIterator[bytes]:
+    handle = await asyncio.to_thread(open, path, "rb")
+    try:
+        while block := await asyncio.to_thread(handle.read, DOWNLOAD_BLOCK):
+            yield block
+    finally:
+        handle.close()
+
+
 @api_view("GET")
-def file_content(request: ApiRequest, file_id: str) -> FileResponse:
+def file_content(request: ApiRequest, file_id: str) -> StreamingHttpResponse:
     stored = services.get_file(request.project, file_id)
     path = services.storage_path(stored.storage_name)
-    # Streams from disk in blocks; the file is never read whole.
-    return FileResponse(
-        open(path, "rb"),  # noqa: SIM115  (FileResponse closes it)
-        as_attachment=True,
-        filename=stored.filename,
-        content_type="application/octet-stream",
-    )
+    size = path.stat().st_size
+    # An async iterator: under ASGI, Django reads a sync one (as FileResponse gives) whole into memory first.
+    response = StreamingHttpResponse(_blocks(path), content_type="application/octet-stream")
+    response["Content-Length"] = str(size)
+    disposition = content_disposition_header(as_attachment=True, filename=stored.filename)
+    if disposition:
+        response["Content-Disposition"] = disposition
+    return response
