@@ -5,7 +5,7 @@ from django.db import models
 from console.core.models import ApiObject
 from console.projects.models import Project
 
-PURPOSES = ["assistants", "batch", "fine-tune", "vision", "user_data", "evals"]
+PURPOSES = ["assistants", "batch", "fine-tune", "vision", "user_data"]
 
 
 class File(ApiObject):

@@ -22,7 +22,7 @@ def test_it_uploads_a_file_for_assistants(sdk):
     assert (stored.filename, stored.bytes) == ("notes.txt", 17)
 
 
-@pytest.mark.parametrize("purpose", ["assistants", "vision", "batch", "fine-tune", "user_data", "evals"])
+@pytest.mark.parametrize("purpose", ["assistants", "vision", "batch", "fine-tune", "user_data"])
 def test_it_accepts_each_purpose(sdk, purpose):
     f = sdk.files.create(file=("data.jsonl", b'{"a": 1}\n', "application/jsonl"), purpose=purpose)
     assert f.purpose == purpose
