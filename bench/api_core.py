@@ -106,13 +106,19 @@ def drop_postgres_db(url: str, name: str) -> None:
 def prepare(env: dict[str, str], messages: int) -> tuple[str, dict[str, str]]:
     t0 = time.perf_counter()
     run([str(PYTHON), "manage.py", "migrate", "--noinput", "-v", "0"], env)
-    key = run([str(PYTHON), "manage.py", "create_api_key", "--project", "bench"], env).strip().splitlines()[-1]
+    key = (
+        run([str(PYTHON), "manage.py", "create_api_key", "--project", "bench"], env).strip().splitlines()[-1]
+    )
     ids = json.loads(
-        run([str(PYTHON), str(ROOT / "bench" / "_seed_api_core.py")], {**env, "BENCH_MESSAGES": str(messages)})
+        run(
+            [str(PYTHON), str(ROOT / "bench" / "_seed_api_core.py")], {**env, "BENCH_MESSAGES": str(messages)}
+        )
         .strip()
         .splitlines()[-1]
     )
-    print(f"# setup: migrate + key + {messages} messages in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    print(
+        f"# setup: migrate + key + {messages} messages in {time.perf_counter() - t0:.1f} s", file=sys.stderr
+    )
     return key, ids
 
 
@@ -133,9 +139,13 @@ def server_command(server: str, port: int, workers: int, app: str) -> list[str]:
     raise ValueError(server)
 
 
-def start_server(cmd: list[str], env: dict[str, str], probe: str, key: str, log: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    cmd: list[str], env: dict[str, str], probe: str, key: str, log: Path
+) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -232,7 +242,9 @@ def table(cells: list[Cell]) -> str:
 def verdicts(cells: list[Cell]) -> str:
     lines = []
     for server in dict.fromkeys(c.server for c in cells):
-        get16 = [c for c in cells if c.server == server and c.operation == "get_assistant" and c.clients == 16]
+        get16 = [
+            c for c in cells if c.server == server and c.operation == "get_assistant" and c.clients == 16
+        ]
         for c in get16:
             ok = c.p50_ms <= 5.0 and c.rps >= 1000
             lines.append(
@@ -249,18 +261,26 @@ def verdicts(cells: list[Cell]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--servers", default="uvicorn,granian", help="comma-separated: uvicorn, granian")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--app", default="console.asgi:application", help="ASGI app the server runs")
-    parser.add_argument("--settings", default="console.settings", help="DJANGO_SETTINGS_MODULE for the server")
+    parser.add_argument(
+        "--settings", default="console.settings", help="DJANGO_SETTINGS_MODULE for the server"
+    )
     parser.add_argument("--conn-max-age", help="CONN_MAX_AGE for the server (settings default: 60)")
     parser.add_argument("--clients", default="1,16,64")
     parser.add_argument("--operations", default="get_assistant,post_message,list_messages")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per cell")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of unmeasured load before each cell")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="seconds of unmeasured load before each cell"
+    )
     parser.add_argument("--messages", type=int, default=10_000, help="messages in the listed thread")
-    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (1 leaves the CPU to the server)")
+    parser.add_argument(
+        "--wrk-threads", type=int, default=1, help="wrk threads (1 leaves the CPU to the server)"
+    )
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary VAR_DIR")
     args = parser.parse_args()
@@ -307,7 +327,9 @@ def main() -> None:
             server_env = {**env, "DJANGO_SETTINGS_MODULE": args.settings}
             if args.conn_max_age is not None:
                 server_env["CONN_MAX_AGE"] = args.conn_max_age
-            proc = start_server(cmd, server_env, base + ops["get_assistant"][1], key, var_dir / f"{server}.log")
+            proc = start_server(
+                cmd, server_env, base + ops["get_assistant"][1], key, var_dir / f"{server}.log"
+            )
             try:
                 for op in args.operations.split(","):
                     method, path, body = ops[op]
@@ -349,7 +371,9 @@ def main() -> None:
         else:
             print(f"# kept {var_dir}", file=sys.stderr)
 
-    print(f"\n### {db_label}, {args.workers} workers, {args.duration:g} s per cell, app {args.app}, settings {args.settings}\n")
+    print(
+        f"\n### {db_label}, {args.workers} workers, {args.duration:g} s per cell, app {args.app}, settings {args.settings}\n"
+    )
     print(table(cells))
     print()
     print(verdicts(cells))

@@ -26,7 +26,6 @@ import json
 import os
 import pstats
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -87,11 +86,14 @@ def asgi_caller(app: Any, method: str, path: str, key: str, body: bytes) -> Call
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-n", type=int, default=1000, help="requests per measurement")
     parser.add_argument("--cprofile", help="operation to profile with cProfile instead of the layer table")
     parser.add_argument("--layer", default="asgi", help="layer to cProfile: asgi, asgi+pool, wsgi, view")
     parser.add_argument("--settings", default="console.settings")
+    parser.add_argument("--experiments", action="store_true", help="time the candidate code changes instead")
     args = parser.parse_args()
 
     var_dir = Path(tempfile.mkdtemp(prefix="bench-api-profile-"))
@@ -101,7 +103,13 @@ def main() -> None:
         db_url, pg_name = create_postgres_db(admin_url)
     else:
         db_url = f"sqlite:///{var_dir / 'db.sqlite3'}"
-    env = {**os.environ, "VAR_DIR": str(var_dir), "DATABASE_URL": db_url, "DEBUG": "0", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "VAR_DIR": str(var_dir),
+        "DATABASE_URL": db_url,
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+    }
     env["DJANGO_SETTINGS_MODULE"] = "console.settings"
     try:
         key, ids = prepare(env, 10_000)
@@ -121,10 +129,10 @@ def run(args: argparse.Namespace, key: str, ids: dict[str, str]) -> None:
     import django
 
     django.setup()
+    from asgi_variants import ReusedRequestThreads  # type: ignore[import-not-found]
     from django.core.handlers.wsgi import WSGIHandler
     from django.test import RequestFactory
 
-    from asgi_variants import ReusedRequestThreads  # type: ignore[import-not-found]
     from console.api.auth import authenticate
     from console.api.jsonresp import json_response
     from console.api.pagination import list_response, page_from_query, paginate
@@ -138,7 +146,9 @@ def run(args: argparse.Namespace, key: str, ids: dict[str, str]) -> None:
     from console.threads import services as thread_services
 
     project = Project.objects.get(name="bench")
-    post_body = json.dumps({"role": "user", "content": "What were the three biggest risks last quarter?"}).encode()
+    post_body = json.dumps(
+        {"role": "user", "content": "What were the three biggest risks last quarter?"}
+    ).encode()
     ops: dict[str, tuple[str, str, bytes]] = {
         "get_assistant": ("GET", f"/v1/assistants/{ids['assistant']}", b""),
         "post_message": ("POST", f"/v1/threads/{ids['post_thread']}/messages", post_body),
@@ -218,8 +228,12 @@ def run(args: argparse.Namespace, key: str, ids: dict[str, str]) -> None:
         "view": view_caller,
         "service": service_caller,
         "render": render_caller,
-        "auth": lambda op: (lambda: authenticate(factory.get("/v1/assistants"))),
+        "auth": lambda op: lambda: authenticate(factory.get("/v1/assistants")),
     }
+
+    if args.experiments:
+        experiments(args, key, ids, project, layers, view_caller)
+        return
 
     if args.cprofile:
         fn = layers[args.layer](args.cprofile)
@@ -245,10 +259,133 @@ def run(args: argparse.Namespace, key: str, ids: dict[str, str]) -> None:
     print("|---|" + "---:|" * len(layers))
     for op in ops:
         cells = []
-        for name, make in layers.items():
+        for make in layers.values():
             fn = make(op)
             cells.append("–" if fn is None else f"{per_request_ms(fn, args.n):.3f}")
         print(f"| {op} | " + " | ".join(cells) + " |")
+
+
+def experiments(args: argparse.Namespace, key: str, ids: dict[str, str], project: Any, layers: Any,
+                view_caller: Any) -> None:  # fmt: skip
+    """Candidate code changes, prototyped here (console/ untouched) and timed against the current code."""
+    import orjson
+    from django.db.models import TextField
+    from django.db.models.functions import Cast
+    from django.test import RequestFactory
+
+    import console.api.endpoint as endpoint
+    from console.api.auth import authenticate
+    from console.threads.models import Message, Thread
+
+    auth_request = RequestFactory(headers={"Authorization": f"Bearer {key}"}).get("/")
+    thread_id = ids["list_thread"]
+    fields = ("id", "created_at", "status", "completed_at", "incomplete_at", "role", "assistant_id", "run_id")
+
+    def unix(value: Any) -> int | None:
+        return int(value.timestamp()) if value is not None else None
+
+    def list_values() -> bytes:
+        # Same page, no model instances and no pydantic: dicts straight from values_list.
+        project = authenticate(auth_request)
+        if not Thread.objects.filter(project=project, pk=thread_id).exists():
+            raise AssertionError
+        rows = list(
+            Message.objects.filter(thread_id=thread_id).order_by("-created_at", "-pk")
+            .values_list(*fields, "incomplete_details", "content", "attachments", "metadata")[:101]
+        )  # fmt: skip
+        data = [
+            {"id": r[0], "object": "thread.message", "created_at": int(r[1].timestamp()), "thread_id": thread_id,
+             "status": r[2], "incomplete_details": r[8], "completed_at": unix(r[3]), "incomplete_at": unix(r[4]),
+             "role": r[5], "content": r[9], "assistant_id": r[6], "run_id": r[7], "attachments": r[10],
+             "metadata": r[11]}
+            for r in rows[:100]
+        ]  # fmt: skip
+        return orjson.dumps({"object": "list", "data": data, "first_id": data[0]["id"], "last_id": data[-1]["id"],
+                             "has_more": len(rows) > 100})  # fmt: skip
+
+    def raw(value: str | None) -> Any:
+        return None if value is None else orjson.Fragment(value)
+
+    def list_fragments() -> bytes:
+        # As list_values, and the stored JSON columns are copied into the response as text, never parsed.
+        project = authenticate(auth_request)
+        if not Thread.objects.filter(project=project, pk=thread_id).exists():
+            raise AssertionError
+        rows = list(
+            Message.objects.filter(thread_id=thread_id).order_by("-created_at", "-pk")
+            .annotate(d=Cast("incomplete_details", TextField()), c=Cast("content", TextField()),
+                      a=Cast("attachments", TextField()), m=Cast("metadata", TextField()))
+            .values_list(*fields, "d", "c", "a", "m")[:101]
+        )  # fmt: skip
+        data = [
+            {"id": r[0], "object": "thread.message", "created_at": int(r[1].timestamp()), "thread_id": thread_id,
+             "status": r[2], "incomplete_details": raw(r[8]), "completed_at": unix(r[3]),
+             "incomplete_at": unix(r[4]), "role": r[5], "content": raw(r[9]), "assistant_id": r[6],
+             "run_id": r[7], "attachments": raw(r[10]), "metadata": raw(r[11])}
+            for r in rows[:100]
+        ]  # fmt: skip
+        return orjson.dumps({"object": "list", "data": data, "first_id": rows[0][0], "last_id": rows[99][0],
+                             "has_more": len(rows) > 100})  # fmt: skip
+
+    current = view_caller("list_messages")
+    reference = None
+
+    def capture() -> None:
+        nonlocal reference
+        request = RequestFactory(headers={"Authorization": f"Bearer {key}"}).get("/", {"limit": "100"})
+        from console.api.views import threads as thread_views
+
+        reference = orjson.loads(thread_views.messages(request, thread_id).content)
+
+    capture()
+    assert orjson.loads(list_values()) == reference, "list_values differs from the view's output"
+    assert orjson.loads(list_fragments()) == reference, "list_fragments differs from the view's output"
+
+    print(f"CPU ms per request, {args.n} sequential requests\n")
+    print("| experiment | current | candidate | saved |")
+    print("|---|---:|---:|---:|")
+
+    def row(name: str, before: Callable[[], Any], after: Callable[[], Any]) -> None:
+        a, b = per_request_ms(before, args.n), per_request_ms(after, args.n)
+        print(f"| {name} | {a:.3f} | {b:.3f} | {a - b:.3f} ({100 * (a - b) / a:.0f}%) |")
+
+    def list_current_body() -> None:
+        current()
+
+    row("list 100 messages: view -> values_list + plain dicts", list_current_body,
+        list_values)  # fmt: skip
+    row("list 100 messages: view -> values_list + orjson.Fragment for JSON columns", list_current_body,
+        list_fragments)  # fmt: skip
+
+    # An in-process cache of key -> project for a few seconds, instead of one query per request.
+    original = endpoint.authenticate
+    cache: dict[str, tuple[Any, float]] = {}
+
+    def cached(request: Any) -> Any:
+        header = request.headers.get("Authorization", "")
+        now = time.monotonic()
+        hit = cache.get(header)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        project = original(request)
+        cache[header] = (project, now + 5)
+        return project
+
+    get_view = view_caller("get_assistant")
+    before = per_request_ms(get_view, args.n)
+    endpoint.authenticate = cached
+    try:
+        after = per_request_ms(get_view, args.n)
+        pooled_lean = layers["asgi+pool"]("get_assistant")
+        with_cache = per_request_ms(pooled_lean, args.n)
+    finally:
+        endpoint.authenticate = original
+    without_cache = per_request_ms(layers["asgi+pool"]("get_assistant"), args.n)
+    print(f"| GET assistant view: API-key lookup cached 5 s | {before:.3f} | {after:.3f} | "
+          f"{before - after:.3f} ({100 * (before - after) / before:.0f}%) |")  # fmt: skip
+    print(f"| GET assistant, full ASGI app (threads reused, settings {args.settings}): key cached | "
+          f"{without_cache:.3f} | {with_cache:.3f} | {without_cache - with_cache:.3f} "
+          f"({100 * (without_cache - with_cache) / without_cache:.0f}%) |")  # fmt: skip
 
 
 if __name__ == "__main__":

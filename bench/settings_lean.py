@@ -1,5 +1,9 @@
-"""console.settings with only the middleware /v1 needs; measures what the console's middleware costs /v1."""
+"""Only the middleware /v1 needs (its error envelope, async-capable): what a /v1-only handler would run.
+
+The console's middleware (sessions, CSRF, auth, messages, clickjacking, htmx, security, common) does
+nothing for a Bearer-key JSON API, but under ASGI each MiddlewareMixin hook is a thread hop.
+"""
 
 from console.settings import *  # noqa: F403
 
-MIDDLEWARE = ["console.api.middleware.ApiErrorMiddleware", "django.middleware.common.CommonMiddleware"]
+MIDDLEWARE = ["bench.api_middleware.DualApiErrorMiddleware"]

@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "console.threads",
     "console.files",
     "console.runs",
+    "console.vector_stores",
+    "console.retrieval",
     "console.web",
 ]
 

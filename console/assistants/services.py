@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from console.assistants.models import Assistant
 from console.core.errors import NotFound
-from console.files.services import require_files
+from console.files.services import require_tool_resource_files
 from console.projects.models import Project
 
 EDITABLE_FIELDS = (
@@ -27,12 +27,6 @@ EDITABLE_FIELDS = (
 DEFAULTS: dict[str, Any] = {"temperature": 1.0, "top_p": 1.0, "response_format": "auto"}
 
 
-def check_tool_resources(project: Project, tool_resources: dict[str, Any]) -> None:
-    code = tool_resources.get("code_interpreter")
-    if code:
-        require_files(project, code["file_ids"], "tool_resources.code_interpreter.file_ids")
-
-
 def list_assistants(project: Project) -> QuerySet[Assistant]:
     return Assistant.objects.filter(project=project)
 
@@ -49,7 +43,7 @@ def create_assistant(project: Project, fields: dict[str, Any]) -> Assistant:
     values.setdefault("tools", [])
     values.setdefault("tool_resources", {})
     values.setdefault("metadata", {})
-    check_tool_resources(project, values["tool_resources"])
+    require_tool_resource_files(project, values["tool_resources"])
     return Assistant.objects.create(project=project, **values)
 
 
@@ -57,7 +51,7 @@ def update_assistant(project: Project, assistant_id: str, changes: dict[str, Any
     assistant = get_assistant(project, assistant_id)
     if "tool_resources" in changes:
         changes["tool_resources"] = changes["tool_resources"] or {}
-        check_tool_resources(project, changes["tool_resources"])
+        require_tool_resource_files(project, changes["tool_resources"])
     for field in ("metadata", "tools"):
         if field in changes and changes[field] is None:
             changes[field] = {} if field == "metadata" else []

@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -47,6 +47,13 @@ def require_files(project: Project, file_ids: Iterable[str], param: str) -> None
     for file_id in wanted:
         if file_id not in found:
             raise DomainError(f"Invalid '{param}': no file found with id '{file_id}'.", param=param)
+
+
+def require_tool_resource_files(project: Project, tool_resources: dict[str, Any]) -> None:
+    """The code_interpreter files named in tool_resources must be the project's."""
+    code = tool_resources.get("code_interpreter")
+    if code:
+        require_files(project, code["file_ids"], "tool_resources.code_interpreter.file_ids")
 
 
 def create_file(

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from console.core.errors import DomainError, NotFound
 from console.core.ids import new_id
-from console.files.services import require_files
+from console.files.services import require_files, require_tool_resource_files
 from console.projects.models import Project
 from console.threads.models import Message, Thread
 
@@ -25,12 +25,6 @@ class NewMessage:
     content: list[dict[str, Any]]
     attachments: list[dict[str, Any]] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
-
-
-def _check_resources(project: Project, tool_resources: dict[str, Any]) -> None:
-    code = tool_resources.get("code_interpreter")
-    if code:
-        require_files(project, code["file_ids"], "tool_resources.code_interpreter.file_ids")
 
 
 def _check_message_files(project: Project, message: NewMessage, param: str) -> None:
@@ -65,7 +59,7 @@ def create_thread(
     tool_resources: dict[str, Any],
     metadata: dict[str, str],
 ) -> Thread:
-    _check_resources(project, tool_resources)
+    require_tool_resource_files(project, tool_resources)
     for index, message in enumerate(messages):
         _check_message_files(project, message, f"messages[{index}].")
     now = timezone.now()
@@ -85,7 +79,7 @@ def update_thread(project: Project, thread_id: str, changes: dict[str, Any]) -> 
     thread = get_thread(project, thread_id)
     if "tool_resources" in changes:
         thread.tool_resources = changes["tool_resources"] or {}
-        _check_resources(project, thread.tool_resources)
+        require_tool_resource_files(project, thread.tool_resources)
     if "metadata" in changes:
         thread.metadata = changes["metadata"] or {}
     thread.save()

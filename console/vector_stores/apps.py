@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class VectorStoresConfig(AppConfig):
+    name = "console.vector_stores"
