@@ -7,6 +7,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.db import connection
@@ -193,13 +194,11 @@ def test_it_expires_runs_left_waiting(api, provider):
 
 
 def _database_url() -> str:
+    """The test database, as a URL another process can use."""
     db = connection.settings_dict
     if connection.vendor == "sqlite":
         return f"sqlite:///{db['NAME']}"
-    host = db.get("HOST") or ""
-    if host.startswith("/"):
-        return f"postgresql://{db['USER']}:@/{db['NAME']}?host={host}"
-    return f"postgresql://{db['USER']}:{db.get('PASSWORD') or ''}@{host}:{db.get('PORT') or 5432}/{db['NAME']}"
+    return urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + db["NAME"]))
 
 
 def test_it_fails_a_run_whose_worker_died(api, provider, redis_url, settings):
