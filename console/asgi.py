@@ -1,11 +1,80 @@
-import os
+"""The ASGI application `make run` serves.
 
-from django.core.asgi import get_asgi_application
+Three layers around Django:
+- /v1 gets its own handler that runs only the API's middleware: the console's session, CSRF, auth
+  and message middleware do nothing for Bearer-key JSON and cost a thread hop each under ASGI;
+- request threads are reused: Django's ASGIHandler otherwise starts a new OS thread per request,
+  and since database connections are per thread, a new database connection too (never reused);
+- oversized /v1 bodies are refused before they are read.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import django
+from asgiref.sync import ThreadSensitiveContext
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+django.setup(set_prefix=False)
 
-django_application = get_asgi_application()
+from django.conf import settings  # noqa: E402
+from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 
-from console.api.body_limit import BodyLimitMiddleware  # noqa: E402  (needs settings loaded)
+from console.api.body_limit import BodyLimitMiddleware  # noqa: E402
 
-application = BodyLimitMiddleware(django_application)
+API_MIDDLEWARE = ["console.api.middleware.ApiErrorMiddleware"]
+
+
+class ApiHandler(ASGIHandler):
+    def load_middleware(self, is_async: bool = False) -> None:
+        full = settings.MIDDLEWARE
+        settings.MIDDLEWARE = API_MIDDLEWARE
+        try:
+            super().load_middleware(is_async)
+        finally:
+            settings.MIDDLEWARE = full
+
+
+class ReusedRequestThreads:
+    """Runs each request's sync code on a kept thread, so its database connection is kept too.
+
+    Entering an outer ThreadSensitiveContext with our own executor makes Django's per-request one a
+    no-op. A request never waits for a thread: it takes a spare one or starts another, so long SSE
+    streams cannot starve short requests.
+    """
+
+    def __init__(self, app: Any, keep: int = 32) -> None:
+        self.app = app
+        self.keep = keep
+        self.free: list[ThreadPoolExecutor] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        executor = self.free.pop() if self.free else ThreadPoolExecutor(1, thread_name_prefix="request")
+        try:
+            async with ThreadSensitiveContext(executor=executor):  # type: ignore[call-arg]
+                await self.app(scope, receive, send)
+        finally:
+            if len(self.free) < self.keep:
+                self.free.append(executor)
+            else:
+                executor.shutdown(wait=False)
+
+
+class Router:
+    def __init__(self, api: Any, console: Any) -> None:
+        self.api = api
+        self.console = console
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        app = self.api if scope.get("path", "").startswith("/v1/") else self.console
+        await app(scope, receive, send)
+
+
+django_application = ASGIHandler()
+application = BodyLimitMiddleware(ReusedRequestThreads(Router(ApiHandler(), django_application)))

@@ -11,15 +11,10 @@ from console.events import stream
 KEEPALIVE = b": keep-alive\n\n"
 
 
-async def frames(run_id: str, after: str, *, until_final: bool = False, prefix: list[bytes] | None = None) -> AsyncIterator[bytes]:
-    for frame in prefix or []:
-        yield frame
-    async for item in stream.tail(run_id, after, until_final=until_final):
-        if item is None:
-            yield KEEPALIVE
-            continue
-        event, data = item
-        yield b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
+async def frames(run_id: str, after: str, *, until_final: bool = False) -> AsyncIterator[bytes]:
+    # Everything one read returns goes out as one write.
+    async for batch in stream.tail(run_id, after, until_final=until_final):
+        yield b"".join(frame(event, data) for event, data in batch) if batch else KEEPALIVE
 
 
 def frame(event: str, data: bytes) -> bytes:

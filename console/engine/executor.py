@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from console.core.ids import new_id
@@ -24,7 +25,7 @@ from console.threads.models import Message
 
 log = logging.getLogger(__name__)
 
-CANCEL_CHECK_SECONDS = 0.2
+CANCEL_CHECK_SECONDS = 0.5
 SERVER_TOOLS = {
     "file_search": {
         "description": "Search the files attached to this assistant or thread for passages relevant to a query.",
@@ -35,6 +36,15 @@ SERVER_TOOLS = {
         "parameters": {"type": "object", "properties": {"code": {"type": "string"}}, "required": ["code"]},
     },
 }
+
+
+def release_db() -> None:
+    """Hands a pooled database connection back while the run waits on the model.
+
+    With PostgreSQL's pool, hundreds of runs then share a few connections; SQLite keeps its own.
+    """
+    if connection.settings_dict.get("OPTIONS", {}).get("pool"):
+        connection.close()
 
 
 class Cancelled(Exception):
@@ -101,6 +111,7 @@ class Executor:
         if now >= self.next_heartbeat:
             self.next_heartbeat = now + settings.RUN_HEARTBEAT_SECONDS
             status = lifecycle.heartbeat(self.run_row.pk)
+            release_db()
             if status == "cancelling":
                 raise Cancelled
             if status not in lifecycle.WORKING:
@@ -154,6 +165,7 @@ class Executor:
         tool_step: RunStep | None = None
         finish_reason: str | None = None
         turn_usage: dict[str, int] | None = None
+        release_db()  # nothing to write until the first token, which may take a while
         chunks: Iterator[Chunk] = stream_chat(body)
         try:
             for chunk in chunks:
@@ -220,9 +232,12 @@ class Executor:
                 status="in_progress",
                 step_details={"type": "message_creation", "message_creation": {"message_id": message.id}},
             )
-            # The step is created first, as OpenAI did, so it sorts before the message it makes.
-            step.save(force_insert=True)
-            message.save(force_insert=True)
+            # The step is created first, as OpenAI did, so it sorts before the message it makes;
+            # one transaction, so the first delta waits for one commit, not two.
+            with transaction.atomic():
+                step.save(force_insert=True)
+                message.save(force_insert=True)
+            release_db()
             step_data = lifecycle.step_data(step)
             message_data = lifecycle.message_data(message)
             stream.publish_many(

@@ -7,7 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from console.api.schemas.messages import MessageObject
@@ -44,6 +45,8 @@ def announce_created(run: Run, thread: Thread | None = None) -> None:
     events.append(("thread.run.created", data))
     events.append(("thread.run.queued", data))
     stream.publish_many(run.id, events)
+    # In Redis before the task is sent, so the worker's events can only come after these.
+    stream.flush()
 
 
 def enqueue(run: Run) -> None:
@@ -56,11 +59,13 @@ def claim(run_id: str) -> Run | None:
     """queued -> in_progress, for exactly one worker."""
     now = timezone.now()
     claimed = Run.objects.filter(pk=run_id, status="queued").update(
-        status="in_progress", heartbeat_at=now, attempts=F("attempts") + 1
+        status="in_progress",
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
+        started_at=Coalesce(F("started_at"), Value(now)),
     )
     if not claimed:
         return None
-    Run.objects.filter(pk=run_id, started_at__isnull=True).update(started_at=now)
     run = Run.objects.get(pk=run_id)
     stream.publish(run.id, "thread.run.in_progress", run_data(run))
     return run

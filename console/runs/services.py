@@ -170,6 +170,7 @@ def cancel_run(project: Project, thread_id: str, run_id: str) -> Run:
             stream.request_cancel(run.id)
             run.refresh_from_db()
             stream.publish(run.id, "thread.run.cancelling", lifecycle.run_data(run))
+            stream.flush()
             return run
         run.refresh_from_db()
     if run.status == "cancelling":
@@ -209,9 +210,14 @@ def submit_tool_outputs(project: Project, thread_id: str, run_id: str, outputs: 
         events = ([("thread.run.step.completed", lifecycle.step_data(step))] if step else []) + [
             ("thread.run.queued", lifecycle.run_data(run))
         ]
-        transaction.on_commit(lambda: stream.publish_many(run.id, events))
+        transaction.on_commit(lambda: _announce(run.id, events))
         lifecycle.enqueue(run)
     return run
+
+
+def _announce(run_id: str, events: list[tuple[str, Any]]) -> None:
+    stream.publish_many(run_id, events)
+    stream.flush()  # before the continuation is sent, so its events come after these
 
 
 def list_steps(project: Project, thread_id: str, run_id: str) -> QuerySet[RunStep]:

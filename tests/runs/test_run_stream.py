@@ -63,3 +63,13 @@ def test_it_runs_without_streaming(api, provider):
     messages = api.get(f"threads/{thread_id}/messages").json()["data"]
     assert messages[0]["content"][0]["text"]["value"] == "Fine."
     assert messages[0]["run_id"] == created["id"]
+
+
+def test_it_keeps_a_silent_stream_open(api, provider):
+    """A reader waits through a long silence (a slow first token) without its stream breaking."""
+    provider.script(Text("late", chunks=["late"], delay=6.5))
+    assistant_id = new_assistant(api)
+    thread_id = new_thread(api)
+    with api.stream("POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}) as r:
+        events = read_events(r)
+    assert collapse(names(events)) == TEXT_RUN
