@@ -214,52 +214,55 @@ class Executor:
 
     def on_text(self, text: str) -> None:
         run = self.run_row
-        if self.message is None:
-            message = Message(
-                id=new_id("msg_"),
-                thread_id=run.thread_id,
-                role="assistant",
-                status="in_progress",
-                content=[],
-                assistant_id=run.assistant_id,
-                run_id=run.pk,
-            )
-            step = RunStep(
-                run=run,
-                thread_id=run.thread_id,
-                assistant_id=run.assistant_id,
-                type="message_creation",
-                status="in_progress",
-                step_details={"type": "message_creation", "message_creation": {"message_id": message.id}},
-            )
-            # The step is created first, as OpenAI did, so it sorts before the message it makes;
-            # one transaction, so the first delta waits for one commit, not two.
-            with transaction.atomic():
-                step.save(force_insert=True)
-                message.save(force_insert=True)
-            release_db()
-            step_data = lifecycle.step_data(step)
-            message_data = lifecycle.message_data(message)
-            stream.publish_many(
-                run.pk,
-                [
-                    ("thread.run.step.created", step_data),
-                    ("thread.run.step.in_progress", step_data),
-                    ("thread.message.created", message_data),
-                    ("thread.message.in_progress", message_data),
-                ],
-            )
-            self.message, self.message_step = message, step
+        delta = {
+            "id": "",
+            "object": "thread.message.delta",
+            "delta": {"content": [{"index": 0, "type": "text", "text": {"value": text, "annotations": []}}]},
+        }
         self.text.append(text)
-        stream.publish(
-            run.pk,
-            "thread.message.delta",
-            {
-                "id": self.message.id,
-                "object": "thread.message.delta",
-                "delta": {"content": [{"index": 0, "type": "text", "text": {"value": text, "annotations": []}}]},
-            },
+        if self.message is not None:
+            delta["id"] = self.message.id
+            stream.publish(run.pk, "thread.message.delta", delta)
+            return
+        message_id = new_id("msg_")
+        # The step is made first, as OpenAI did, so it sorts before the message it makes.
+        step = RunStep(
+            id=new_id("step_"),
+            run=run,
+            thread_id=run.thread_id,
+            assistant_id=run.assistant_id,
+            type="message_creation",
+            status="in_progress",
+            step_details={"type": "message_creation", "message_creation": {"message_id": message_id}},
         )
+        message = Message(
+            id=message_id,
+            thread_id=run.thread_id,
+            role="assistant",
+            status="in_progress",
+            content=[],
+            assistant_id=run.assistant_id,
+            run_id=run.pk,
+        )
+        step_data = lifecycle.step_data(step)
+        message_data = lifecycle.message_data(message)
+        delta["id"] = message_id
+        # The first token goes out before the rows are written: the client never waits on the database.
+        stream.publish_many(
+            run.pk,
+            [
+                ("thread.run.step.created", step_data),
+                ("thread.run.step.in_progress", step_data),
+                ("thread.message.created", message_data),
+                ("thread.message.in_progress", message_data),
+                ("thread.message.delta", delta),
+            ],
+        )
+        with transaction.atomic():
+            step.save(force_insert=True)
+            message.save(force_insert=True)
+        release_db()
+        self.message, self.message_step = message, step
 
     def _text_content(self) -> list[dict[str, Any]]:
         return [{"type": "text", "text": {"value": "".join(self.text), "annotations": []}}]
