@@ -5,11 +5,15 @@ SDK1_VENV := .venv-openai1
 RUN_STAMP := $(VENV)/.run-installed
 TEST_STAMP := $(VENV)/.test-installed
 SDK1_STAMP := $(SDK1_VENV)/.installed
+# The code_interpreter sandbox's own Python (numpy, pandas, matplotlib), bound read-only into sessions.
+SANDBOX_RUNTIME := $(CURDIR)/var/sandbox-runtime
+SANDBOX_STAMP := $(SANDBOX_RUNTIME)/.installed
+export SANDBOX_PYTHON := $(SANDBOX_RUNTIME)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 
 .PHONY: run test test-sqlite test-postgres test-sdk1 lint clean
 
-run: $(RUN_STAMP)
+run: $(RUN_STAMP) $(SANDBOX_STAMP)
 	$(VENV)/bin/python -m console.launcher
 
 test: lint test-sqlite test-postgres test-sdk1
@@ -19,11 +23,11 @@ lint: $(TEST_STAMP)
 	$(VENV)/bin/mypy console
 
 # The whole suite on SQLite, with openai==3.57.0.
-test-sqlite: $(TEST_STAMP)
+test-sqlite: $(TEST_STAMP) $(SANDBOX_STAMP)
 	VAR_DIR=$(CURDIR)/var/test-sqlite DATABASE_URL= $(VENV)/bin/python -m pytest
 
 # The whole suite again on PostgreSQL: TEST_POSTGRES_URL if set, else an embedded PostgreSQL 18.
-test-postgres: $(TEST_STAMP)
+test-postgres: $(TEST_STAMP) $(SANDBOX_STAMP)
 	VAR_DIR=$(CURDIR)/var/test-postgres $(VENV)/bin/python -m tests.postgres $(VENV)/bin/python -m pytest
 
 # The SDK tests again with openai==1.65.5 (the client.beta.vector_stores generation).
@@ -40,6 +44,10 @@ $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test]' 'openai==3.57.0'
 	@touch $@ $(RUN_STAMP)
+
+$(SANDBOX_STAMP): | $(RUN_STAMP)
+	$(VENV)/bin/python -m console.sandbox.runtime $(SANDBOX_RUNTIME)
+	@touch $@
 
 $(SDK1_VENV)/bin/python:
 	@$(PYTHON) -m venv $(SDK1_VENV)

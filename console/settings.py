@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "template_partials",
     "console.projects",
     "console.assistants",
     "console.threads",
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "console.web",
 ]
 
+# The console's middleware; /v1 runs only console.api.middleware.ApiErrorMiddleware (console/asgi.py).
 MIDDLEWARE = [
     "console.api.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -95,6 +97,16 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The search index needs FTS5 and the sqlite-vec extension; Python's own sqlite3 may be built
+    # without extension loading, so Django's backend uses the bundled SQLite of pysqlite3-binary.
+    try:
+        import sys
+
+        import pysqlite3
+
+        sys.modules["sqlite3"] = pysqlite3
+    except ImportError:  # pragma: no cover - keeps the stdlib module (full-text only, no vectors)
+        pass
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers run beside the one writer; IMMEDIATE avoids lock-upgrade deadlocks.
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
@@ -103,7 +115,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 else:
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Django's psycopg pool: a request or task borrows a connection and returns it when done, so
+    # connections are bounded per process (DB_POOL_MAX) however many threads serve streams or runs.
+    # Pooling and persistent connections exclude each other.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": int(os.environ.get("DB_POOL_MAX", "20")),
+        "timeout": 30,
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -140,7 +160,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# Console (docs/console.md): where the console reaches this server's own /v1, and its timeouts.
+CONSOLE_SELF_URL = os.environ.get("CONSOLE_SELF_URL", "")
+CONSOLE_UPSTREAM_TIMEOUT = float(os.environ.get("CONSOLE_UPSTREAM_TIMEOUT", "15"))
+CONSOLE_UPSTREAM_CONNECT_TIMEOUT = float(os.environ.get("CONSOLE_UPSTREAM_CONNECT_TIMEOUT", "3"))
+CONSOLE_STREAM_IDLE_TIMEOUT = float(os.environ.get("CONSOLE_STREAM_IDLE_TIMEOUT", "60"))
 
 LOGGING = {
     "version": 1,
@@ -154,6 +182,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-files": {"task": "console.files.tasks.purge_expired_files", "schedule": 600.0},
 }
 CELERY_BEAT_SCHEDULE["reap-runs"] = {"task": "console.runs.tasks.reap_runs", "schedule": 10.0}
+CELERY_BEAT_SCHEDULE["expire-vector-stores"] = {
+    "task": "console.vector_stores.tasks.expire_vector_stores",
+    "schedule": 60.0,
+}
 
 # Runs: a worker heartbeats every RUN_HEARTBEAT_SECONDS; the reaper (every 10 s) fails a run whose
 # heartbeat is older than RUN_HEARTBEAT_TIMEOUT. So a dead worker's run ends within timeout + 10 s.
@@ -163,3 +195,6 @@ RUN_HEARTBEAT_TIMEOUT = float(os.environ.get("RUN_HEARTBEAT_TIMEOUT", "30"))
 # Model providers: 429, 5xx and connect errors are retried up to 4 times, waiting
 # PROVIDER_RETRY_BACKOFF * 2^attempt seconds (capped at 8 s, or the provider's retry-after).
 PROVIDER_RETRY_BACKOFF = float(os.environ.get("PROVIDER_RETRY_BACKOFF", "0.5"))
+
+# code_interpreter: wall-clock limit of one call (the sandbox's own limits: docs/sandbox.md).
+CODE_INTERPRETER_TIMEOUT = float(os.environ.get("CODE_INTERPRETER_TIMEOUT", "60"))

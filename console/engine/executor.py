@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from console.core.ids import new_id
+from console.engine import code_tool
 from console.engine import prompt as prompts
 from console.events import stream
 from console.providers.chat import Chunk, ProviderError, ToolCallDelta, stream_chat
@@ -26,6 +27,8 @@ from console.threads.models import Message
 log = logging.getLogger(__name__)
 
 CANCEL_CHECK_SECONDS = 0.5
+# A run that keeps calling server-side tools is stopped after this many model calls.
+MAX_TURNS = 25
 SERVER_TOOLS = {
     "file_search": {
         "description": "Search the files attached to this assistant or thread for passages relevant to a query.",
@@ -103,6 +106,9 @@ class Executor:
         self.message: Message | None = None
         self.message_step: RunStep | None = None
         self.text: list[str] = []
+        # What code_interpreter made, for the next message: image_file parts and file_path citations.
+        self.pending_images: list[str] = []
+        self.written_files: dict[str, str] = {}
 
     # -- liveness and cancellation -------------------------------------------------------------
 
@@ -125,18 +131,23 @@ class Executor:
 
     def run(self) -> None:
         run = self.run_row
-        self.check(force=True)
-        prompt = prompts.build(run)
-        if prompt.too_long:
-            lifecycle.finish(run, "incomplete", incomplete_details={"reason": "max_prompt_tokens"}, usage=self.usage)
-            return
-        remaining = None
-        if run.max_completion_tokens is not None:
-            remaining = run.max_completion_tokens - self.usage["completion_tokens"]
-            if remaining <= 0:
-                lifecycle.finish(run, "incomplete", incomplete_details={"reason": "max_completion_tokens"}, usage=self.usage)
+        for _ in range(MAX_TURNS):
+            self.check(force=True)
+            prompt = prompts.build(run)
+            if prompt.too_long:
+                lifecycle.finish(run, "incomplete", incomplete_details={"reason": "max_prompt_tokens"}, usage=self.usage)
                 return
-        self.turn(self.request_body(prompt, remaining))
+            remaining = None
+            if run.max_completion_tokens is not None:
+                remaining = run.max_completion_tokens - self.usage["completion_tokens"]
+                if remaining <= 0:
+                    lifecycle.finish(
+                        run, "incomplete", incomplete_details={"reason": "max_completion_tokens"}, usage=self.usage
+                    )
+                    return
+            if not self.turn(self.request_body(prompt, remaining)):
+                return
+        raise ProviderError("server_error", f"The run made {MAX_TURNS} model calls without finishing.")
 
     def request_body(self, prompt: prompts.Prompt, remaining: int | None) -> dict[str, Any]:
         run = self.run_row
@@ -159,7 +170,8 @@ class Executor:
             body["reasoning_effort"] = run.reasoning_effort
         return body
 
-    def turn(self, body: dict[str, Any]) -> None:
+    def turn(self, body: dict[str, Any]) -> bool:
+        """One model call. True when the model must be called again (after server-side tools)."""
         run = self.run_row
         calls: dict[int, dict[str, Any]] = {}
         tool_step: RunStep | None = None
@@ -194,11 +206,27 @@ class Executor:
                 tool_step.usage = step_usage
                 tool_step.save()
             lifecycle.finish(run, "incomplete", incomplete_details={"reason": "max_completion_tokens"}, usage=self.usage)
-            return
-        if tool_step is not None:
-            self.require_action(tool_step, calls, step_usage)
-            return
-        lifecycle.finish(run, "completed", usage=self.usage)
+            return False
+        if tool_step is None:
+            lifecycle.finish(run, "completed", usage=self.usage)
+            return False
+        ordered = [calls[i] for i in sorted(calls)]
+        for call in ordered:
+            if call["type"] == "file_search":
+                raise ProviderError("server_error", "The model called the file_search tool, which this server cannot run yet.")
+        for call in ordered:
+            if call["type"] == "code_interpreter":
+                self.run_code_call(tool_step, call)
+        tool_step.step_details = _tool_details(ordered)
+        tool_step.usage = step_usage
+        if any(call["type"] == "function" for call in ordered):
+            self.require_action(tool_step, ordered)
+            return False
+        tool_step.status = "completed"
+        tool_step.completed_at = timezone.now()
+        tool_step.save()
+        stream.publish(run.pk, "thread.run.step.completed", lifecycle.step_data(tool_step))
+        return True
 
     # -- text -----------------------------------------------------------------------------------
 
@@ -265,7 +293,10 @@ class Executor:
         self.message, self.message_step = message, step
 
     def _text_content(self) -> list[dict[str, Any]]:
-        return [{"type": "text", "text": {"value": "".join(self.text), "annotations": []}}]
+        value = "".join(self.text)
+        annotations = code_tool.file_path_annotations(value, self.written_files)
+        images = [{"type": "image_file", "image_file": {"file_id": file_id}} for file_id in self.pending_images]
+        return [*images, {"type": "text", "text": {"value": value, "annotations": annotations}}]
 
     def save_partial_text(self) -> None:
         """Keeps what was streamed before a stop; the lifecycle then marks the message incomplete."""
@@ -298,6 +329,7 @@ class Executor:
             ],
         )
         self.message, self.message_step, self.text = None, None, []
+        self.pending_images = []
 
     # -- tool calls -----------------------------------------------------------------------------
 
@@ -305,19 +337,44 @@ class Executor:
         call = calls.get(delta.index)
         if call is None:
             call_id = delta.id if delta.id and delta.id.startswith("call_") else new_id("call_")
-            call = {"id": call_id, "name": delta.name or "", "arguments": delta.arguments}
-            calls[delta.index] = call
-            payload: dict[str, Any] = {
-                "index": delta.index,
+            name = delta.name or ""
+            call = {
                 "id": call_id,
-                "type": "function",
-                "function": {"name": call["name"], "arguments": delta.arguments, "output": None},
+                "index": delta.index,
+                "name": name,
+                "arguments": delta.arguments,
+                "type": self.call_type(name),
+                "sent": "",
             }
+            calls[delta.index] = call
+            if call["type"] == "code_interpreter":
+                call["sent"] = code_tool.partial_code(call["arguments"])
+                payload: dict[str, Any] = {
+                    "index": delta.index,
+                    "id": call_id,
+                    "type": "code_interpreter",
+                    "code_interpreter": {"input": call["sent"], "outputs": []},
+                }
+            else:
+                payload = {
+                    "index": delta.index,
+                    "id": call_id,
+                    "type": "function",
+                    "function": {"name": name, "arguments": delta.arguments, "output": None},
+                }
         else:
             call["arguments"] += delta.arguments
-            if delta.name:
-                call["name"] += delta.name
-            payload = {"index": delta.index, "type": "function", "function": {"arguments": delta.arguments}}
+            if call["type"] == "code_interpreter":
+                code = code_tool.partial_code(call["arguments"])
+                if len(code) <= len(call["sent"]):
+                    return
+                payload = {"index": delta.index, "type": "code_interpreter", "code_interpreter": {"input": code[len(call["sent"]) :]}}
+                call["sent"] = code
+            else:
+                payload = {"index": delta.index, "type": "function", "function": {"arguments": delta.arguments}}
+        self.publish_step_delta(step, payload)
+
+    def publish_step_delta(self, step: RunStep, payload: dict[str, Any]) -> None:
         stream.publish(
             self.run_row.pk,
             "thread.run.step.delta",
@@ -328,30 +385,40 @@ class Executor:
             },
         )
 
-    def require_action(self, step: RunStep, calls: dict[int, dict[str, Any]], usage: dict[str, int] | None) -> None:
+    def call_type(self, name: str) -> str:
+        """A call of a tool the server runs, or a function the client runs."""
+        if name in SERVER_TOOLS and any(tool["type"] == name for tool in self.run_row.tools):
+            return name
+        return "function"
+
+    def run_code_call(self, step: RunStep, call: dict[str, Any]) -> None:
+        self.check(force=True)
+        code = code_tool.code_from_arguments(call["arguments"])
+        call["input"] = code
+        result = code_tool.run_code(self.run_row, code)
+        call["outputs"] = result.outputs
+        self.pending_images += result.images
+        self.written_files.update(result.files)
+        self.publish_step_delta(
+            step,
+            {
+                "index": call["index"],
+                "type": "code_interpreter",
+                "code_interpreter": {"outputs": [{"index": i, **output} for i, output in enumerate(result.outputs)]},
+            },
+        )
+
+    def require_action(self, step: RunStep, ordered: list[dict[str, Any]]) -> None:
+        """Parks the run until the client submits the function calls' outputs; frees the worker."""
         run = self.run_row
-        ordered = [calls[i] for i in sorted(calls)]
-        step.step_details = {
-            "type": "tool_calls",
-            "tool_calls": [
-                {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"], "output": None}}
-                for c in ordered
-            ],
-        }
-        step.usage = usage
         step.save()
-        server_side = [c["name"] for c in ordered if c["name"] in SERVER_TOOLS and any(t["type"] == c["name"] for t in run.tools)]
-        if server_side:
-            raise ProviderError(
-                "server_error",
-                f"The model called the {server_side[0]} tool, which this server cannot run yet.",
-            )
         required = {
             "type": "submit_tool_outputs",
             "submit_tool_outputs": {
                 "tool_calls": [
                     {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
                     for c in ordered
+                    if c["type"] == "function"
                 ]
             },
         }
@@ -369,6 +436,28 @@ class Executor:
             return
         for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
             self.usage[key] = self.usage.get(key, 0) + int(usage.get(key) or 0)
+
+
+def _tool_details(ordered: list[dict[str, Any]]) -> dict[str, Any]:
+    details = []
+    for call in ordered:
+        if call["type"] == "code_interpreter":
+            details.append(
+                {
+                    "id": call["id"],
+                    "type": "code_interpreter",
+                    "code_interpreter": {"input": call.get("input", ""), "outputs": call.get("outputs", [])},
+                }
+            )
+        else:
+            details.append(
+                {
+                    "id": call["id"],
+                    "type": "function",
+                    "function": {"name": call["name"], "arguments": call["arguments"], "output": None},
+                }
+            )
+    return {"type": "tool_calls", "tool_calls": details}
 
 
 def _usage(usage: dict[str, int] | None) -> dict[str, int] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,22 +57,34 @@ def _message_content(message: Message) -> str | list[dict[str, Any]]:
 
 
 def _tool_turn(step: RunStep) -> list[dict[str, Any]]:
-    calls = [c for c in step.step_details.get("tool_calls", []) if c["type"] == "function"]
+    """A finished tool step as the assistant's tool_calls and the tools' answers."""
+    calls: list[dict[str, Any]] = []
+    answers: list[dict[str, Any]] = []
+    for call in step.step_details.get("tool_calls", []):
+        if call["type"] == "function":
+            name, arguments = call["function"]["name"], call["function"]["arguments"]
+            output = call["function"].get("output") or ""
+        elif call["type"] == "code_interpreter":
+            name = "code_interpreter"
+            arguments = json.dumps({"code": call["code_interpreter"]["input"]})
+            output = _code_output(call["code_interpreter"]["outputs"])
+        else:
+            continue
+        calls.append({"id": call["id"], "type": "function", "function": {"name": name, "arguments": arguments}})
+        answers.append({"role": "tool", "tool_call_id": call["id"], "content": output})
     if not calls:
         return []
-    turn: list[dict[str, Any]] = [
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {"id": c["id"], "type": "function", "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}}
-                for c in calls
-            ],
-        }
-    ]
-    for call in calls:
-        turn.append({"role": "tool", "tool_call_id": call["id"], "content": call["function"].get("output") or ""})
-    return turn
+    return [{"role": "assistant", "content": None, "tool_calls": calls}, *answers]
+
+
+def _code_output(outputs: list[dict[str, Any]]) -> str:
+    parts = []
+    for output in outputs:
+        if output["type"] == "logs":
+            parts.append(output["logs"])
+        elif output["type"] == "image":
+            parts.append(f"[image {output['image']['file_id']}, shown to the user]")
+    return "\n".join(parts) or "(no output)"
 
 
 def _timeline(run: Run) -> list[list[dict[str, Any]]]:

@@ -1,0 +1,160 @@
+"""The code_interpreter tool: the model's code runs in the thread's sandbox session.
+
+Files in: the code_interpreter files of the assistant, the thread and the thread's message
+attachments appear under /mnt/data. Files out: images become image outputs (and image_file
+content of the reply); other files become `assistants_output` files the reply can cite.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from console.assistants.models import Assistant
+from console.files.models import File
+from console.files.services import create_file, storage_path
+from console.runs.models import Run
+from console.threads.models import Message, Thread
+
+log = logging.getLogger(__name__)
+
+TOOL_NAME = "code_interpreter"
+MAX_FILES = 20
+
+
+@dataclass
+class CodeResult:
+    outputs: list[dict[str, Any]]  # the step's outputs: logs and images
+    for_model: str  # what the model reads back
+    images: list[str] = field(default_factory=list)  # file ids of images made
+    files: dict[str, str] = field(default_factory=dict)  # "/mnt/data/name" -> file id, for citations
+
+
+def code_from_arguments(arguments: str) -> str:
+    """The code the model sent: JSON {"code": ...}, or raw code from models that skip the JSON."""
+    try:
+        parsed = json.loads(arguments)
+    except json.JSONDecodeError:
+        return arguments
+    if isinstance(parsed, dict) and isinstance(parsed.get("code"), str):
+        return parsed["code"]
+    return arguments if not isinstance(parsed, str) else parsed
+
+
+def partial_code(arguments: str) -> str:
+    """The code decoded so far from a streaming `{"code": "...` fragment (for input deltas)."""
+    marker = arguments.find('"code"')
+    if marker < 0:
+        return ""
+    start = arguments.find('"', arguments.find(":", marker) + 1)
+    if start < 0:
+        return ""
+    raw = arguments[start + 1 :]
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        char = raw[i]
+        if char == '"':
+            break
+        if char == "\\":
+            if i + 1 >= len(raw):
+                break  # an escape cut in two: wait for the rest
+            if raw[i + 1] == "u":
+                if i + 6 > len(raw):
+                    break
+                out.append(json.loads(f'"{raw[i:i + 6]}"'))
+                i += 6
+                continue
+            out.append(json.loads(f'"{raw[i:i + 2]}"'))
+            i += 2
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def session_files(run: Run) -> list[tuple[str, Any]]:
+    """(name, host path) of the files this run's code may read."""
+    ids: list[str] = []
+    assistant = Assistant.objects.filter(pk=run.assistant_id).only("tool_resources").first()
+    thread = Thread.objects.filter(pk=run.thread_id).only("tool_resources").first()
+    for owner in (assistant, thread):
+        if owner is not None:
+            ids += (owner.tool_resources.get("code_interpreter") or {}).get("file_ids", [])
+    for attachments in Message.objects.filter(thread_id=run.thread_id).values_list("attachments", flat=True):
+        for attachment in attachments or []:
+            if any(tool.get("type") == TOOL_NAME for tool in attachment.get("tools", [])):
+                ids.append(attachment["file_id"])
+    wanted = list(dict.fromkeys(ids))[:MAX_FILES]
+    files = {f.pk: f for f in File.objects.filter(project_id=run.project_id, pk__in=wanted)}
+    return [(files[i].filename, storage_path(files[i].storage_name)) for i in wanted if i in files]
+
+
+def run_code(run: Run, code: str) -> CodeResult:
+    from console.sandbox.service import SandboxError, get_manager
+
+    try:
+        result = get_manager().execute(
+            run.thread_id, code, input_files=session_files(run), timeout=settings.CODE_INTERPRETER_TIMEOUT
+        )
+    except SandboxError as exc:
+        log.error("sandbox unavailable: %s", exc)
+        message = f"The code could not run: the sandbox is unavailable ({exc})."
+        return CodeResult(outputs=[{"type": "logs", "logs": message}], for_model=message)
+
+    outputs: list[dict[str, Any]] = []
+    logs = result.logs
+    if result.error and result.error not in logs:
+        logs = f"{logs}\n{result.error}".strip()
+    if logs:
+        outputs.append({"type": "logs", "logs": logs})
+    code_result = CodeResult(outputs=outputs, for_model="")
+    notes: list[str] = []
+    for output in result.files:
+        with open(output.path, "rb") as source:
+            stored = create_file(
+                run.project,
+                source=source,
+                source_path=None,
+                filename=output.name.rsplit("/", 1)[-1],
+                purpose="assistants_output",
+                size=output.path.stat().st_size,
+            )
+        if output.is_image:
+            outputs.append({"type": "image", "image": {"file_id": stored.pk}})
+            code_result.images.append(stored.pk)
+            notes.append(f"/mnt/data/{output.name} (an image, shown to the user)")
+        else:
+            code_result.files[f"/mnt/data/{output.name}"] = stored.pk
+            notes.append(f"/mnt/data/{output.name} (link it as sandbox:/mnt/data/{output.name})")
+    text = logs or "(no output)"
+    if result.killed:
+        text += f"\nThe session was reset ({result.killed}); variables and files from earlier calls are gone."
+    if notes:
+        text += "\nFiles written: " + "; ".join(notes)
+    code_result.for_model = text
+    return code_result
+
+
+def file_path_annotations(text: str, files: dict[str, str]) -> list[dict[str, Any]]:
+    """file_path annotations for each `sandbox:/mnt/data/...` link to a file the run wrote."""
+    annotations = []
+    for path, file_id in files.items():
+        marker = f"sandbox:{path}"
+        start = text.find(marker)
+        while start >= 0:
+            annotations.append(
+                {
+                    "type": "file_path",
+                    "text": marker,
+                    "start_index": start,
+                    "end_index": start + len(marker),
+                    "file_path": {"file_id": file_id},
+                }
+            )
+            start = text.find(marker, start + len(marker))
+    return sorted(annotations, key=lambda a: a["start_index"])
