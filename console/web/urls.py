@@ -1,8 +1,48 @@
-from django.urls import path
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.urls import path, re_path
+from django.views.static import serve
 
-from console.web import views
+from console.web.views import admin, assistants, files, home, playground, threads, vector_stores
+
+P = "p/<int:project_id>/"
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
+    path("", home.home, name="home"),
+    path("healthz", home.healthz, name="healthz"),
+    # The console's few static files, served by Django itself so `make run` needs no web server in front.
+    re_path(r"^static/(?P<path>.*)$", serve, {"document_root": settings.BASE_DIR / "static"}),
+    path("login", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
+    path("logout", auth_views.LogoutView.as_view(), name="logout"),
+    path(P, home.overview, name="overview"),
+    path(P + "assistants", assistants.assistants, name="assistants"),
+    path(P + "assistants/new", assistants.assistant_new, name="assistant_new"),
+    path(P + "assistants/<str:assistant_id>", assistants.assistant, name="assistant"),
+    path(P + "assistants/<str:assistant_id>/duplicate", assistants.assistant_duplicate, name="assistant_duplicate"),
+    path(P + "assistants/<str:assistant_id>/delete", assistants.assistant_delete, name="assistant_delete"),
+    path(P + "threads", threads.threads, name="threads"),
+    path(P + "threads/<str:thread_id>", threads.thread, name="thread"),
+    path(P + "threads/<str:thread_id>/runs", threads.thread_runs, name="thread_runs"),
+    path(P + "threads/<str:thread_id>/export.<str:fmt>", threads.thread_export, name="thread_export"),
+    path(P + "threads/<str:thread_id>/delete", threads.thread_delete, name="thread_delete"),
+    path(P + "threads/<str:thread_id>/runs/<str:run_id>/stream", playground.run_stream, name="run_stream"),
+    path(P + "threads/<str:thread_id>/runs/<str:run_id>/action", playground.run_action, name="run_action"),
+    path(P + "threads/<str:thread_id>/runs/<str:run_id>/cancel", playground.run_cancel, name="run_cancel"),
+    path(P + "playground", playground.playground, name="playground"),
+    path(P + "playground/send", playground.playground_send, name="playground_send"),
+    path(P + "files", files.files, name="files"),
+    path(P + "files/<str:file_id>/download", files.file_download, name="file_download"),
+    path(P + "files/<str:file_id>/delete", files.file_delete, name="file_delete"),
+    path(P + "vector_stores", vector_stores.vector_stores, name="vector_stores"),
+    path(P + "vector_stores/<str:store_id>", vector_stores.vector_store, name="vector_store"),
+    path(P + "vector_stores/<str:store_id>/delete", vector_stores.vector_store_delete, name="vector_store_delete"),
+    path(P + "vector_stores/<str:store_id>/upload", vector_stores.vector_store_upload, name="vector_store_upload"),
+    path(P + "vector_stores/<str:store_id>/batches", vector_stores.batch_create, name="batch_create"),
+    path(P + "batches/<str:batch_id>", vector_stores.batch, name="batch"),
+    path(P + "batches/<str:batch_id>/cancel", vector_stores.batch_cancel, name="batch_cancel"),
+    path(P + "batches/<str:batch_id>/retry", vector_stores.batch_retry, name="batch_retry"),
+    path(P + "jobs", vector_stores.jobs, name="jobs"),
+    path(P + "members", admin.members, name="members"),
+    path(P + "upstream", admin.upstream_settings, name="upstream"),
+    path(P + "audit", admin.audit_log, name="audit"),
 ]

@@ -1,0 +1,92 @@
+"""The console's own state: who may do what in which project, what they changed, and where the API is."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from console.projects.models import ApiKey, Project
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", "Viewer"
+    EDITOR = "editor", "Editor"
+    ADMIN = "admin", "Admin"
+
+
+# Higher rank includes everything below it.
+ROLE_RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.ADMIN: 3}
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "project"], name="one_membership_per_user_project")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project}: {self.role}"
+
+
+class AuditLog(models.Model):
+    """One row per change made through the console."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="audit_log", null=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    username = models.CharField(max_length=150)
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=32, blank=True, default="")
+    object_id = models.CharField(max_length=128, blank=True, default="")
+    detail = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "-created_at"], name="audit_page")]
+
+
+class Upstream(models.Model):
+    """Where a project's console pages send their API calls.
+
+    Without a row the upstream is this server's own /v1 with a key the console created for itself.
+    """
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="console_upstream")
+    # Empty base_url means "this server" (CONSOLE_SELF_URL).
+    base_url = models.URLField(max_length=500, blank=True, default="")
+    # Fernet token of the raw key; never the key itself.
+    key_encrypted = models.TextField()
+    # For a self upstream, the ApiKey row the raw key belongs to (revoking it forces a new one).
+    api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    key_hint = models.CharField(max_length=32, blank=True, default="")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    @property
+    def is_self(self) -> bool:
+        return not self.base_url
+
+
+class BatchWatch(models.Model):
+    """Progress of a vector store file batch the console started, kept up to date by a Celery task."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    vector_store_id = models.CharField(max_length=64)
+    batch_id = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=20, default="in_progress")
+    in_progress = models.IntegerField(default=0)
+    completed = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    cancelled = models.IntegerField(default=0)
+    total = models.IntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    created_by = models.CharField(max_length=150, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in ("completed", "cancelled", "failed")

@@ -1,0 +1,64 @@
+"""What every console view shares: rendering a page or its partial, and upstream failures as pages."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+from django_htmx.middleware import HtmxDetails
+
+from console.web.upstream import UpstreamError
+
+
+class HtmxHttpRequest(HttpRequest):
+    """What django-htmx's middleware gives every request (DESIGN: HtmxDetails)."""
+
+    htmx: HtmxDetails
+
+View = Callable[..., HttpResponseBase]
+
+
+def render_page(
+    request: HttpRequest, template: str, context: dict[str, Any], partial: str | None = None, status: int = 200
+) -> HttpResponse:
+    """The whole page, or only `partial` when htmx asks (one view and one template serve both)."""
+    if partial and getattr(request, "htmx", False):
+        template = f"{template}#{partial}"
+    return render(request, template, context, status=status)
+
+
+def upstream_failure(request: HttpRequest, exc: UpstreamError) -> HttpResponse:
+    status = 504 if exc.status is None and "in time" in exc.message else 502
+    context = {"message": exc.message}
+    if getattr(request, "htmx", False):
+        return render(request, "web/_upstream_error.html", context, status=status)
+    return render(request, "web/upstream_error.html", context, status=status)
+
+
+def handles_upstream(view: View) -> View:
+    """An unreachable, slow or failing API becomes a clear message, never a 500."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            return view(request, *args, **kwargs)
+        except UpstreamError as exc:
+            if exc.not_found:
+                raise Http404(exc.message) from None
+            return upstream_failure(request, exc)
+
+    return wrapper
+
+
+def field_errors(exc: UpstreamError, fields: set[str]) -> dict[str, str]:
+    """The API's validation message, keyed by the form field it names (`__all__` otherwise)."""
+    param = (exc.param or "").split("[")[0].split(".")[0]
+    return {param if param in fields else "form": exc.message}
+
+
+def page_params(request: HttpRequest, limit: int = 20) -> dict[str, Any]:
+    return {"limit": limit, "after": request.GET.get("after") or None}

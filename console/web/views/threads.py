@@ -1,0 +1,230 @@
+"""Threads: the team's inspection tool. List with filters, inspector, export, delete."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
+
+from console.web import audit, markdown
+from console.web.access import ProjectAccess, project_for_user
+from console.web.models import Role
+from console.web.upstream import Client, UpstreamError, client_for
+from console.web.views.common import HtmxHttpRequest, handles_upstream, render_page
+
+THREADS_PAGE = 25
+MESSAGES_PAGE = 30
+RUNS_PAGE = 10
+
+
+def _get_thread_for_user(request: HtmxHttpRequest, project_id: int, thread_id: str, need: Role = Role.VIEWER
+                         ) -> tuple[ProjectAccess, Client, dict[str, Any]]:
+    access = project_for_user(request.user, project_id, need)
+    client = client_for(access.project)
+    try:
+        thread = client.get(f"threads/{thread_id}")
+    except UpstreamError:
+        client.__exit__()
+        raise
+    return access, client, thread
+
+
+def _metadata_filters(request: HtmxHttpRequest) -> list[tuple[str, str]]:
+    keys, values = request.GET.getlist("mk"), request.GET.getlist("mv")
+    return [(k.strip(), v) for k, v in zip(keys, values, strict=False) if k.strip()]
+
+
+@login_required
+@require_GET
+@handles_upstream
+def threads(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
+    access = project_for_user(request.user, project_id)
+    filters = _metadata_filters(request)
+    after = request.GET.get("after") or None
+    params: dict[str, Any] = {"limit": THREADS_PAGE, "after": after}
+    params.update({f"metadata[{k}]": v for k, v in filters})
+    with client_for(access.project) as client:
+        page = client.get("threads", params)
+    rows = page["data"]
+    query = "&".join(f"mk={k}&mv={v}" for k, v in filters)
+    context = {"access": access, "rows": rows, "has_more": page["has_more"], "filters": filters or [("", "")],
+               "next_after": rows[-1]["id"] if rows else "", "query": query, "filtered": bool(filters)}
+    return render_page(request, "web/threads.html", context, partial="rows" if after else "results")
+
+
+class _Files:
+    """File names for citations and attachments, fetched once per file per request."""
+
+    def __init__(self, client: Client):
+        self.client, self.names = client, {}  # type: ignore[var-annotated]
+
+    def name(self, file_id: str) -> str:
+        if file_id not in self.names:
+            try:
+                self.names[file_id] = self.client.get(f"files/{file_id}").get("filename") or file_id
+            except UpstreamError:
+                self.names[file_id] = f"{file_id} (deleted)"
+        return str(self.names[file_id])
+
+
+def _view_message(message: dict[str, Any], files: _Files) -> dict[str, Any]:
+    parts = []
+    for part in message.get("content") or []:
+        if part["type"] == "text":
+            text = part["text"]["value"]
+            citations = []
+            for n, annotation in enumerate(part["text"].get("annotations") or [], start=1):
+                if annotation["type"] == "file_citation":
+                    file_id = annotation["file_citation"]["file_id"]
+                    citations.append({"n": n, "marker": annotation.get("text", ""), "file_id": file_id,
+                                      "file_name": files.name(file_id), "quote": annotation["file_citation"].get("quote", "")})
+                    if annotation.get("text"):
+                        text = text.replace(annotation["text"], f" [{n}]")
+                elif annotation["type"] == "file_path":
+                    file_id = annotation["file_path"]["file_id"]
+                    citations.append({"n": n, "marker": annotation.get("text", ""), "file_id": file_id,
+                                      "file_name": files.name(file_id), "quote": ""})
+            parts.append({"type": "text", "html": markdown.render(text), "citations": citations})
+        elif part["type"] == "image_file":
+            parts.append({"type": "image_file", "file_id": part["image_file"]["file_id"]})
+        elif part["type"] == "image_url":
+            url = part["image_url"]["url"]
+            parts.append({"type": "image_url", "url": url if url.startswith(("https://", "http://")) else ""})
+    attachments = [{"file_id": a["file_id"], "name": files.name(a["file_id"]),
+                    "tools": ", ".join(t["type"] for t in a.get("tools") or [])} for a in message.get("attachments") or []]
+    return {**message, "parts": parts, "attachment_rows": attachments}
+
+
+@login_required
+@require_GET
+@handles_upstream
+def thread(request: HtmxHttpRequest, project_id: int, thread_id: str) -> HttpResponse:
+    """The inspector's first screen: the thread and a page of messages; runs load in their own request."""
+    access, client, found = _get_thread_for_user(request, project_id, thread_id)
+    after = request.GET.get("after") or None
+    with client:
+        page = client.get(f"threads/{thread_id}/messages", {"limit": MESSAGES_PAGE, "order": "asc", "after": after})
+        files = _Files(client)
+        messages = [_view_message(m, files) for m in page["data"]]
+    context = {"access": access, "thread": found, "messages": messages, "has_more": page["has_more"],
+               "next_after": messages[-1]["id"] if messages else ""}
+    return render_page(request, "web/thread.html", context, partial="messages" if after else None)
+
+
+def _seconds(start: int | None, end: int | None) -> str:
+    return f"{end - start} s" if start and end else ""
+
+
+def _view_run(run: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
+    end = run.get("completed_at") or run.get("failed_at") or run.get("cancelled_at")
+    view_steps = []
+    for step in steps:
+        details = step.get("step_details") or {}
+        calls = []
+        for call in details.get("tool_calls") or []:
+            kind = call["type"]
+            body = call.get(kind) or {}
+            if kind == "function":
+                calls.append({"type": kind, "name": body.get("name"), "arguments": _pretty(body.get("arguments")),
+                              "output": _pretty(body.get("output"))})
+            elif kind == "code_interpreter":
+                outputs = "\n".join(o.get("logs", "") for o in body.get("outputs") or [] if o.get("type") == "logs")
+                calls.append({"type": kind, "name": "code_interpreter", "arguments": body.get("input", ""),
+                              "output": outputs})
+            else:
+                results = body.get("results") or []
+                calls.append({"type": kind, "name": kind, "arguments": "",
+                              "output": f"{len(results)} result(s)" if results else ""})
+        view_steps.append({**step, "calls": calls, "label": str(step.get("type", "")).replace("_", " "),
+                           "message_id": (details.get("message_creation") or {}).get("message_id")})
+    return {**run, "steps_view": view_steps, "queued_for": _seconds(run.get("created_at"), run.get("started_at")),
+            "duration": _seconds(run.get("started_at"), end)}
+
+
+def _pretty(raw: Any) -> str:
+    if raw is None:
+        return ""
+    try:
+        return json.dumps(json.loads(raw), indent=2) if isinstance(raw, str) else json.dumps(raw, indent=2)
+    except (ValueError, TypeError):
+        return str(raw)
+
+
+@login_required
+@require_GET
+@handles_upstream
+def thread_runs(request: HtmxHttpRequest, project_id: int, thread_id: str) -> HttpResponse:
+    access, client, found = _get_thread_for_user(request, project_id, thread_id)
+    after = request.GET.get("after") or None
+    with client:
+        page = client.get(f"threads/{thread_id}/runs", {"limit": RUNS_PAGE, "after": after})
+        runs = [_view_run(run, client.get(f"threads/{thread_id}/runs/{run['id']}/steps",
+                                          {"limit": 100, "order": "asc"})["data"]) for run in page["data"]]
+    context = {"access": access, "thread": found, "runs": runs, "has_more": page["has_more"],
+               "next_after": runs[-1]["id"] if runs else ""}
+    return render_page(request, "web/thread_runs.html", context, partial="runs")
+
+
+def _when(ts: int | None) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if ts else ""
+
+
+def _export_markdown(found: dict[str, Any], messages: list[dict[str, Any]]) -> str:
+    lines = [f"# Thread {found['id']}", "", f"Created {_when(found['created_at'])}", ""]
+    if found.get("metadata"):
+        lines += [f"- **{k}**: {v}" for k, v in found["metadata"].items()] + [""]
+    for message in messages:
+        lines += [f"## {message['role']} · {_when(message['created_at'])}", ""]
+        for part in message.get("content") or []:
+            if part["type"] == "text":
+                lines += [part["text"]["value"], ""]
+            elif part["type"] == "image_file":
+                lines += [f"[image: {part['image_file']['file_id']}]", ""]
+            elif part["type"] == "image_url":
+                lines += [f"![image]({part['image_url']['url']})", ""]
+        for attachment in message.get("attachments") or []:
+            lines += [f"- attachment: {attachment['file_id']}"]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+@login_required
+@require_GET
+@handles_upstream
+def thread_export(request: HtmxHttpRequest, project_id: int, thread_id: str, fmt: str) -> HttpResponse:
+    access, client, found = _get_thread_for_user(request, project_id, thread_id)
+    with client:
+        messages = client.list_all(f"threads/{thread_id}/messages", {"order": "asc"})
+        if fmt == "json":
+            runs = client.list_all(f"threads/{thread_id}/runs", {"order": "asc"})
+            for run in runs:
+                run["steps"] = client.list_all(f"threads/{thread_id}/runs/{run['id']}/steps", {"order": "asc"})
+    name = slugify(thread_id)
+    if fmt == "json":
+        body = json.dumps({"thread": found, "messages": messages, "runs": runs}, indent=2)
+        response = HttpResponse(body, content_type="application/json")
+    else:
+        response = HttpResponse(_export_markdown(found, messages), content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{"json" if fmt == "json" else "md"}"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@handles_upstream
+def thread_delete(request: HtmxHttpRequest, project_id: int, thread_id: str) -> HttpResponse:
+    access, client, found = _get_thread_for_user(request, project_id, thread_id, Role.ADMIN)
+    with client:
+        if request.method == "GET":
+            return render_page(request, "web/thread_delete.html", {"access": access, "thread": found})
+        client.delete(f"threads/{thread_id}")
+    audit.record(request, access.project, "thread.delete", "thread", thread_id)
+    url = reverse("threads", args=[project_id])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

@@ -1,0 +1,214 @@
+"""Vector stores: list, create, detail with files, rename, delete, and batch uploads with live progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from console.web import audit, batches
+from console.web.access import ProjectAccess, project_for_user
+from console.web.models import BatchWatch, Role
+from console.web.tasks import watch_file_batch
+from console.web.upstream import Client, UpstreamError, client_for
+from console.web.views.common import HtmxHttpRequest, handles_upstream, render_page
+
+PAGE = 20
+FILES_PAGE = 50
+
+
+def _get_store_for_user(request: HtmxHttpRequest, project_id: int, store_id: str, need: Role = Role.VIEWER
+                        ) -> tuple[ProjectAccess, Client, dict[str, Any]]:
+    access = project_for_user(request.user, project_id, need)
+    client = client_for(access.project)
+    try:
+        return access, client, client.get(f"vector_stores/{store_id}")
+    except UpstreamError:
+        client.__exit__()
+        raise
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@handles_upstream
+def vector_stores(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
+    need = Role.EDITOR if request.method == "POST" else Role.VIEWER
+    access = project_for_user(request.user, project_id, need)
+    after = request.GET.get("after") or None
+    error = ""
+    with client_for(access.project) as client:
+        if request.method == "POST":
+            name = request.POST.get("name", "").strip()
+            try:
+                store = client.post("vector_stores", {"name": name} if name else {})
+            except UpstreamError as exc:
+                if exc.status != 400:
+                    raise
+                error = exc.message
+            else:
+                audit.record(request, access.project, "vector_store.create", "vector_store", store["id"], name=name)
+                url = reverse("vector_store", args=[project_id, store["id"]])
+                return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        page = client.get("vector_stores", {"limit": PAGE, "after": after})
+    rows = page["data"]
+    context = {"access": access, "rows": rows, "has_more": page["has_more"], "error": error,
+               "next_after": rows[-1]["id"] if rows else ""}
+    return render_page(request, "web/vector_stores.html", context, partial="rows" if after else None,
+                       status=422 if error else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@handles_upstream
+def vector_store(request: HtmxHttpRequest, project_id: int, store_id: str) -> HttpResponse:
+    need = Role.EDITOR if request.method == "POST" else Role.VIEWER
+    access, client, store = _get_store_for_user(request, project_id, store_id, need)
+    after = request.GET.get("after") or None
+    status_filter = request.GET.get("filter", "")
+    error, saved = "", False
+    with client:
+        if request.method == "POST":
+            try:
+                store = client.post(f"vector_stores/{store_id}", {"name": request.POST.get("name", "")})
+                saved = True
+                audit.record(request, access.project, "vector_store.update", "vector_store", store_id, name=store.get("name"))
+            except UpstreamError as exc:
+                if exc.status != 400:
+                    raise
+                error = exc.message
+            return render_page(request, "web/vector_store.html", {"access": access, "store": store, "error": error,
+                                                                  "saved": saved}, partial="store-name",
+                               status=422 if error else 200)
+        page = client.get(f"vector_stores/{store_id}/files", {"limit": FILES_PAGE, "after": after,
+                                                               "filter": status_filter or None})
+        files = page["data"]
+        names = {}
+        for f in files:
+            try:
+                names[f["id"]] = client.get(f"files/{f['id']}").get("filename", f["id"])
+            except UpstreamError:
+                names[f["id"]] = f["id"]
+    rows = [{**f, "filename": names.get(f["id"], f["id"])} for f in files]
+    watches = BatchWatch.objects.filter(project=access.project, vector_store_id=store_id).order_by("-created_at")[:5]
+    context = {"access": access, "store": store, "rows": rows, "has_more": page["has_more"], "filter": status_filter,
+               "next_after": rows[-1]["id"] if rows else "", "watches": watches}
+    return render_page(request, "web/vector_store.html", context, partial="file-rows" if after else None)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@handles_upstream
+def vector_store_delete(request: HtmxHttpRequest, project_id: int, store_id: str) -> HttpResponse:
+    access, client, store = _get_store_for_user(request, project_id, store_id, Role.ADMIN)
+    with client:
+        if request.method == "GET":
+            return render_page(request, "web/vector_store_delete.html", {"access": access, "store": store})
+        client.delete(f"vector_stores/{store_id}")
+    audit.record(request, access.project, "vector_store.delete", "vector_store", store_id)
+    url = reverse("vector_stores", args=[project_id])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@login_required
+@require_POST
+@handles_upstream
+def vector_store_upload(request: HtmxHttpRequest, project_id: int, store_id: str) -> HttpResponse:
+    """One file of a batch upload; the browser sends them one by one to show each file's progress."""
+    access, client, _ = _get_store_for_user(request, project_id, store_id, Role.EDITOR)
+    upload = request.FILES.get("file")
+    if upload is None:
+        return JsonResponse({"error": "No file was sent."}, status=400)
+    with client:
+        try:
+            created = client.upload(upload.name or "upload", upload, "assistants",
+                                    upload.content_type or "application/octet-stream")
+        except UpstreamError as exc:
+            return JsonResponse({"error": exc.message}, status=400 if exc.status and exc.status < 500 else 502)
+    audit.record(request, access.project, "file.upload", "file", created["id"], filename=created.get("filename"))
+    return JsonResponse({"id": created["id"], "filename": created.get("filename")})
+
+
+def _start_batch(request: HtmxHttpRequest, access: ProjectAccess, client: Client, store_id: str,
+                 file_ids: list[str]) -> BatchWatch:
+    batch = client.post(f"vector_stores/{store_id}/file_batches", {"file_ids": file_ids})
+    with transaction.atomic():
+        watch = BatchWatch.objects.create(project=access.project, vector_store_id=store_id, batch_id=batch["id"],
+                                          total=len(file_ids), in_progress=len(file_ids),
+                                          created_by=request.user.get_username())
+        audit.record(request, access.project, "file_batch.create", "file_batch", batch["id"],
+                     vector_store_id=store_id, files=len(file_ids))
+        transaction.on_commit(lambda: watch_file_batch.delay(watch.pk))
+    return watch
+
+
+@login_required
+@require_POST
+@handles_upstream
+def batch_create(request: HtmxHttpRequest, project_id: int, store_id: str) -> HttpResponse:
+    access, client, _ = _get_store_for_user(request, project_id, store_id, Role.EDITOR)
+    file_ids = [f for f in request.POST.getlist("file_id") if f]
+    if not file_ids:
+        return HttpResponse('<p class="error" role="alert">No files were uploaded.</p>', status=422)
+    with client:
+        watch = _start_batch(request, access, client, store_id, file_ids)
+    return render_page(request, "web/vector_store.html", {"access": access, "watch": watch}, partial="batch")
+
+
+def _get_watch_for_user(request: HtmxHttpRequest, project_id: int, batch_id: str, need: Role) -> tuple[ProjectAccess, BatchWatch]:
+    access = project_for_user(request.user, project_id, need)
+    return access, get_object_or_404(BatchWatch, project=access.project, batch_id=batch_id)
+
+
+@login_required
+@require_GET
+def batch(request: HtmxHttpRequest, project_id: int, batch_id: str) -> HttpResponse:
+    """The progress the watch task recorded; the page polls this every second until the batch ends."""
+    access, watch = _get_watch_for_user(request, project_id, batch_id, Role.VIEWER)
+    return render_page(request, "web/vector_store.html", {"access": access, "watch": watch}, partial="batch")
+
+
+@login_required
+@require_POST
+@handles_upstream
+def batch_cancel(request: HtmxHttpRequest, project_id: int, batch_id: str) -> HttpResponse:
+    access, watch = _get_watch_for_user(request, project_id, batch_id, Role.EDITOR)
+    with client_for(access.project) as client:
+        try:
+            client.post(f"vector_stores/{watch.vector_store_id}/file_batches/{batch_id}/cancel")
+        except UpstreamError as exc:
+            if exc.status != 400:
+                raise
+    audit.record(request, access.project, "file_batch.cancel", "file_batch", batch_id)
+    watch = batches.refresh(watch)
+    return render_page(request, "web/vector_store.html", {"access": access, "watch": watch}, partial="batch")
+
+
+@login_required
+@require_POST
+@handles_upstream
+def batch_retry(request: HtmxHttpRequest, project_id: int, batch_id: str) -> HttpResponse:
+    """A new batch with the files that failed in this one."""
+    access, watch = _get_watch_for_user(request, project_id, batch_id, Role.EDITOR)
+    with client_for(access.project) as client:
+        failed = client.list_all(f"vector_stores/{watch.vector_store_id}/file_batches/{batch_id}/files",
+                                 {"filter": "failed"})
+        if not failed:
+            return render_page(request, "web/vector_store.html", {"access": access, "watch": watch}, partial="batch")
+        new = _start_batch(request, access, client, watch.vector_store_id, [f["id"] for f in failed])
+    return render_page(request, "web/vector_store.html", {"access": access, "watch": new}, partial="batch")
+
+
+@login_required
+@require_GET
+def jobs(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
+    """The background work the console started (file batch ingestions), newest first; polls while any runs."""
+    access = project_for_user(request.user, project_id)
+    rows = list(BatchWatch.objects.filter(project=access.project).order_by("-created_at")[:100])
+    context = {"access": access, "rows": rows, "active": any(not w.is_done for w in rows)}
+    return render_page(request, "web/jobs.html", context, partial="jobs")

@@ -1,0 +1,231 @@
+// The console's only script: repeatable form rows, local times, and the playground's live stream.
+(function () {
+  "use strict";
+
+  function renumberFunctions(form) {
+    form.querySelectorAll("input[name=function_strict]").forEach(function (box, i) { box.value = String(i); });
+  }
+
+  document.addEventListener("click", function (event) {
+    var add = event.target.closest("[data-add-row]");
+    if (add) {
+      var template = document.getElementById(add.dataset.addRow);
+      var into = document.getElementById(add.dataset.into);
+      var row = template.content.firstElementChild.cloneNode(true);
+      into.appendChild(row);
+      renumberFunctions(add.form);
+      var first = row.querySelector("input, textarea");
+      if (first) first.focus();
+      return;
+    }
+    var remove = event.target.closest("[data-remove-row]");
+    if (remove) {
+      var form = remove.form;
+      remove.parentElement.closest(".kv, .fnrow").remove();
+      if (form) renumberFunctions(form);
+    }
+  });
+
+  function localTimes(root) {
+    root.querySelectorAll("time[data-ts]").forEach(function (el) {
+      var ts = Number(el.dataset.ts);
+      if (ts) { el.textContent = new Date(ts * 1000).toLocaleString(); el.title = new Date(ts * 1000).toISOString(); }
+    });
+  }
+
+  // Messages already finished on this page: a resumed stream replays the run from its start.
+  var completed = new Set();
+  // requires_action events already acted on, per run stream URL (a replay repeats them).
+  var actedOn = {};
+  var TERMINAL = ["completed", "failed", "cancelled", "expired", "incomplete"];
+
+  function startStream(box) {
+    box.dataset.started = "1";
+    var turn = box.closest(".msg") || box.parentElement;
+    var status = turn.querySelector("[data-run-status]");
+    var actionBox = turn.querySelector(".action");
+    var parts = {};
+    var ended = false;
+    var source = new EventSource(box.dataset.streamUrl);
+
+    function setStatus(value) { if (status) { status.textContent = value; status.className = "status s-" + value; } }
+    function part(id) {
+      if (!parts[id]) {
+        parts[id] = document.createElement("div");
+        parts[id].className = "text streaming";
+        parts[id].dataset.messageId = id;
+        box.appendChild(parts[id]);
+      }
+      return parts[id];
+    }
+    function close() {
+      source.close();
+      box.querySelectorAll(".streaming").forEach(function (el) { el.classList.remove("streaming"); });
+      var cancel = turn.querySelector("[data-cancel]");
+      if (cancel && status && TERMINAL.indexOf(status.textContent) >= 0) cancel.remove();
+    }
+    function on(name, handler) {
+      source.addEventListener(name, function (e) {
+        var data = null;
+        try { data = JSON.parse(e.data); } catch (err) { data = e.data; }
+        handler(data);
+      });
+    }
+    on("thread.message.delta", function (d) {
+      if (completed.has(d.id)) return;
+      (d.delta.content || []).forEach(function (c) {
+        if (c.type === "text" && c.text && c.text.value) part(d.id).textContent += c.text.value;
+      });
+    });
+    on("thread.message.completed", function (m) {
+      if (completed.has(m.id)) return;
+      completed.add(m.id);
+      var text = (m.content || []).filter(function (c) { return c.type === "text"; })
+        .map(function (c) { return c.text.value; }).join("\n");
+      part(m.id).textContent = text;
+    });
+    ["queued", "in_progress", "cancelling"].forEach(function (s) {
+      on("thread.run." + s, function () { setStatus(s); });
+    });
+    var url = box.dataset.streamUrl;
+    var skipActions = actedOn[url] || 0;
+    on("thread.run.requires_action", function () {
+      if (skipActions > 0) { skipActions -= 1; return; }
+      actedOn[url] = (actedOn[url] || 0) + 1;
+      setStatus("requires_action");
+      close();
+      if (actionBox && window.htmx) htmx.ajax("GET", box.dataset.actionUrl, { target: actionBox, swap: "innerHTML" });
+    });
+    TERMINAL.forEach(function (s) {
+      on("thread.run." + s, function (run) {
+        setStatus(s);
+        ended = true;
+        if (run && run.last_error) {
+          var err = document.createElement("p");
+          err.className = "error"; err.setAttribute("role", "alert");
+          err.textContent = run.last_error.code + ": " + run.last_error.message;
+          box.appendChild(err);
+        }
+      });
+    });
+    on("console.error", function (d) {
+      var err = document.createElement("p");
+      err.className = "error"; err.setAttribute("role", "alert");
+      err.textContent = d.message || "The stream failed.";
+      box.appendChild(err);
+      close();
+    });
+    source.onopen = function () {
+      // A reconnect replays the run from the start: drop text of messages still being written.
+      Object.keys(parts).forEach(function (id) { if (!completed.has(id)) parts[id].textContent = ""; });
+    };
+    source.addEventListener("done", function () { if (ended) close(); });
+    source.onerror = function () {
+      // The upstream ends the response after the run's final event; do not reconnect then.
+      var s = status ? status.textContent : "";
+      if (source.readyState === EventSource.CLOSED || TERMINAL.indexOf(s) >= 0 || s === "requires_action") close();
+    };
+  }
+
+  // Batch upload: each file goes up on its own request (per-file progress), then one batch is made.
+  function csrfHeaders() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers")); } catch (e) { return {}; }
+  }
+
+  function uploadOne(url, file, row, onProgress) {
+    return new Promise(function (resolve) {
+      var xhr = new XMLHttpRequest();
+      var bar = row.querySelector("progress");
+      var note = row.querySelector("[data-note]");
+      xhr.open("POST", url);
+      var headers = csrfHeaders();
+      Object.keys(headers).forEach(function (k) { xhr.setRequestHeader(k, headers[k]); });
+      xhr.upload.onprogress = function (e) {
+        if (e.lengthComputable) { bar.value = Math.round(100 * e.loaded / e.total); onProgress(); }
+      };
+      xhr.onload = function () {
+        var body = {};
+        try { body = JSON.parse(xhr.responseText); } catch (e) { body = { error: "Upload failed (" + xhr.status + ")." }; }
+        bar.value = 100; onProgress();
+        if (xhr.status === 200 && body.id) { note.textContent = "uploaded"; resolve(body.id); }
+        else { note.textContent = body.error || "failed"; note.className = "error"; resolve(null); }
+      };
+      xhr.onerror = function () { note.textContent = "network error"; note.className = "error"; resolve(null); };
+      var data = new FormData();
+      data.append("file", file);
+      xhr.send(data);
+    });
+  }
+
+  function startBatch(zone, files) {
+    var list = zone.querySelector(".upload-list");
+    var overall = zone.querySelector(".overall");
+    var overallBar = overall.querySelector("progress");
+    var overallText = overall.querySelector("[data-overall]");
+    overall.hidden = false;
+    list.innerHTML = "";
+    var rows = Array.prototype.map.call(files, function (file) {
+      var li = document.createElement("li");
+      li.innerHTML = '<span class="fname"></span> <progress max="100" value="0"></progress> <small data-note>waiting</small>';
+      li.querySelector(".fname").textContent = file.name;
+      list.appendChild(li);
+      return li;
+    });
+    function progress() {
+      var sum = 0;
+      rows.forEach(function (r) { sum += r.querySelector("progress").value; });
+      overallBar.value = Math.round(sum / rows.length);
+      overallText.textContent = overallBar.value + "% uploaded";
+    }
+    var ids = [], next = 0;
+    function worker() {
+      if (next >= files.length) return Promise.resolve();
+      var i = next++;
+      rows[i].querySelector("[data-note]").textContent = "uploading";
+      return uploadOne(zone.dataset.uploadUrl, files[i], rows[i], progress).then(function (id) {
+        if (id) ids.push(id);
+        return worker();
+      });
+    }
+    var workers = [];
+    for (var w = 0; w < 4; w++) workers.push(worker());
+    Promise.all(workers).then(function () {
+      overallText.textContent = ids.length + " of " + files.length + " uploaded; ingesting…";
+      if (!ids.length) return;
+      var data = new FormData();
+      ids.forEach(function (id) { data.append("file_id", id); });
+      fetch(zone.dataset.batchUrl, { method: "POST", body: data, headers: Object.assign({ "HX-Request": "true" }, csrfHeaders()) })
+        .then(function (r) { return r.text(); })
+        .then(function (html) {
+          var empty = document.getElementById("no-batches");
+          if (empty) empty.remove();
+          var batches = document.getElementById("batches");
+          batches.insertAdjacentHTML("afterbegin", html);
+          if (window.htmx) htmx.process(batches.firstElementChild);
+        });
+    });
+  }
+
+  function initUploader(zone) {
+    zone.dataset.ready = "1";
+    var input = zone.querySelector("input[type=file]");
+    input.addEventListener("change", function () { if (input.files.length) startBatch(zone, input.files); });
+    zone.addEventListener("dragover", function (e) { e.preventDefault(); zone.classList.add("over"); });
+    zone.addEventListener("dragleave", function () { zone.classList.remove("over"); });
+    zone.addEventListener("drop", function (e) {
+      e.preventDefault(); zone.classList.remove("over");
+      if (e.dataTransfer.files.length) startBatch(zone, e.dataTransfer.files);
+    });
+  }
+
+  function init(root) {
+    root.querySelectorAll("[data-uploader]:not([data-ready])").forEach(initUploader);
+    localTimes(root);
+    root.querySelectorAll("[data-stream-url]:not([data-started])").forEach(startStream);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    init(document);
+    document.body.addEventListener("htmx:load", function (e) { init(e.target.parentElement || e.target); });
+  });
+})();

@@ -1,0 +1,64 @@
+"""Console fixtures: users in each role on the owner project, and the console pointed at the live server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from django.conf import settings
+from django.test import Client
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class People:
+    admin: Any
+    editor: Any
+    viewer: Any
+    stranger: Any
+
+
+@pytest.fixture
+def console_upstream(live_url: str) -> Iterator[str]:
+    """The console calls this server's /v1 over HTTP: here, the in-process live server."""
+    old = settings.CONSOLE_SELF_URL
+    settings.CONSOLE_SELF_URL = f"{live_url}/v1"
+    yield settings.CONSOLE_SELF_URL
+    settings.CONSOLE_SELF_URL = old
+
+
+@pytest.fixture
+def people(owner: Any, console_upstream: str) -> People:
+    from django.contrib.auth import get_user_model
+
+    from console.web.models import Membership
+
+    users = get_user_model().objects
+    admin = users.create_user("alice-admin", password=PASSWORD)
+    editor = users.create_user("eddie-editor", password=PASSWORD)
+    viewer = users.create_user("vera-viewer", password=PASSWORD)
+    stranger = users.create_user("sam-stranger", password=PASSWORD)
+    Membership.objects.create(user=admin, project=owner.project, role="admin")
+    Membership.objects.create(user=editor, project=owner.project, role="editor")
+    Membership.objects.create(user=viewer, project=owner.project, role="viewer")
+    return People(admin=admin, editor=editor, viewer=viewer, stranger=stranger)
+
+
+def client_for(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def htmx(client: Client, method: str, url: str, data: dict[str, Any] | None = None, **extra: Any) -> Any:
+    headers = {"HX-Request": "true", **extra.pop("headers", {})}
+    return getattr(client, method)(url, data or {}, headers=headers, **extra)
+
+
+@pytest.fixture
+def owner_api(api: httpx.Client) -> httpx.Client:
+    return api

@@ -1,0 +1,190 @@
+"""The console in a real browser: Debian's chromium driven by Playwright, against the live server.
+
+Screenshots of each page go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakeprovider import Call, Text, ToolCalls
+from tests.web.conftest import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists(),
+                                reason="needs Debian's chromium (.ci/run installs it)")
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in this thread; the test's own ORM calls
+    # (fixtures, flush) are still synchronous, so Django's async-safety check would refuse them.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def _login(browser, live_url: str, username: str, width: int = 1280):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    page.goto(f"{live_url}/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/p/*/")
+    return page
+
+
+def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+WEATHER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+
+def test_it_works_in_a_real_browser(browser, people, owner, api, provider, live_url):
+    pid = owner.project.pk
+    page = _login(browser, live_url, "eddie-editor")
+    _shot(page, "overview")
+
+    # Create an assistant, with a function tool, then edit it in place.
+    page.goto(f"{live_url}/p/{pid}/assistants")
+    _shot(page, "assistants-empty")
+    page.get_by_role("link", name="New assistant").click()
+    page.get_by_label("Name", exact=True).fill("Weather bot")
+    page.get_by_label("Instructions").fill("You report the weather. Use **tools**.")
+    page.get_by_role("button", name="Add function").click()
+    page.get_by_label("Function name").fill("get_weather")
+    page.get_by_label("Parameters (JSON Schema)").fill('{"type": "nonsense"}')
+    page.get_by_role("button", name="Create assistant").click()
+    page.get_by_text("Not a valid JSON Schema").wait_for()
+    page.get_by_label("Parameters (JSON Schema)").fill(json.dumps(WEATHER_SCHEMA))
+    page.get_by_role("button", name="Create assistant").click()
+    page.wait_for_url("**/assistants/asst_*")
+    assistant_id = page.url.rsplit("/", 1)[1]
+    page.get_by_label("Temperature").fill("7")
+    page.get_by_role("button", name="Save changes").click()
+    page.locator("#e-temperature").wait_for()
+    _shot(page, "assistant-validation")
+    page.get_by_label("Temperature").fill("0.3")
+    page.get_by_label("Name", exact=True).fill("Weather bot v2")
+    page.get_by_role("button", name="Save changes").click()
+    page.get_by_text("Saved.").wait_for()
+    _shot(page, "assistant")
+    stored = api.get(f"assistants/{assistant_id}").json()
+    assert stored["name"] == "Weather bot v2" and stored["temperature"] == 0.3
+    assert stored["tools"][0]["function"]["parameters"] == WEATHER_SCHEMA
+
+    # Chat: the reply streams in, token by token.
+    words = [f" word{i}" for i in range(12)]
+    provider.script(Text("".join(words), chunks=words, delay=0.15))
+    page.goto(f"{live_url}/p/{pid}/playground?assistant={assistant_id}")
+    page.get_by_label("Message").fill("Tell me something")
+    page.get_by_role("button", name="Send").click()
+    stream = page.locator(".stream .text").first
+    stream.wait_for()
+    seen: list[str] = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        text = stream.text_content() or ""
+        if text and (not seen or seen[-1] != text):
+            seen.append(text)
+        if text.strip().endswith("word11"):
+            break
+        time.sleep(0.03)
+    assert seen[-1].strip() == "".join(words).strip()
+    partial = [s for s in seen if 0 < len(s.strip()) < len(seen[-1].strip())]
+    assert len(partial) >= 3, seen  # the page showed the text growing, not all at once
+    page.locator("[data-run-status]", has_text="completed").first.wait_for()
+    _shot(page, "playground")
+
+    # A tool call: the page asks for the output and the run finishes with it.
+    provider.script(ToolCalls([Call("get_weather", '{"city": "Oslo"}')]), Text("It is snowing in Oslo."))
+    page.get_by_label("Message").fill("Weather in Oslo?")
+    page.get_by_role("button", name="Send").click()
+    page.get_by_label("Output for get_weather").fill("snow, -3C")
+    _shot(page, "playground-tool-call")
+    page.get_by_role("button", name="Submit outputs").click()
+    page.get_by_text("It is snowing in Oslo.").wait_for()
+    thread_id = page.locator("#p-thread").input_value()
+    assert provider.requests[-1]["messages"][-1]["content"] == "snow, -3C"
+
+    # Inspect the thread: messages, and the runs with the tool call and its output.
+    page.goto(f"{live_url}/p/{pid}/threads")
+    _shot(page, "threads")
+    page.get_by_role("link", name=thread_id).click()
+    page.locator(".run").first.wait_for()
+    page.get_by_text("snow, -3C").first.wait_for()
+    assert page.locator(".msg").count() == 4
+    _shot(page, "thread")
+
+    page.goto(f"{live_url}/p/{pid}/files")
+    _shot(page, "files")
+    page.context.close()
+
+    # The admin's pages.
+    admin = _login(browser, live_url, "alice-admin")
+    for name in ("members", "upstream", "audit"):
+        admin.goto(f"{live_url}/p/{pid}/{name}")
+        _shot(admin, name)
+    assert admin.get_by_text("assistant.update").count() >= 1
+    admin.context.close()
+
+
+def test_it_keeps_a_viewer_read_only_and_fits_a_phone(browser, people, owner, api, live_url):
+    assistant = api.post("assistants", json={"model": "gpt-4o", "name": "Read me"}).json()
+    page = _login(browser, live_url, "vera-viewer", width=390)
+    page.goto(f"{live_url}/p/{owner.project.pk}/assistants/{assistant['id']}")
+    assert page.get_by_label("Name", exact=True).is_disabled()
+    assert page.get_by_role("button", name="Save changes").count() == 0
+    assert page.get_by_role("link", name="Delete").count() == 0
+    # Even a crafted request is refused by the view.
+    status = page.evaluate(
+        """async (url) => (await fetch(url, {method: "POST", headers: {"X-CSRFToken": document.body.getAttribute("hx-headers").split('"')[3]},
+                                          body: new URLSearchParams({model: "x", name: "hacked"})})).status""",
+        page.url,
+    )
+    assert status == 403
+    assert api.get(f"assistants/{assistant['id']}").json()["name"] == "Read me"
+    _shot(page, "assistant-viewer-phone")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400
+    page.context.close()
+
+
+def test_it_uploads_a_batch_and_shows_it_complete(browser, people, owner, api, worker, live_url, tmp_path):
+    api.post("vector_stores", json={"name": "Manuals"})
+    files = []
+    for i in range(6):
+        path = tmp_path / f"manual-{i}.txt"
+        path.write_text(f"Manual {i}: how to brew tea, step {i}.")
+        files.append(str(path))
+    page = _login(browser, live_url, "eddie-editor")
+    page.goto(f"{live_url}/p/{owner.project.pk}/vector_stores")
+    _shot(page, "vector-stores")
+    page.get_by_role("link", name="Manuals").click()
+    page.locator("#batch-files").set_input_files(files)
+    page.get_by_text("6 of 6 uploaded").wait_for()
+    page.locator(".batch [data-counts]", has_text="6 completed").wait_for(timeout=30000)
+    assert page.locator(".upload-list li").count() == 6
+    _shot(page, "vector-store-batch")
+    # Reopening the page still shows the batch and its outcome.
+    page.reload()
+    page.locator(".batch [data-counts]", has_text="6 completed").wait_for()
+    assert page.get_by_text("manual-3.txt").count() == 1
+    page.context.close()
