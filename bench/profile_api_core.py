@@ -263,6 +263,35 @@ def run(args: argparse.Namespace, key: str, ids: dict[str, str]) -> None:
             fn = make(op)
             cells.append("–" if fn is None else f"{per_request_ms(fn, args.n):.3f}")
         print(f"| {op} | " + " | ".join(cells) + " |")
+    print("\nThread hops per request through the full ASGI app (sync_to_async + async_to_sync calls):\n")
+    from asgiref import sync
+
+    counts = {"sync_to_async": 0, "async_to_sync": 0}
+    originals = (sync.SyncToAsync.__call__, sync.AsyncToSync.__call__)
+
+    async def counted_s2a(self: Any, *a: Any, **k: Any) -> Any:
+        counts["sync_to_async"] += 1
+        return await originals[0](self, *a, **k)
+
+    def counted_a2s(self: Any, *a: Any, **k: Any) -> Any:
+        counts["async_to_sync"] += 1
+        return originals[1](self, *a, **k)
+
+    sync.SyncToAsync.__call__ = counted_s2a  # type: ignore[method-assign]
+    sync.AsyncToSync.__call__ = counted_a2s  # type: ignore[method-assign]
+    try:
+        for op in ops:
+            fn = layers["asgi"](op)
+            assert fn is not None
+            fn()
+            counts.update(sync_to_async=0, async_to_sync=0)
+            for _ in range(10):
+                fn()
+            print(
+                f"- {op}: {counts['sync_to_async'] / 10:g} sync_to_async, {counts['async_to_sync'] / 10:g} async_to_sync"
+            )
+    finally:
+        sync.SyncToAsync.__call__, sync.AsyncToSync.__call__ = originals  # type: ignore[method-assign]
 
 
 def experiments(args: argparse.Namespace, key: str, ids: dict[str, str], project: Any, layers: Any,

@@ -109,10 +109,18 @@ async def _one_run(
                             result["first_delta"] = now
                         result["deltas"] += 1
                         result["last_delta"] = now
-                    elif event == b"thread.run.created":
-                        result["created_event"] = now
+                    elif event in (
+                        b"thread.run.created",
+                        b"thread.run.in_progress",
+                        b"thread.run.step.created",
+                    ):
+                        result.setdefault(event.decode(), now)
                     elif event.startswith(b"thread.run.") and event[11:] in (
-                        b"completed", b"failed", b"cancelled", b"expired", b"incomplete"
+                        b"completed",
+                        b"failed",
+                        b"cancelled",
+                        b"expired",
+                        b"incomplete",
                     ):
                         result["final_status"] = event[11:].decode()
                     elif event == b"error":
@@ -184,7 +192,11 @@ class Result:
     ttfb_p50_ms: float
     worker_rss_peak_mb: float
     web_rss_peak_mb: float
+    load_before: float = 0.0  # 1-minute load average when the load phase began: other work on the host
     cpu_s: dict[str, float] = field(default_factory=dict)
+    # where the time goes (p50, ms): POST -> response headers -> thread.run.in_progress seen -> provider request;
+    # provider first token -> thread.run.step.created seen (worker: read, parse, 2 inserts) -> first delta seen
+    stages_p50_ms: dict[str, float] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
 
 
@@ -281,16 +293,36 @@ class Stack:
 
     def spawn(self, name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.tmp / f"{name}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.procs.append((name, proc))
         return proc
 
     def start(self) -> None:
         args, config = self.args, self.config
         redis_port, self.provider_port, self.web_port = free_port(), free_port(), free_port()
-        self.spawn("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(self.tmp)])
+        self.spawn(
+            "redis",
+            [
+                "redis-server",
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp),
+            ],
+        )
         self.env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+        if args.redis_options:
+            self.env["BENCH_BROKER_URL"] = self.env["REDIS_URL"]
+            self.env["REDIS_URL"] += "?" + args.redis_options
+            self.env["DJANGO_SETTINGS_MODULE"] = "bench.settings_runs"
         if args.db == "postgres":
             import psycopg
 
@@ -303,20 +335,71 @@ class Stack:
             self.env["DATABASE_URL"] = ""
         self.env["LLM_BASE_URL"] = f"http://127.0.0.1:{self.provider_port}/v1"
         subprocess.run([PYTHON, "manage.py", "migrate", "-v", "0"], env=self.env, cwd=ROOT, check=True)
-        made = subprocess.run([PYTHON, "manage.py", "create_api_key", "--project", "bench"], env=self.env, cwd=ROOT,
-                              check=True, capture_output=True, text=True)
+        made = subprocess.run(
+            [PYTHON, "manage.py", "create_api_key", "--project", "bench"],
+            env=self.env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         self.key = made.stdout.strip().splitlines()[-1]
         self.record = self.tmp / "provider.jsonl"
-        self.provider = self.spawn("provider", [PYTHON, "bench/_runs_provider.py", "--port", str(self.provider_port),
-                                                "--tokens", str(args.tokens), "--interval-ms", str(args.interval_ms),
-                                                "--record", str(self.record)])
-        self.web = self.spawn("web", [PYTHON, "-m", "uvicorn", "console.asgi:application", "--host", "127.0.0.1",
-                                      "--port", str(self.web_port), "--workers", str(config.web_workers),
-                                      "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"])
+        self.provider = self.spawn(
+            "provider",
+            [
+                PYTHON,
+                "bench/_runs_provider.py",
+                "--port",
+                str(self.provider_port),
+                "--tokens",
+                str(args.tokens),
+                "--interval-ms",
+                str(args.interval_ms),
+                "--record",
+                str(self.record),
+            ],
+        )
+        self.web = self.spawn(
+            "web",
+            [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "console.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.web_port),
+                "--workers",
+                str(config.web_workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--timeout-graceful-shutdown",
+                "5",
+            ],
+        )
         self.workers = [
-            self.spawn(f"worker{i}", [PYTHON, "-m", "celery", "-A", "console", "worker", "--pool", "threads",
-                                      "--concurrency", str(config.concurrency), "--loglevel", "WARNING",
-                                      "-n", f"bench{i}@%h"])
+            self.spawn(
+                f"worker{i}",
+                [
+                    PYTHON,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "console",
+                    "worker",
+                    "--pool",
+                    "threads",
+                    "--concurrency",
+                    str(config.concurrency),
+                    "--loglevel",
+                    "WARNING",
+                    "-n",
+                    f"bench{i}@%h",
+                ],
+            )
             for i in range(config.worker_procs)
         ]
         self.wait_http()
@@ -330,7 +413,12 @@ class Stack:
                 if proc.poll() is not None:
                     raise RuntimeError(f"{name} exited early; see {self.tmp / (name + '.log')}")
             try:
-                if httpx.get(f"http://127.0.0.1:{self.web_port}/v1/assistants", headers=self.auth(), timeout=2).status_code == 200:
+                if (
+                    httpx.get(
+                        f"http://127.0.0.1:{self.web_port}/v1/assistants", headers=self.auth(), timeout=2
+                    ).status_code
+                    == 200
+                ):
                     return
             except httpx.HTTPError:
                 pass
@@ -360,22 +448,40 @@ class Stack:
 def make_threads(stack: Stack, assistant: str, markers: list[str]) -> list[str]:
     import httpx
 
-    with httpx.Client(base_url=f"http://127.0.0.1:{stack.web_port}/v1", headers=stack.auth(), timeout=30) as client:
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{stack.web_port}/v1", headers=stack.auth(), timeout=30
+    ) as client:
         ids = []
         for marker in markers:
-            response = client.post("/threads", json={"messages": [{"role": "user", "content": f"Please answer. BMK{marker}X"}]})
+            response = client.post(
+                "/threads", json={"messages": [{"role": "user", "content": f"Please answer. BMK{marker}X"}]}
+            )
             response.raise_for_status()
             ids.append(response.json()["id"])
         return ids
 
 
-def drive(stack: Stack, assistant: str, threads: list[str], ramp_ms: float, timeout: float) -> tuple[list[dict[str, Any]], float]:
+def drive(
+    stack: Stack, assistant: str, threads: list[str], ramp_ms: float, timeout: float
+) -> tuple[list[dict[str, Any]], float]:
     spec = stack.tmp / f"spec-{len(threads)}-{time.monotonic_ns()}.json"
     out = spec.with_suffix(".out.json")
-    spec.write_text(json.dumps({"port": stack.web_port, "key": stack.key, "assistant": assistant, "threads": threads,
-                                "ramp_ms": ramp_ms, "timeout": timeout}))
+    spec.write_text(
+        json.dumps(
+            {
+                "port": stack.web_port,
+                "key": stack.key,
+                "assistant": assistant,
+                "threads": threads,
+                "ramp_ms": ramp_ms,
+                "timeout": timeout,
+            }
+        )
+    )
     started = time.monotonic()
-    subprocess.run([PYTHON, __file__, "loadgen", str(spec), str(out)], cwd=ROOT, check=True, timeout=timeout + 60)
+    subprocess.run(
+        [PYTHON, __file__, "loadgen", str(spec), str(out)], cwd=ROOT, check=True, timeout=timeout + 60
+    )
     return json.loads(out.read_text()), time.monotonic() - started
 
 
@@ -386,11 +492,28 @@ def profile(stack: Stack, out_dir: Path, seconds: float) -> list[subprocess.Pope
     web_children = [p for p in tree(stack.web.pid) if p != stack.web.pid]
     targets["web"] = web_children[0] if web_children else stack.web.pid
     for name, pid in targets.items():
-        spies.append(subprocess.Popen(
-            [PYSPY, "record", "--pid", str(pid), "--rate", "250", "--duration", str(int(seconds)), "--nonblocking",
-             "--format", "raw", "--output", str(out_dir / f"{stack.config.name}-{name}.txt")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))
+        spies.append(
+            subprocess.Popen(
+                [
+                    PYSPY,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--rate",
+                    "250",
+                    "--duration",
+                    str(int(seconds)),
+                    "--nonblocking",
+                    "--format",
+                    "raw",
+                    *(["--idle"] if stack.args.profile_idle else []),
+                    "--output",
+                    str(out_dir / f"{stack.config.name}-{name}.txt"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
     return spies
 
 
@@ -401,8 +524,12 @@ def bench(args: argparse.Namespace, config: Config) -> Result:
         stack.start()
         import httpx
 
-        made = httpx.post(f"http://127.0.0.1:{stack.web_port}/v1/assistants", headers=stack.auth(),
-                          json={"model": "fake-model", "instructions": "You are a benchmark."}, timeout=30)
+        made = httpx.post(
+            f"http://127.0.0.1:{stack.web_port}/v1/assistants",
+            headers=stack.auth(),
+            json={"model": "fake-model", "instructions": "You are a benchmark."},
+            timeout=30,
+        )
         made.raise_for_status()
         assistant = made.json()["id"]
         warm = make_threads(stack, assistant, [f"9{i:05d}" for i in range(args.warmup)])
@@ -412,9 +539,14 @@ def bench(args: argparse.Namespace, config: Config) -> Result:
         if warm_errors:
             print(f"  warm-up errors: {warm_errors[:3]}", flush=True)
         time.sleep(1.0)
-        parts = {"worker": [w.pid for w in stack.workers], "web": [stack.web.pid], "provider": [stack.provider.pid],
-                 "redis": [stack.procs[0][1].pid]}
+        parts = {
+            "worker": [w.pid for w in stack.workers],
+            "web": [stack.web.pid],
+            "provider": [stack.provider.pid],
+            "redis": [stack.procs[0][1].pid],
+        }
         cpu_before = {name: sum(cpu_s(p) for p in pids) for name, pids in parts.items()}
+        load_before = float(Path("/proc/loadavg").read_text().split()[0])
         sampler = Sampler({"worker": parts["worker"], "web": parts["web"]})
         sampler.start()
         spies = profile(stack, Path(args.profile), args.profile_seconds) if args.profile else []
@@ -423,12 +555,23 @@ def bench(args: argparse.Namespace, config: Config) -> Result:
         sampler.join()
         cpu = {name: round(sum(cpu_s(p) for p in pids) - cpu_before[name], 2) for name, pids in parts.items()}
         for spy in spies:
-            spy.wait(timeout=args.profile_seconds + 30)
+            try:
+                spy.wait(timeout=args.profile_seconds + 30)
+            except subprocess.TimeoutExpired:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=10)
         provider = {}
         for line in stack.record.read_text().splitlines():
             entry = json.loads(line)
             provider[entry["m"]] = entry
         added, dispatch, lag, ttfb, errors = [], [], [], [], []
+        stages: dict[str, list[float]] = {
+            "post>headers": [],
+            "headers>in_progress": [],
+            "in_progress>provider": [],
+            "token>step_created": [],
+            "step_created>delta": [],
+        }
         for i, r in enumerate(results):
             p = provider.get(str(i))
             if not r["error"] and r["deltas"] != args.tokens:
@@ -442,20 +585,35 @@ def bench(args: argparse.Namespace, config: Config) -> Result:
             dispatch.append((p["arrived"] - r["sent"]) * 1000)
             lag.append((r["last_delta"] - p["last"]) * 1000)
             ttfb.append((r["headers"] - r["sent"]) * 1000)
+            stages["post>headers"].append((r["headers"] - r["sent"]) * 1000)
+            stages["headers>in_progress"].append((r["thread.run.in_progress"] - r["headers"]) * 1000)
+            stages["in_progress>provider"].append((p["arrived"] - r["thread.run.in_progress"]) * 1000)
+            stages["token>step_created"].append((r["thread.run.step.created"] - p["first"]) * 1000)
+            stages["step_created>delta"].append((r["first_delta"] - r["thread.run.step.created"]) * 1000)
         sends = [r["sent"] for r in results if "sent" in r]
         ends = [r.get("done", 0) for r in results]
         raw = tmp / "results.json"
         raw.write_text(json.dumps({"client": results, "provider": provider}))
         return Result(
-            config=config.name, db=args.db, runs=len(results), errors=len(errors),
+            config=config.name,
+            db=args.db,
+            runs=len(results),
+            errors=len(errors),
             wall_s=round(max(ends) - min(sends), 2) if sends and ends else wall,
-            added_p50_ms=round(pct(added, 0.5), 1), added_p99_ms=round(pct(added, 0.99), 1),
+            added_p50_ms=round(pct(added, 0.5), 1),
+            added_p99_ms=round(pct(added, 0.99), 1),
             added_max_ms=round(max(added, default=float("nan")), 1),
-            dispatch_p50_ms=round(pct(dispatch, 0.5), 1), dispatch_p99_ms=round(pct(dispatch, 0.99), 1),
-            last_lag_p50_ms=round(pct(lag, 0.5), 1), last_lag_p99_ms=round(pct(lag, 0.99), 1),
+            dispatch_p50_ms=round(pct(dispatch, 0.5), 1),
+            dispatch_p99_ms=round(pct(dispatch, 0.99), 1),
+            last_lag_p50_ms=round(pct(lag, 0.5), 1),
+            last_lag_p99_ms=round(pct(lag, 0.99), 1),
             ttfb_p50_ms=round(pct(ttfb, 0.5), 1),
-            worker_rss_peak_mb=round(sampler.peak["worker"] / 1024, 1), web_rss_peak_mb=round(sampler.peak["web"] / 1024, 1),
-            cpu_s=cpu, error_samples=sorted(set(errors))[:5],
+            stages_p50_ms={name: round(pct(values, 0.5), 1) for name, values in stages.items()},
+            worker_rss_peak_mb=round(sampler.peak["worker"] / 1024, 1),
+            web_rss_peak_mb=round(sampler.peak["web"] / 1024, 1),
+            load_before=load_before,
+            cpu_s=cpu,
+            error_samples=sorted(set(errors))[:5],
         )
     finally:
         stack.stop()
@@ -469,8 +627,11 @@ def verdict(r: Result) -> str:
     misses = []
     if r.errors:
         misses.append(f"{r.errors} errors")
-    for name, bound in (("added_p50_ms", TARGETS["added_p50_ms"]), ("added_p99_ms", TARGETS["added_p99_ms"]),
-                        ("dispatch_p50_ms", TARGETS["dispatch_p50_ms"])):
+    for name, bound in (
+        ("added_p50_ms", TARGETS["added_p50_ms"]),
+        ("added_p99_ms", TARGETS["added_p99_ms"]),
+        ("dispatch_p50_ms", TARGETS["dispatch_p50_ms"]),
+    ):
         value = getattr(r, name)
         if not value <= bound:
             misses.append(f"{name} {value:g} > {bound:g} (x{value / bound:.1f})")
@@ -480,15 +641,17 @@ def verdict(r: Result) -> str:
 
 
 def table(results: list[Result]) -> str:
-    head = ("| config | db | runs | errors | wall s | added p50 ms | added p99 ms | added max ms | dispatch p50 ms "
-            "| dispatch p99 ms | last-token lag p50/p99 ms | worker RSS peak MB | web RSS MB | CPU s (worker/web/provider/redis) |")
+    head = (
+        "| config | db | runs | errors | wall s | added p50 ms | added p99 ms | added max ms | dispatch p50 ms "
+        "| dispatch p99 ms | last-token lag p50/p99 ms | worker RSS peak MB | web RSS MB | CPU s (worker/web/provider/redis) |"
+    )
     rows = [head, "|" + "---|" * 14]
     for r in results:
         c = r.cpu_s
         rows.append(
             f"| {r.config} | {r.db} | {r.runs} | {r.errors} | {r.wall_s} | {r.added_p50_ms} | {r.added_p99_ms} | {r.added_max_ms} "
             f"| {r.dispatch_p50_ms} | {r.dispatch_p99_ms} | {r.last_lag_p50_ms} / {r.last_lag_p99_ms} | {r.worker_rss_peak_mb} "
-            f"| {r.web_rss_peak_mb} | {c.get('worker')}/{c.get('web')}/{c.get('provider')}/{c.get('redis')} |"
+            f"| {r.web_rss_peak_mb} | {c.get('worker')}/{c.get('web')}/{c.get('provider')}/{c.get('redis')} | {r.load_before} |"
         )
     return "\n".join(rows)
 
@@ -498,26 +661,50 @@ def main() -> None:
         loadgen_main(sys.argv[2], sys.argv[3])
         return
     parser = argparse.ArgumentParser(description="Runs concurrency benchmark (issue 3).")
-    parser.add_argument("--configs", default="w1c200,w2c200", help="comma-separated w<web>c<threads>[x<procs>]")
+    parser.add_argument(
+        "--configs", default="w1c200,w2c200", help="comma-separated w<web>c<threads>[x<procs>]"
+    )
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--pg-admin-url", default=os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--pg-admin-url",
+        default=os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--interval-ms", type=float, default=20.0)
-    parser.add_argument("--ramp-ms", type=float, default=0.0, help="spread the POSTs over this long (0: all at once)")
+    parser.add_argument(
+        "--ramp-ms", type=float, default=0.0, help="spread the POSTs over this long (0: all at once)"
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="per-run bound, seconds")
+    parser.add_argument(
+        "--redis-options",
+        default="",
+        help="query string appended to REDIS_URL, e.g. socket_timeout=30&max_connections=2000 "
+        "(redis-py lets these override the product's own client options)",
+    )
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--profile", help="directory for py-spy raw profiles of worker and web (perturbs timings)")
+    parser.add_argument(
+        "--profile", help="directory for py-spy raw profiles of worker and web (perturbs timings)"
+    )
+    parser.add_argument(
+        "--profile-idle", action="store_true", help="py-spy --idle: wall-clock, not CPU, samples"
+    )
     parser.add_argument("--profile-seconds", type=float, default=10.0)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, raw results)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary directory (logs, raw results)"
+    )
     parser.add_argument("--json", help="write the results as JSON here too")
     args = parser.parse_args()
     results = []
     for _ in range(args.repeat):
         for text in args.configs.split(","):
             config = parse_config(text.strip())
-            print(f"== {config.name} ({args.db}, {args.runs} runs, ramp {args.ramp_ms:g} ms)", flush=True)
+            print(
+                f"== {config.name} ({args.db}, {args.runs} runs, ramp {args.ramp_ms:g} ms, "
+                f"redis options {args.redis_options or '-'})",
+                flush=True,
+            )
             result = bench(args, config)
             print(f"  {asdict(result)}", flush=True)
             print(f"  -> {verdict(result)}", flush=True)

@@ -1,4 +1,5 @@
-// The console's only script: repeatable form rows, local times, and the playground's live stream.
+// The console's only script: repeatable form rows, local times, the playground's live stream,
+// the batch uploader and the usage chart.
 (function () {
   "use strict";
 
@@ -218,8 +219,39 @@
     });
   }
 
+  // Token usage per day on the overview, drawn by the vendored uPlot (static/vendor/).
+  function drawUsage(box) {
+    box.dataset.ready = "1";
+    var source = document.getElementById(box.dataset.usageChart);
+    if (!source || !window.uPlot) return;
+    var days = JSON.parse(source.textContent);
+    var css = getComputedStyle(document.documentElement);
+    var accent = css.getPropertyValue("--accent").trim() || "#2563eb";
+    var bars = uPlot.paths.bars({ size: [0.7, 40] });
+    var data = [
+      days.map(function (d) { return d.start_time; }),
+      days.map(function (d) { return d.prompt_tokens; }),
+      days.map(function (d) { return d.completion_tokens; }),
+      days.map(function (d) { return d.total_tokens; })
+    ];
+    function size() { return { width: Math.max(240, box.clientWidth), height: 200 }; }
+    var opts = Object.assign(size(), {
+      scales: { x: { time: true } },
+      series: [
+        { value: "{YYYY}-{MM}-{DD}" },
+        { label: "Prompt", stroke: "#64748b", width: 1.5 },
+        { label: "Completion", stroke: "#16a34a", width: 1.5 },
+        { label: "Total", stroke: accent, fill: accent + "33", paths: bars, points: { show: false } }
+      ],
+      axes: [{}, { size: 60 }]
+    });
+    var chart = new uPlot(opts, data, box);
+    window.addEventListener("resize", function () { chart.setSize(size()); });
+  }
+
   function init(root) {
     root.querySelectorAll("[data-uploader]:not([data-ready])").forEach(initUploader);
+    root.querySelectorAll("[data-usage-chart]:not([data-ready])").forEach(drawUsage);
     localTimes(root);
     root.querySelectorAll("[data-stream-url]:not([data-started])").forEach(startStream);
   }

@@ -33,8 +33,11 @@ class _ThreadedServer(uvicorn.Server):
 
 
 @pytest.fixture(scope="session")
-def live_url(django_db_setup: None) -> Iterator[str]:
-    """The ASGI app, as `make run` serves it, on a loopback port in this process."""
+def live_url(django_db_setup: None, redis_url: str) -> Iterator[str]:
+    """The ASGI app, as `make run` serves it, on a loopback port in this process.
+
+    It needs the private Redis first, so no request can queue a task anywhere else.
+    """
     from console.asgi import application
 
     port = _free_port()

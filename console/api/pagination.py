@@ -24,7 +24,7 @@ class Page:
     before: str | None = None
 
 
-def _int_param(query: Mapping[str, str], name: str, default: int, maximum: int) -> int:
+def int_param(query: Mapping[str, str], name: str, default: int, maximum: int) -> int:
     raw = query.get(name)
     if raw is None or raw == "":
         return default
@@ -61,7 +61,7 @@ def page_from_query(
             f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.", param="order", code="invalid_value"
         )
     return Page(
-        limit=_int_param(query, "limit", default_limit, max_limit),
+        limit=int_param(query, "limit", default_limit, max_limit),
         order=order,
         after=query.get("after") or None,
         before=(query.get("before") or None) if allow_before else None,

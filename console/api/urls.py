@@ -2,7 +2,7 @@ from django.urls import path, re_path
 
 from console.api.endpoint import api_view
 from console.api.errors import error_response
-from console.api.views import assistants, files, runs, threads
+from console.api.views import assistants, files, runs, threads, usage, vector_stores
 
 
 @api_view("GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS")
@@ -28,5 +28,17 @@ urlpatterns = [
     path("files", files.files),
     path("files/<str:file_id>", files.file),
     path("files/<str:file_id>/content", files.file_content),
+    path("files/<str:file_id>/usage", files.file_usage),  # extension
+    path("usage", usage.usage),  # extension
+    path("vector_stores", vector_stores.vector_stores),
+    path("vector_stores/<str:vector_store_id>", vector_stores.vector_store),
+    path("vector_stores/<str:vector_store_id>/search", vector_stores.search),
+    path("vector_stores/<str:vector_store_id>/files", vector_stores.files),
+    path("vector_stores/<str:vector_store_id>/files/<str:file_id>", vector_stores.file),
+    path("vector_stores/<str:vector_store_id>/files/<str:file_id>/content", vector_stores.file_content),
+    path("vector_stores/<str:vector_store_id>/file_batches", vector_stores.file_batches),
+    path("vector_stores/<str:vector_store_id>/file_batches/<str:batch_id>", vector_stores.file_batch),
+    path("vector_stores/<str:vector_store_id>/file_batches/<str:batch_id>/cancel", vector_stores.cancel_file_batch),
+    path("vector_stores/<str:vector_store_id>/file_batches/<str:batch_id>/files", vector_stores.file_batch_files),
     re_path(r"^.*$", unknown_url),
 ]

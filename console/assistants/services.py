@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 
 from console.assistants.models import Assistant
 from console.core.errors import NotFound
 from console.files.services import require_tool_resource_files
 from console.projects.models import Project
+from console.vector_stores import services as vector_stores
 
 EDITABLE_FIELDS = (
     "model",
@@ -44,7 +46,9 @@ def create_assistant(project: Project, fields: dict[str, Any]) -> Assistant:
     values.setdefault("tool_resources", {})
     values.setdefault("metadata", {})
     require_tool_resource_files(project, values["tool_resources"])
-    return Assistant.objects.create(project=project, **values)
+    with transaction.atomic():
+        values["tool_resources"] = vector_stores.resolve_tool_resources(project, values["tool_resources"])
+        return Assistant.objects.create(project=project, **values)
 
 
 def update_assistant(project: Project, assistant_id: str, changes: dict[str, Any]) -> Assistant:
@@ -52,6 +56,7 @@ def update_assistant(project: Project, assistant_id: str, changes: dict[str, Any
     if "tool_resources" in changes:
         changes["tool_resources"] = changes["tool_resources"] or {}
         require_tool_resource_files(project, changes["tool_resources"])
+        changes["tool_resources"] = vector_stores.resolve_tool_resources(project, changes["tool_resources"])
     for field in ("metadata", "tools"):
         if field in changes and changes[field] is None:
             changes[field] = {} if field == "metadata" else []

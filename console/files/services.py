@@ -97,10 +97,18 @@ def create_file(
         raise
 
 
+def _forget_in_vector_stores(file_id: str) -> None:
+    """A deleted file leaves every vector store, chunks included."""
+    from console.vector_stores.services import forget_file
+
+    forget_file(file_id)
+
+
 def delete_file(project: Project, file_id: str) -> None:
     file = get_file(project, file_id)
     path = storage_path(file.storage_name)
     with transaction.atomic():
+        _forget_in_vector_stores(file.id)
         file.delete()
         transaction.on_commit(lambda: path.unlink(missing_ok=True))
 
@@ -111,7 +119,36 @@ def delete_expired_files(now: datetime | None = None) -> int:
     count = 0
     for file in File.objects.filter(expires_at__lte=now).only("pk", "storage_name"):
         path = storage_path(file.storage_name)
+        _forget_in_vector_stores(file.id)
         file.delete()
         path.unlink(missing_ok=True)
         count += 1
     return count
+
+
+def file_usage(project: Project, file_id: str) -> dict[str, list[str]]:
+    """Which of the project's vector stores hold the file, and which assistants use it.
+
+    An assistant uses a file through code_interpreter's file_ids, or through a file_search vector
+    store that holds it. Tool resources are JSON, and JSON containment is not portable across the
+    databases, so assistants are matched here from their (id, tool_resources) pairs.
+    """
+    from console.assistants.models import Assistant
+    from console.vector_stores.models import VectorStoreFile
+
+    get_file(project, file_id)
+    stores = list(
+        VectorStoreFile.objects.filter(file_id=file_id, store__project=project)
+        .order_by("store__created_at", "store_id")
+        .values_list("store_id", flat=True)
+    )
+    held = set(stores)
+    assistants = []
+    rows = Assistant.objects.filter(project=project).order_by("created_at", "id").values_list("id", "tool_resources")
+    for assistant_id, resources in rows.iterator(chunk_size=2000):
+        resources = resources or {}
+        code_files = (resources.get("code_interpreter") or {}).get("file_ids") or []
+        search_stores = (resources.get("file_search") or {}).get("vector_store_ids") or []
+        if file_id in code_files or held.intersection(search_stores):
+            assistants.append(assistant_id)
+    return {"assistants": assistants, "vector_stores": stores}

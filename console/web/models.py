@@ -90,3 +90,48 @@ class BatchWatch(models.Model):
     @property
     def is_done(self) -> bool:
         return self.status in ("completed", "cancelled", "failed")
+
+
+class RunWatch(models.Model):
+    """A run the console started (playground or retry), followed to its end by a Celery task."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    thread_id = models.CharField(max_length=64)
+    run_id = models.CharField(max_length=64, unique=True)
+    assistant_id = models.CharField(max_length=64)
+    model = models.CharField(max_length=256, blank=True, default="")
+    status = models.CharField(max_length=20, default="queued")
+    # Why the run did not complete (its last_error or incomplete_details), or why watching it failed.
+    last_error = models.TextField(blank=True, default="")
+    total_tokens = models.IntegerField(null=True, blank=True)
+    # Set on a retry: the run this one repeats.
+    retry_of = models.CharField(max_length=64, blank=True, default="")
+    created_by = models.CharField(max_length=150, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    # The run's own times, as the upstream reports them.
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "-created_at"], name="runwatch_page")]
+
+    TERMINAL = ("completed", "failed", "cancelled", "expired", "incomplete")
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in self.TERMINAL
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status in ("failed", "cancelled", "expired", "incomplete")
+
+    @property
+    def duration(self) -> str:
+        """From the request to the end (or to now while it runs), in words a person reads at a glance."""
+        seconds = ((self.finished_at or timezone.now()) - self.created_at).total_seconds()
+        seconds = max(0.0, seconds)
+        if seconds < 60:
+            return f"{seconds:.1f} s"
+        minutes, rest = divmod(int(seconds), 60)
+        return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"

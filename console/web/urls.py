@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 from django.views.static import serve
 
-from console.web.views import admin, assistants, files, home, playground, threads, vector_stores
+from console.web.views import admin, assistants, files, home, jobs, playground, threads, vector_stores
 
 P = "p/<int:project_id>/"
 
@@ -33,6 +33,7 @@ urlpatterns = [
     path(P + "files", files.files, name="files"),
     path(P + "files/<str:file_id>/download", files.file_download, name="file_download"),
     path(P + "files/<str:file_id>/delete", files.file_delete, name="file_delete"),
+    path(P + "files/<str:file_id>/usage", files.file_usage, name="file_usage"),
     path(P + "vector_stores", vector_stores.vector_stores, name="vector_stores"),
     path(P + "vector_stores/<str:store_id>", vector_stores.vector_store, name="vector_store"),
     path(P + "vector_stores/<str:store_id>/delete", vector_stores.vector_store_delete, name="vector_store_delete"),
@@ -41,7 +42,8 @@ urlpatterns = [
     path(P + "batches/<str:batch_id>", vector_stores.batch, name="batch"),
     path(P + "batches/<str:batch_id>/cancel", vector_stores.batch_cancel, name="batch_cancel"),
     path(P + "batches/<str:batch_id>/retry", vector_stores.batch_retry, name="batch_retry"),
-    path(P + "jobs", vector_stores.jobs, name="jobs"),
+    path(P + "jobs", jobs.jobs, name="jobs"),
+    path(P + "jobs/runs/<str:run_id>/retry", jobs.run_retry, name="run_retry"),
     path(P + "members", admin.members, name="members"),
     path(P + "upstream", admin.upstream_settings, name="upstream"),
     path(P + "audit", admin.audit_log, name="audit"),

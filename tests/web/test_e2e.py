@@ -127,13 +127,42 @@ def test_it_works_in_a_real_browser(browser, people, owner, api, provider, live_
     # Inspect the thread: messages, and the runs with the tool call and its output.
     page.goto(f"{live_url}/p/{pid}/threads")
     _shot(page, "threads")
+    # Full-text search narrows the list as one types.
+    page.get_by_label("Search messages").fill("weather in oslo")
+    page.wait_for_function("() => document.querySelectorAll('#results tbody tr').length === 1")
+    page.get_by_role("link", name=thread_id).wait_for()
+    _shot(page, "threads-search")
     page.get_by_role("link", name=thread_id).click()
     page.locator(".run").first.wait_for()
     page.get_by_text("snow, -3C").first.wait_for()
     assert page.locator(".msg").count() == 4
     _shot(page, "thread")
 
+    # A file citation shows the cited file's name and the quoted text.
+    from console.threads.models import Message
+
+    cited = api.post("files", files={"file": ("tea-guide.txt", b"Steep for 3 minutes.")},
+                     data={"purpose": "assistants"}).json()
+    Message.objects.create(thread_id=thread_id, role="assistant", content=[{"type": "text", "text": {
+        "value": "Steep it briefly【4:0†tea-guide.txt】.", "annotations": [{
+            "type": "file_citation", "text": "【4:0†tea-guide.txt】", "start_index": 16, "end_index": 35,
+            "file_citation": {"file_id": cited["id"], "quote": "Steep for 3 minutes."}}]}}])
+    page.reload()
+    page.locator(".citations").get_by_role("link", name="tea-guide.txt").wait_for()
+    assert page.locator(".citations q").first.text_content() == "Steep for 3 minutes."
+    _shot(page, "thread-citation")
+
+    # The runs started in the playground are on the Jobs page; the overview charts their tokens.
+    page.goto(f"{live_url}/p/{pid}/jobs")
+    page.locator("#jobs tbody tr", has_text="completed").nth(1).wait_for(timeout=15000)
+    _shot(page, "jobs")
+    page.goto(f"{live_url}/p/{pid}/")
+    page.locator("#usage-chart canvas").wait_for()
+    _shot(page, "overview-usage")
+
     page.goto(f"{live_url}/p/{pid}/files")
+    page.get_by_role("link", name="Show where used").first.click()
+    page.get_by_text("Not used by any assistant or vector store.").wait_for()
     _shot(page, "files")
     page.context.close()
 

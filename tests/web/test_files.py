@@ -34,3 +34,32 @@ def test_it_keeps_viewers_from_uploading(people, owner, api):
                                                                                "purpose": "assistants"})
     assert response.status_code == 403
     assert api.get("files").json()["data"] == []
+
+
+def test_it_shows_which_assistants_and_stores_use_a_file(people, owner, api, worker):
+    file_id = api.post("files", files={"file": ("guide.txt", b"a guide")}, data={"purpose": "assistants"}).json()["id"]
+    url = f"/p/{owner.project.pk}/files"
+    viewer = client_for(people.viewer)
+    listing = viewer.get(url).content.decode()
+    assert f'hx-get="{url}/{file_id}/usage"' in listing and f'href="{url}/{file_id}/usage"' in listing
+    assert "Not used by any assistant" in htmx(viewer, "get", f"{url}/{file_id}/usage").content.decode()
+
+    store = api.post("vector_stores", json={"name": "Handbook", "file_ids": [file_id]}).json()
+    coder = api.post("assistants", json={"model": "gpt-4o", "name": "Coder", "tools": [{"type": "code_interpreter"}],
+                                          "tool_resources": {"code_interpreter": {"file_ids": [file_id]}}}).json()
+    searcher = api.post("assistants", json={"model": "gpt-4o", "name": "Searcher", "tools": [{"type": "file_search"}],
+                                             "tool_resources": {"file_search": {"vector_store_ids": [store["id"]]}}}).json()
+    api.post("assistants", json={"model": "gpt-4o", "name": "Bystander"})
+    partial = htmx(viewer, "get", f"{url}/{file_id}/usage").content.decode()
+    assert "<html" not in partial and f'id="usage-{file_id}"' in partial
+    assert "Coder" in partial and "Searcher" in partial and "Handbook" in partial and "Bystander" not in partial
+    assert f"/assistants/{coder['id']}" in partial and f"/assistants/{searcher['id']}" in partial
+    assert f"/vector_stores/{store['id']}" in partial
+    full = viewer.get(f"{url}/{file_id}/usage").content.decode()
+    assert "<html" in full and "guide.txt" in full and "Handbook" in full
+
+
+def test_it_hides_file_usage_from_strangers(people, owner, api):
+    file_id = api.post("files", files={"file": ("x.txt", b"x")}, data={"purpose": "assistants"}).json()["id"]
+    assert client_for(people.stranger).get(f"/p/{owner.project.pk}/files/{file_id}/usage").status_code == 404
+    assert client_for(people.viewer).get(f"/p/{owner.project.pk}/files/file-nope/usage").status_code == 404

@@ -20,7 +20,46 @@ def test_it_filters_threads_by_metadata(people, owner, api):
     assert a["id"] in full and b["id"] in full
     partial = htmx(client, "get", _url(owner), {"mk": "customer", "mv": "acme"}).content.decode()
     assert a["id"] in partial and b["id"] not in partial and "<html" not in partial
-    assert "No thread has that metadata" in htmx(client, "get", _url(owner), {"mk": "customer", "mv": "x"}).content.decode()
+    assert "No thread matches these filters" in htmx(client, "get", _url(owner), {"mk": "customer", "mv": "x"}).content.decode()
+
+
+
+def test_it_searches_threads_by_text_assistant_and_dates(people, owner, api):
+    from datetime import UTC, datetime
+
+    from console.runs.models import Run
+    from console.threads.models import Thread
+
+    assistant = api.post("assistants", json={"model": "gpt-4o", "name": "Refund bot"}).json()
+    refund = api.post("threads", json={"messages": [{"role": "user", "content": "I need a Refund"}]}).json()
+    other = api.post("threads", json={"messages": [{"role": "user", "content": "hello"}]}).json()
+    Run.objects.create(project=owner.project, thread_id=other["id"], assistant_id=assistant["id"], model="gpt-4o",
+                       status="completed")
+    Thread.objects.filter(pk=refund["id"]).update(created_at=datetime(2026, 1, 10, 8, tzinfo=UTC))
+    client = client_for(people.viewer)
+    full = client.get(_url(owner)).content.decode()
+    assert "Refund bot" in full and 'name="q"' in full and 'type="date"' in full
+    by_text = htmx(client, "get", _url(owner), {"q": "refund"}).content.decode()
+    assert refund["id"] in by_text and other["id"] not in by_text and "<html" not in by_text
+    by_assistant = htmx(client, "get", _url(owner), {"assistant": assistant["id"]}).content.decode()
+    assert other["id"] in by_assistant and refund["id"] not in by_assistant
+    by_day = htmx(client, "get", _url(owner), {"from": "2026-01-10", "to": "2026-01-10"}).content.decode()
+    assert refund["id"] in by_day and other["id"] not in by_day
+    before = htmx(client, "get", _url(owner), {"to": "2026-01-09"}).content.decode()
+    assert refund["id"] not in before and "No thread matches these filters" in before
+
+
+def test_it_keeps_the_filters_when_loading_more(people, owner, api):
+    ids = [api.post("threads", json={"messages": [{"role": "user", "content": f"topic alpha {i}"}]}).json()["id"]
+           for i in range(27)]
+    noise = api.post("threads", json={"messages": [{"role": "user", "content": "beta"}]}).json()["id"]
+    client = client_for(people.viewer)
+    first = htmx(client, "get", _url(owner), {"q": "alpha"}).content.decode()
+    assert "Load more" in first and noise not in first
+    assert "?q=alpha&after=" in first
+    last_shown = ids[::-1][24]
+    rest = htmx(client, "get", _url(owner), {"q": "alpha", "after": last_shown}).content.decode()
+    assert ids[1] in rest and ids[0] in rest and noise not in rest and "Load more" not in rest
 
 
 def test_it_renders_markdown_safely(people, owner, api):
@@ -80,3 +119,47 @@ def test_it_lets_only_admins_delete_threads(people, owner, api):
     assert client_for(people.admin).post(url).status_code == 302
     assert api.get(f"threads/{thread['id']}").status_code == 404
     assert AuditLog.objects.filter(action="thread.delete", object_id=thread["id"]).exists()
+
+
+def _cited_message(thread_id: str, file_id: str, quote: str | None = "Refunds take 5 days."):  # type: ignore[no-untyped-def]
+    from console.threads.models import Message
+
+    citation = {"file_id": file_id}
+    if quote is not None:
+        citation["quote"] = quote
+    text = "Refunds are quick【4:0†policy.txt】 and free."
+    return Message.objects.create(thread_id=thread_id, role="assistant", assistant_id="asst_x", content=[{
+        "type": "text",
+        "text": {"value": text, "annotations": [{
+            "type": "file_citation", "text": "【4:0†policy.txt】", "start_index": 18, "end_index": 34,
+            "file_citation": citation,
+        }]},
+    }])
+
+
+def test_it_resolves_file_citations_to_the_file_name_and_quote(people, owner, api):
+    file_id = api.post("files", files={"file": ("refund-policy.txt", b"Refunds take 5 days.")},
+                       data={"purpose": "assistants"}).json()["id"]
+    thread = api.post("threads", json={"messages": [{"role": "user", "content": "How fast are refunds?"}]}).json()
+    _cited_message(thread["id"], file_id)
+    body = client_for(people.viewer).get(_url(owner, f"/{thread['id']}")).content.decode()
+    assert 'class="citations"' in body
+    assert f'href="/p/{owner.project.pk}/files/{file_id}/download">refund-policy.txt</a>' in body
+    assert "<q>Refunds take 5 days.</q>" in body
+    # The marker in the text becomes a footnote number, not the raw 【…】 token.
+    assert "【4:0†policy.txt】" not in body and "Refunds are quick [1] and free." in body
+
+
+def test_it_marks_citations_of_deleted_files_and_citations_without_quotes(people, owner, api):
+    thread = api.post("threads").json()
+    _cited_message(thread["id"], "file-gone", quote=None)
+    body = client_for(people.viewer).get(_url(owner, f"/{thread['id']}")).content.decode()
+    assert "file-gone (deleted)" in body and "<q>" not in body
+
+
+def test_it_escapes_quoted_text(people, owner, api):
+    file_id = api.post("files", files={"file": ("a.txt", b"a")}, data={"purpose": "assistants"}).json()["id"]
+    thread = api.post("threads").json()
+    _cited_message(thread["id"], file_id, quote="<img src=x onerror=alert(1)>")
+    body = client_for(people.viewer).get(_url(owner, f"/{thread['id']}")).content.decode()
+    assert "<img src=x" not in body and "&lt;img src=x onerror=alert(1)&gt;" in body

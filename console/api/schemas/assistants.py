@@ -5,7 +5,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from console.api.schemas.base import ApiModel, Metadata, ReasoningEffort, Temperature, TopP
-from console.api.schemas.tools import ResponseFormat, ToolResources, Tools
+from console.api.schemas.tools import CreateToolResources, ResponseFormat, ToolResources, Tools
 from console.assistants.models import Assistant
 
 
@@ -24,6 +24,7 @@ class AssistantFields(ApiModel):
 
 class CreateAssistantRequest(AssistantFields):
     model: str = Field(min_length=1, max_length=256)
+    tool_resources: CreateToolResources | None = None
 
 
 class ModifyAssistantRequest(AssistantFields):

@@ -6,13 +6,13 @@ from pydantic import Field
 
 from console.api.schemas.base import ApiModel, Metadata
 from console.api.schemas.messages import CreateMessageRequest
-from console.api.schemas.tools import ToolResources
+from console.api.schemas.tools import CreateToolResources, ToolResources
 from console.threads.models import Thread
 
 
 class CreateThreadRequest(ApiModel):
     messages: list[CreateMessageRequest] = Field(default_factory=list, max_length=32)
-    tool_resources: ToolResources | None = None
+    tool_resources: CreateToolResources | None = None
     metadata: Metadata = None
 
 

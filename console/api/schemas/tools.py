@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from console.api.schemas.base import ApiModel, FunctionName, JsonSchema
+from console.api.schemas.base import ApiModel, FunctionName, JsonSchema, Metadata
+from console.api.schemas.vector_stores import ChunkingStrategy, stored_chunking
 
 
 class CodeInterpreterTool(ApiModel):
@@ -55,6 +56,24 @@ class FileSearchResources(ApiModel):
 class ToolResources(ApiModel):
     code_interpreter: CodeInterpreterResources | None = None
     file_search: FileSearchResources | None = None
+
+
+class VectorStoreHelper(ApiModel):
+    """tool_resources.file_search.vector_stores[]: a store to create along with the assistant or thread."""
+
+    file_ids: Annotated[list[str], Field(max_length=10_000)] = Field(default_factory=list)
+    chunking_strategy: ChunkingStrategy | None = None
+    metadata: Metadata = None
+
+
+class CreateFileSearchResources(FileSearchResources):
+    vector_stores: Annotated[list[VectorStoreHelper], Field(max_length=1)] | None = None
+
+
+class CreateToolResources(ToolResources):
+    """Only the create requests of assistants and threads accept the vector_stores helper."""
+
+    file_search: CreateFileSearchResources | None = None
 
 
 class ResponseFormatText(ApiModel):
@@ -113,7 +132,19 @@ def normalize_tool_resources(resources: ToolResources | None) -> dict[str, Any]:
     if resources.code_interpreter is not None:
         out["code_interpreter"] = {"file_ids": list(resources.code_interpreter.file_ids)}
     if resources.file_search is not None:
-        out["file_search"] = {"vector_store_ids": list(resources.file_search.vector_store_ids)}
+        file_search: dict[str, Any] = {"vector_store_ids": list(resources.file_search.vector_store_ids)}
+        helpers = getattr(resources.file_search, "vector_stores", None)
+        if helpers:
+            # Left for the services to turn into stores (console.vector_stores.services.resolve_tool_resources).
+            file_search["vector_stores"] = [
+                {
+                    "file_ids": list(helper.file_ids),
+                    "chunking_strategy": stored_chunking(helper.chunking_strategy),
+                    "metadata": helper.metadata or {},
+                }
+                for helper in helpers
+            ]
+        out["file_search"] = file_search
     return out
 
 

@@ -172,3 +172,10 @@ def file_content(request: ApiRequest, file_id: str) -> StreamingHttpResponse:
     if disposition:
         response["Content-Disposition"] = disposition
     return response
+
+
+@api_view("GET")
+def file_usage(request: ApiRequest, file_id: str) -> HttpResponse:
+    """An extension beyond OpenAI: the assistants and vector stores that use a file, by id."""
+    usage = services.file_usage(request.project, file_id)
+    return json_response({"object": "file.usage", "id": file_id, **usage})

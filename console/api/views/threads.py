@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
 from console.api.endpoint import ApiRequest, api_view
+from console.api.errors import invalid_request
 from console.api.jsonresp import json_response
 from console.api.pagination import list_response, page_from_query
 from console.api.schemas.base import DeletedObject
@@ -48,12 +50,58 @@ def _metadata_filter(request: HttpRequest) -> dict[str, str]:
     }
 
 
+SEARCH_MAX_CHARS = 256
+
+
+def _time_param(request: HttpRequest, name: str) -> datetime | None:
+    raw = request.GET.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid_request(
+            f"Invalid type for '{name}': expected an integer (Unix seconds), but got a string instead.",
+            param=name,
+            code="invalid_type",
+        ) from None
+    try:
+        if value < 0:
+            raise ValueError
+        return datetime.fromtimestamp(value, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise invalid_request(
+            f"Invalid '{name}': expected Unix seconds between 0 and 253402300799, but got {value} instead.",
+            param=name,
+            code="invalid_value",
+        ) from None
+
+
+def _search_filters(request: HttpRequest) -> dict[str, Any]:
+    """The console's thread search: assistant_id, created_after/created_before (Unix seconds), q."""
+    text = request.GET.get("q", "").strip()
+    if len(text) > SEARCH_MAX_CHARS:
+        raise invalid_request(
+            f"Invalid 'q': string too long. Expected a string with maximum length {SEARCH_MAX_CHARS}, "
+            f"but got a string with length {len(text)} instead.",
+            param="q",
+            code="string_above_max_length",
+        )
+    return {
+        "assistant_id": request.GET.get("assistant_id", "").strip() or None,
+        "created_after": _time_param(request, "created_after"),
+        "created_before": _time_param(request, "created_before"),
+        "text": text or None,
+    }
+
+
 @api_view("GET", "POST")
 def threads(request: ApiRequest) -> HttpResponse:
     if request.method == "GET":
-        # An extension beyond OpenAI: list the project's threads, filtered by metadata[key]=value.
+        # An extension beyond OpenAI: list the project's threads, filtered by metadata[key]=value,
+        # assistant, creation time and message text.
         page = page_from_query(request.GET)
-        queryset = services.list_threads(request.project, _metadata_filter(request))
+        queryset = services.list_threads(request.project, _metadata_filter(request), **_search_filters(request))
         return list_response(queryset, page, ThreadObject.of)
     body, _ = parse_body(request, CreateThreadRequest)
     thread = services.create_thread(

@@ -1,4 +1,4 @@
-"""Files: list by purpose, upload, download, delete."""
+"""Files: list by purpose, upload, download, delete, and where each file is used."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from console.web import audit
 from console.web.access import project_for_user
 from console.web.models import Role
-from console.web.upstream import UpstreamError, client_for
+from console.web.upstream import Client, UpstreamError, client_for
 from console.web.views.common import HtmxHttpRequest, handles_upstream, render_page
 
 PURPOSES = ["assistants", "vision", "batch", "fine-tune", "user_data", "evals"]
@@ -92,3 +92,42 @@ def file_delete(request: HtmxHttpRequest, project_id: int, file_id: str) -> Http
     if request.htmx:
         return HttpResponse("")  # the row swaps itself out
     return redirect("files", project_id)
+
+
+USAGE_NAMES = 10
+
+
+def _names(client: Client, kind: str, ids: list[str]) -> list[dict[str, str]]:
+    """Display names for the first few ids (one call each); the rest are shown by id."""
+    named = []
+    for n, object_id in enumerate(ids):
+        name = ""
+        if n < USAGE_NAMES:
+            try:
+                name = client.get(f"{kind}/{object_id}").get("name") or ""
+            except UpstreamError as exc:
+                if not exc.not_found:
+                    raise
+        named.append({"id": object_id, "name": name or object_id})
+    return named
+
+
+@login_required
+@require_GET
+@handles_upstream
+def file_usage(request: HtmxHttpRequest, project_id: int, file_id: str) -> HttpResponse:
+    """Which assistants and vector stores use a file: one call to GET /v1/files/{id}/usage (an extension)."""
+    access = project_for_user(request.user, project_id)
+    unsupported = False
+    with client_for(access.project) as client:
+        meta = client.get(f"files/{file_id}")
+        try:
+            usage = client.get(f"files/{file_id}/usage")
+        except UpstreamError as exc:
+            if exc.status not in (404, 405):
+                raise
+            usage, unsupported = {"assistants": [], "vector_stores": []}, True
+        assistants = _names(client, "assistants", usage.get("assistants") or [])
+        stores = _names(client, "vector_stores", usage.get("vector_stores") or [])
+    context = {"access": access, "file": meta, "assistants": assistants, "stores": stores, "unsupported": unsupported}
+    return render_page(request, "web/file_usage.html", context, partial="usage")

@@ -13,12 +13,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from console.web.access import project_for_user, projects_for
-from console.web.models import BatchWatch
-from console.web.upstream import Client, client_for
+from console.web.models import BatchWatch, RunWatch
+from console.web.upstream import Client, UpstreamError, client_for
 from console.web.views.common import HtmxHttpRequest, handles_upstream, render_page
 
 COUNT_CAP = 1000
 RECENT_THREADS = 10
+USAGE_DAYS = 30
 
 
 @require_GET
@@ -42,15 +43,28 @@ def _count(client: Client, path: str) -> str:
     return f"{COUNT_CAP}+" if n >= COUNT_CAP else str(n)
 
 
-def _usage_chart(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Total tokens per day for the runs seen, as bars scaled to the busiest day."""
-    per_day: Counter[str] = Counter()
+def _usage_from_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tokens per day of the runs seen: the fallback for an upstream without GET /v1/usage."""
+    per_day: dict[str, Counter[str]] = {}
     for run in runs:
         usage = run.get("usage") or {}
-        day = datetime.fromtimestamp(run["created_at"], UTC).strftime("%Y-%m-%d")
-        per_day[day] += int(usage.get("total_tokens") or 0)
-    top = max(per_day.values(), default=0) or 1
-    return [{"day": d, "tokens": t, "pct": round(100 * t / top)} for d, t in sorted(per_day.items())[-14:]]
+        day = per_day.setdefault(datetime.fromtimestamp(run["created_at"], UTC).strftime("%Y-%m-%d"), Counter())
+        for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
+            day[name] += int(usage.get(name) or 0)
+    return [{"date": d, "start_time": int(datetime.strptime(d, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()), **c}
+            for d, c in sorted(per_day.items())[-USAGE_DAYS:]]
+
+
+def _usage_chart(client: Client, runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+    """Per-day token usage for the chart, and whether it covers every run (not only recent ones)."""
+    try:
+        days = client.get("usage", {"days": USAGE_DAYS})["data"]
+    except UpstreamError as exc:
+        if exc.status not in (404, 400):
+            raise
+        return _usage_from_runs(runs), False
+    keys = ("date", "start_time", "prompt_tokens", "completion_tokens", "total_tokens")
+    return [{k: day.get(k, 0) for k in keys} for day in days], True
 
 
 @login_required
@@ -69,17 +83,23 @@ def overview(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
         runs: list[dict[str, Any]] = []
         for thread in threads:
             runs.extend(client.get(f"threads/{thread['id']}/runs", {"limit": 10})["data"])
+        chart, complete = _usage_chart(client, runs)
     runs.sort(key=lambda r: r["created_at"], reverse=True)
     by_status = Counter(run["status"] for run in runs)
     active_runs = [r for r in runs if r["status"] in ("queued", "in_progress", "requires_action", "cancelling")]
     jobs = BatchWatch.objects.filter(project=access.project).exclude(status__in=["completed", "cancelled", "failed"])
+    watched = RunWatch.objects.filter(project=access.project).exclude(status__in=RunWatch.TERMINAL)
+    run_jobs = list(watched.order_by("-created_at")[:20])
     context = {
         "access": access,
         "counts": counts,
         "by_status": sorted(by_status.items()),
         "recent_runs": runs[:10],
-        "active_runs": active_runs,
+        "active_runs": [r for r in active_runs if r["id"] not in {w.run_id for w in run_jobs}],
         "jobs": list(jobs[:20]),
-        "chart": _usage_chart(runs),
+        "run_jobs": run_jobs,
+        "chart": chart,
+        "chart_complete": complete,
+        "chart_has_data": any(day["total_tokens"] for day in chart),
     }
     return render_page(request, "web/overview.html", context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -42,21 +43,45 @@ def _metadata_filters(request: HtmxHttpRequest) -> list[tuple[str, str]]:
     return [(k.strip(), v) for k, v in zip(keys, values, strict=False) if k.strip()]
 
 
+def _day_start(raw: str) -> int | None:
+    """A date input (YYYY-MM-DD, read as UTC) as Unix seconds; None when empty or malformed."""
+    try:
+        return int(datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC).timestamp())
+    except ValueError:
+        return None
+
+
+def _search(request: HtmxHttpRequest) -> tuple[dict[str, str], dict[str, Any]]:
+    """The filter form's values as typed, and the upstream query they become (GET /v1/threads extensions)."""
+    form = {name: request.GET.get(name, "").strip() for name in ("q", "assistant", "from", "to")}
+    params: dict[str, Any] = {"q": form["q"] or None, "assistant_id": form["assistant"] or None}
+    start, end = _day_start(form["from"]), _day_start(form["to"])
+    if start is not None:
+        params["created_after"] = start
+    if end is not None:
+        params["created_before"] = end + 86400  # the "to" day is included
+    return form, params
+
+
 @login_required
 @require_GET
 @handles_upstream
 def threads(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
     access = project_for_user(request.user, project_id)
     filters = _metadata_filters(request)
+    form, search = _search(request)
     after = request.GET.get("after") or None
-    params: dict[str, Any] = {"limit": THREADS_PAGE, "after": after}
+    params: dict[str, Any] = {"limit": THREADS_PAGE, "after": after, **search}
     params.update({f"metadata[{k}]": v for k, v in filters})
     with client_for(access.project) as client:
         page = client.get("threads", params)
+        # The picker is needed on the full page only; "load more" and filter swaps reuse it.
+        assistants = [] if request.htmx else client.list_all("assistants", cap=200)
     rows = page["data"]
-    query = "&".join(f"mk={k}&mv={v}" for k, v in filters)
+    kept = [(k, v) for k, v in form.items() if v] + [p for f in filters for p in (("mk", f[0]), ("mv", f[1]))]
     context = {"access": access, "rows": rows, "has_more": page["has_more"], "filters": filters or [("", "")],
-               "next_after": rows[-1]["id"] if rows else "", "query": query, "filtered": bool(filters)}
+               "next_after": rows[-1]["id"] if rows else "", "query": urlencode(kept), "form": form,
+               "assistants": assistants, "filtered": bool(kept)}
     return render_page(request, "web/threads.html", context, partial="rows" if after else "results")
 
 

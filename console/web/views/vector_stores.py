@@ -202,13 +202,3 @@ def batch_retry(request: HtmxHttpRequest, project_id: int, batch_id: str) -> Htt
             return render_page(request, "web/vector_store.html", {"access": access, "watch": watch}, partial="batch")
         new = _start_batch(request, access, client, watch.vector_store_id, [f["id"] for f in failed])
     return render_page(request, "web/vector_store.html", {"access": access, "watch": new}, partial="batch")
-
-
-@login_required
-@require_GET
-def jobs(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
-    """The background work the console started (file batch ingestions), newest first; polls while any runs."""
-    access = project_for_user(request.user, project_id)
-    rows = list(BatchWatch.objects.filter(project=access.project).order_by("-created_at")[:100])
-    context = {"access": access, "rows": rows, "active": any(not w.is_done for w in rows)}
-    return render_page(request, "web/jobs.html", context, partial="jobs")

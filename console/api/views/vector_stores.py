@@ -1,0 +1,240 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import HttpResponse
+
+from console.api.endpoint import ApiRequest, api_view
+from console.api.errors import invalid_request
+from console.api.jsonresp import json_response
+from console.api.pagination import Page, page_from_query, paginate
+from console.api.schemas.base import DeletedObject
+from console.api.schemas.vector_stores import (
+    CreateVectorStoreFileBatchRequest,
+    CreateVectorStoreFileRequest,
+    CreateVectorStoreRequest,
+    FileContentPage,
+    SearchResult,
+    SearchResultsPage,
+    TextContent,
+    UpdateVectorStoreFileAttributesRequest,
+    UpdateVectorStoreRequest,
+    VectorStoreFileBatchObject,
+    VectorStoreFileObject,
+    VectorStoreObject,
+    VectorStoreSearchRequest,
+    stored_chunking,
+)
+from console.api.validation import parse_body, quote_choices
+from console.vector_stores import services
+from console.vector_stores.models import FILE_STATUSES, FileBatch, VectorStore, VectorStoreFile
+
+# The SDK's poll helpers wait this long between polls when the server says so.
+POLL_AFTER_MS = "500"
+
+
+def _store_response(store: VectorStore) -> HttpResponse:
+    counts = services.store_counts([store.id])[store.id]
+    return json_response(VectorStoreObject.of(store, counts).model_dump(mode="json"))
+
+
+def _file_response(row: VectorStoreFile) -> HttpResponse:
+    response = json_response(VectorStoreFileObject.of(row).model_dump(mode="json"))
+    if row.status == "in_progress":
+        response["openai-poll-after-ms"] = POLL_AFTER_MS
+    return response
+
+
+def _batch_response(batch: FileBatch) -> HttpResponse:
+    counts = services.batch_counts([batch.id])[batch.id]
+    response = json_response(VectorStoreFileBatchObject.of(batch, counts).model_dump(mode="json"))
+    if counts.in_progress:
+        response["openai-poll-after-ms"] = POLL_AFTER_MS
+    return response
+
+
+def _list(data: list[dict[str, Any]], has_more: bool) -> HttpResponse:
+    return json_response(
+        {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": has_more,
+        }
+    )
+
+
+def _file_cursor(rows: QuerySet[VectorStoreFile], cursor: str, newer: bool, param: str) -> Q:
+    anchor = rows.filter(file_id=cursor).values_list("created_at", flat=True).first()
+    if anchor is None:
+        raise invalid_request(f"No object found with id '{cursor}' for cursor '{param}'.", param=param)
+    if newer:
+        return Q(created_at__gt=anchor) | Q(created_at=anchor, file_id__gt=cursor)
+    return Q(created_at__lt=anchor) | Q(created_at=anchor, file_id__lt=cursor)
+
+
+def _paginate_files(rows: QuerySet[VectorStoreFile], page: Page) -> tuple[list[VectorStoreFile], bool]:
+    """As console.api.pagination.paginate, with the file id (not the row's key) as the cursor."""
+    descending = page.order == "desc"
+    base = rows
+    if page.after:
+        rows = rows.filter(_file_cursor(base, page.after, newer=not descending, param="after"))
+    if page.before:
+        rows = rows.filter(_file_cursor(base, page.before, newer=descending, param="before"))
+    if page.before and not page.after:
+        ordering = ("created_at", "file_id") if descending else ("-created_at", "-file_id")
+        found = list(rows.order_by(*ordering)[: page.limit + 1])
+        return list(reversed(found[: page.limit])), len(found) > page.limit
+    ordering = ("-created_at", "-file_id") if descending else ("created_at", "file_id")
+    found = list(rows.order_by(*ordering)[: page.limit + 1])
+    return found[: page.limit], len(found) > page.limit
+
+
+def _status_filter(request: ApiRequest) -> str | None:
+    status = request.GET.get("filter") or None
+    if status is not None and status not in FILE_STATUSES:
+        raise invalid_request(
+            f"Invalid value: '{status}'. Supported values are: {quote_choices(list(FILE_STATUSES))}.",
+            param="filter",
+            code="invalid_value",
+        )
+    return status
+
+
+def _file_list(request: ApiRequest, rows: QuerySet[VectorStoreFile]) -> HttpResponse:
+    found, has_more = _paginate_files(rows, page_from_query(request.GET))
+    return _list([VectorStoreFileObject.of(row).model_dump(mode="json") for row in found], has_more)
+
+
+def _new_file(body: CreateVectorStoreFileRequest) -> services.NewFile:
+    return services.NewFile(
+        file_id=body.file_id,
+        chunking_strategy=stored_chunking(body.chunking_strategy),
+        attributes=body.attributes or {},
+    )
+
+
+@api_view("GET", "POST")
+def vector_stores(request: ApiRequest) -> HttpResponse:
+    if request.method == "GET":
+        stores, has_more = paginate(services.list_stores(request.project), page_from_query(request.GET))
+        counts = services.store_counts([s.id for s in stores])
+        return _list([VectorStoreObject.of(s, counts[s.id]).model_dump(mode="json") for s in stores], has_more)
+    body, _ = parse_body(request, CreateVectorStoreRequest)
+    strategy = stored_chunking(body.chunking_strategy)
+    store = services.create_store(
+        request.project,
+        name=body.name,
+        description=body.description,
+        metadata=body.metadata,
+        expires_after=body.expires_after.model_dump() if body.expires_after else None,
+        files=[services.NewFile(file_id, strategy) for file_id in body.file_ids or []],
+    )
+    return _store_response(store)
+
+
+@api_view("GET", "POST", "DELETE")
+def vector_store(request: ApiRequest, vector_store_id: str) -> HttpResponse:
+    if request.method == "GET":
+        return _store_response(services.get_store(request.project, vector_store_id))
+    if request.method == "DELETE":
+        services.delete_store(request.project, vector_store_id)
+        return json_response(
+            DeletedObject(id=vector_store_id, object="vector_store.deleted", deleted=True).model_dump()
+        )
+    body, sent = parse_body(request, UpdateVectorStoreRequest)
+    changes: dict[str, Any] = {}
+    if "name" in sent:
+        changes["name"] = body.name
+    if "metadata" in sent:
+        changes["metadata"] = body.metadata
+    if "expires_after" in sent:
+        changes["expires_after"] = body.expires_after.model_dump() if body.expires_after else None
+    return _store_response(services.update_store(request.project, vector_store_id, changes))
+
+
+@api_view("GET", "POST")
+def files(request: ApiRequest, vector_store_id: str) -> HttpResponse:
+    if request.method == "GET":
+        status = _status_filter(request)
+        return _file_list(request, services.list_files(request.project, vector_store_id, status))
+    body, _ = parse_body(request, CreateVectorStoreFileRequest)
+    return _file_response(services.add_file(request.project, vector_store_id, _new_file(body)))
+
+
+@api_view("GET", "POST", "DELETE")
+def file(request: ApiRequest, vector_store_id: str, file_id: str) -> HttpResponse:
+    if request.method == "GET":
+        return _file_response(services.get_file(request.project, vector_store_id, file_id))
+    if request.method == "DELETE":
+        services.remove_file(request.project, vector_store_id, file_id)
+        return json_response(DeletedObject(id=file_id, object="vector_store.file.deleted", deleted=True).model_dump())
+    body, _ = parse_body(request, UpdateVectorStoreFileAttributesRequest)
+    row = services.update_file_attributes(request.project, vector_store_id, file_id, body.attributes)
+    return _file_response(row)
+
+
+@api_view("GET")
+def file_content(request: ApiRequest, vector_store_id: str, file_id: str) -> HttpResponse:
+    text = services.file_content(request.project, vector_store_id, file_id)
+    page = FileContentPage(data=[TextContent(text=text)] if text else [])
+    return json_response(page.model_dump(mode="json"))
+
+
+@api_view("POST")
+def file_batches(request: ApiRequest, vector_store_id: str) -> HttpResponse:
+    body, _ = parse_body(request, CreateVectorStoreFileBatchRequest)
+    if body.file_ids is not None and body.files is not None:
+        raise invalid_request(
+            "Invalid request: 'file_ids' and 'files' are mutually exclusive; give one of them.", param="files"
+        )
+    if body.files is not None:
+        # With `files`, each file carries its own attributes and chunking_strategy.
+        new_files = [_new_file(item) for item in body.files]
+    elif body.file_ids is not None:
+        strategy = stored_chunking(body.chunking_strategy)
+        new_files = [services.NewFile(file_id, strategy, body.attributes or {}) for file_id in body.file_ids]
+    else:
+        raise invalid_request(
+            "Missing required parameter: 'file_ids'.", param="file_ids", code="missing_required_parameter"
+        )
+    return _batch_response(services.create_batch(request.project, vector_store_id, new_files))
+
+
+@api_view("GET")
+def file_batch(request: ApiRequest, vector_store_id: str, batch_id: str) -> HttpResponse:
+    return _batch_response(services.get_batch(request.project, vector_store_id, batch_id))
+
+
+@api_view("POST")
+def cancel_file_batch(request: ApiRequest, vector_store_id: str, batch_id: str) -> HttpResponse:
+    return _batch_response(services.cancel_batch(request.project, vector_store_id, batch_id))
+
+
+@api_view("GET")
+def file_batch_files(request: ApiRequest, vector_store_id: str, batch_id: str) -> HttpResponse:
+    status = _status_filter(request)
+    return _file_list(request, services.list_batch_files(request.project, vector_store_id, batch_id, status))
+
+
+@api_view("POST")
+def search(request: ApiRequest, vector_store_id: str) -> HttpResponse:
+    body, _ = parse_body(request, VectorStoreSearchRequest)
+    ranking = body.ranking_options
+    # rewrite_query is accepted; the query is searched as given.
+    hits = services.search(
+        request.project,
+        vector_store_id,
+        body.query,
+        max_num_results=body.max_num_results,
+        score_threshold=ranking.score_threshold if ranking else 0.0,
+        filters=body.filters.model_dump(mode="json") if body.filters else None,
+        ranker=ranking.ranker if ranking else "auto",
+    )
+    page = SearchResultsPage(
+        search_query=[body.query] if isinstance(body.query, str) else list(body.query),
+        data=[SearchResult.of(hit) for hit in hits],
+    )
+    return json_response(page.model_dump(mode="json"))

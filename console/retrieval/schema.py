@@ -1,0 +1,181 @@
+"""Full-text and vector indexes beside retrieval_chunk, one design per database.
+
+SQLite:
+- retrieval_chunk_fts: an FTS5 table with external content (rowid = Chunk.id), porter stemming,
+  kept in sync by triggers, so any delete or update of chunks (ORM, cascade, shell) keeps it right.
+- retrieval_chunk_vec_<dims>: a sqlite-vec vec0 table (cosine) per embedding size, partitioned by
+  vector store, created when the first embeddings of that size arrive.
+PostgreSQL:
+- retrieval_chunk.search_vector: a stored generated tsvector ('english') with a GIN index.
+- retrieval_chunk_embedding_<dims>: pgvector column with an HNSW index (cosine) per embedding
+  size, created when the first embeddings of that size arrive (halfvec above 2,000 dimensions,
+  which is HNSW's limit for vector; no ANN index above 4,000).
+
+Vector tables carry no foreign key (a TRUNCATE of retrieval_chunk would need CASCADE): index.py
+deletes their rows with the chunks, and search joins back to retrieval_chunk.
+
+A later migration that alters retrieval_chunk on SQLite makes Django rebuild the table, which
+drops its triggers: such a migration must run install_fulltext again.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+log = logging.getLogger(__name__)
+
+FTS_TABLE = "retrieval_chunk_fts"
+PG_TEXT_CONFIG = "english"
+HNSW_MAX_VECTOR_DIMS = 2000
+HNSW_MAX_HALFVEC_DIMS = 4000
+MAX_DIMS = 16000  # pgvector's limit for vector; also a sanity bound for table names
+
+_SQLITE_FULLTEXT = [
+    f"""CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(
+        text, content='retrieval_chunk', content_rowid='id',
+        tokenize='porter unicode61 remove_diacritics 2')""",
+    f"""CREATE TRIGGER retrieval_chunk_fts_insert AFTER INSERT ON retrieval_chunk BEGIN
+        INSERT INTO {FTS_TABLE}(rowid, text) VALUES (new.id, new.text);
+    END""",
+    f"""CREATE TRIGGER retrieval_chunk_fts_delete AFTER DELETE ON retrieval_chunk BEGIN
+        INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text) VALUES ('delete', old.id, old.text);
+    END""",
+    f"""CREATE TRIGGER retrieval_chunk_fts_update AFTER UPDATE OF text ON retrieval_chunk BEGIN
+        INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO {FTS_TABLE}(rowid, text) VALUES (new.id, new.text);
+    END""",
+    # Rows written before the triggers existed (none on a fresh install, but cheap to be sure).
+    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')",
+]
+_SQLITE_FULLTEXT_DROP = [
+    "DROP TRIGGER IF EXISTS retrieval_chunk_fts_insert",
+    "DROP TRIGGER IF EXISTS retrieval_chunk_fts_delete",
+    "DROP TRIGGER IF EXISTS retrieval_chunk_fts_update",
+    f"DROP TABLE IF EXISTS {FTS_TABLE}",
+]
+_PG_FULLTEXT = [
+    f"""ALTER TABLE retrieval_chunk ADD COLUMN search_vector tsvector
+        GENERATED ALWAYS AS (to_tsvector('{PG_TEXT_CONFIG}'::regconfig, text)) STORED""",
+    "CREATE INDEX retrieval_chunk_search ON retrieval_chunk USING gin (search_vector)",
+]
+_PG_FULLTEXT_DROP = [
+    "DROP INDEX IF EXISTS retrieval_chunk_search",
+    "ALTER TABLE retrieval_chunk DROP COLUMN IF EXISTS search_vector",
+]
+
+
+def install_fulltext(apps: Any, schema_editor: Any) -> None:
+    _run(schema_editor, {"sqlite": _SQLITE_FULLTEXT, "postgresql": _PG_FULLTEXT})
+
+
+def remove_fulltext(apps: Any, schema_editor: Any) -> None:
+    _run(schema_editor, {"sqlite": _SQLITE_FULLTEXT_DROP, "postgresql": _PG_FULLTEXT_DROP})
+
+
+def _run(schema_editor: Any, statements: dict[str, list[str]]) -> None:
+    vendor = schema_editor.connection.vendor
+    if vendor not in statements:
+        raise NotImplementedError(f"retrieval has no search index for {vendor}")
+    for statement in statements[vendor]:
+        schema_editor.execute(statement)
+
+
+# --- sqlite-vec -----------------------------------------------------------------------------
+
+
+def load_sqlite_vec(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    """connection_created handler: load sqlite-vec into every SQLite connection."""
+    if connection.vendor != "sqlite":
+        return
+    raw = connection.connection
+    try:
+        import sqlite_vec
+
+        raw.enable_load_extension(True)
+        try:
+            sqlite_vec.load(raw)
+        finally:
+            raw.enable_load_extension(False)
+    except Exception as exc:  # no extension loading, no wheel, wrong platform: all mean "no vectors"
+        log.warning("sqlite-vec could not be loaded (%s); vector search is off on this connection", exc)
+        connection.retrieval_vec_loaded = False  # type: ignore[attr-defined]
+        return
+    connection.retrieval_vec_loaded = True  # type: ignore[attr-defined]
+
+
+def vectors_supported(connection: BaseDatabaseWrapper) -> bool:
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        return bool(getattr(connection, "retrieval_vec_loaded", False))
+    return connection.vendor == "postgresql"
+
+
+# --- vector tables --------------------------------------------------------------------------
+
+
+def vector_table(connection: BaseDatabaseWrapper, dims: int) -> str:
+    if not 1 <= dims <= MAX_DIMS:
+        raise ValueError(f"embeddings must have between 1 and {MAX_DIMS} dimensions")
+    prefix = "retrieval_chunk_vec_" if connection.vendor == "sqlite" else "retrieval_chunk_embedding_"
+    return f"{prefix}{int(dims)}"
+
+
+def pg_vector_type(dims: int) -> str:
+    return "halfvec" if HNSW_MAX_VECTOR_DIMS < dims <= HNSW_MAX_HALFVEC_DIMS else "vector"
+
+
+_VECTOR_TABLE_NAME = re.compile(r"^retrieval_chunk_(?:vec|embedding)_(\d+)$")
+
+
+def vector_tables(connection: BaseDatabaseWrapper) -> dict[int, str]:
+    """The vector tables that exist, by dimensions."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE %s",
+                ["retrieval_chunk_vec_%"],
+            )
+        else:
+            cursor.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE %s",
+                ["retrieval_chunk_embedding_%"],
+            )
+        names = [row[0] for row in cursor.fetchall()]
+    tables: dict[int, str] = {}
+    for name in names:
+        match = _VECTOR_TABLE_NAME.match(name)
+        if match:
+            tables[int(match.group(1))] = name
+    return tables
+
+
+def ensure_vector_table(connection: BaseDatabaseWrapper, dims: int) -> str:
+    table = vector_table(connection, dims)
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING vec0("
+                " chunk_id integer primary key, vector_store_id text partition key,"
+                f" embedding float[{dims}] distance_metric=cosine)"
+            )
+        return table
+    kind = pg_vector_type(dims)
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        # Two workers may meet the first embeddings of a size at once; IF NOT EXISTS alone races.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('retrieval_chunk_embedding'))")
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} (chunk_id bigint PRIMARY KEY,"
+            f" vector_store_id varchar(64) NOT NULL, embedding {kind}({dims}) NOT NULL)"
+        )
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_store ON {table} (vector_store_id)")
+        if dims <= HNSW_MAX_HALFVEC_DIMS:
+            cursor.execute(
+                f"CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} USING hnsw (embedding {kind}_cosine_ops)"
+            )
+    return table

@@ -1,0 +1,121 @@
+"""Ingestion of one vector store file: parse, chunk, embed when configured, index.
+
+A file ends `completed`, or `failed` with last_error; it never holds up the other files of its
+store or batch. The row is claimed with a compare-and-swap before the work and finished with one
+after it, so a file cancelled, re-added or removed meanwhile keeps no stale chunks.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from console.files.services import storage_path
+from console.vector_stores.models import VectorStoreFile
+
+log = logging.getLogger(__name__)
+
+# A claim older than this is taken to belong to a dead worker: its task may be run again.
+CLAIM_TIMEOUT = timedelta(minutes=15)
+SERVER_ERROR_MESSAGE = "An internal error occurred while processing the file."
+
+
+class Discarded(Exception):
+    """The file was cancelled, removed or re-added while we worked on it."""
+
+
+def _claim(store_id: str, file_id: str) -> datetime | None:
+    now = timezone.now()
+    claimed = (
+        VectorStoreFile.objects.filter(store_id=store_id, file_id=file_id, status="in_progress")
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT))
+        .update(claimed_at=now)
+    )
+    return now if claimed else None
+
+
+def _still_ours(store_id: str, file_id: str, claim: datetime) -> bool:
+    return VectorStoreFile.objects.filter(
+        store_id=store_id, file_id=file_id, status="in_progress", claimed_at=claim
+    ).exists()
+
+
+def _index(row: VectorStoreFile, claim: datetime) -> int:
+    """Returns the file's usage in bytes: the size of its extracted text."""
+    from console.retrieval.chunking import chunk_text
+    from console.retrieval.embeddings import get_embedder
+    from console.retrieval.index import index_file
+    from console.retrieval.parsing import extract_text
+
+    text = extract_text(storage_path(row.file.storage_name), row.file.filename)
+    static = row.chunking_strategy["static"]
+    chunks = chunk_text(text, max_tokens=static["max_chunk_size_tokens"], overlap=static["chunk_overlap_tokens"])
+    # Embedding is the slow, paid part: skip it for a file cancelled while it was parsed.
+    if not _still_ours(row.store_id, row.file_id, claim):
+        raise Discarded
+    embedder = get_embedder()
+    embeddings = embedder.embed([chunk.text for chunk in chunks]) if embedder is not None and chunks else None
+    index_file(row.store_id, row.file_id, row.file.filename, chunks, row.attributes, embeddings)
+    return len(text.encode())
+
+
+def _finish(row: VectorStoreFile, claim: datetime, status: str, **fields: object) -> bool:
+    from console.retrieval import index
+
+    done = VectorStoreFile.objects.filter(pk=row.pk, status="in_progress", claimed_at=claim).update(
+        status=status, **fields
+    )
+    if not done:
+        current = VectorStoreFile.objects.filter(pk=row.pk).values_list("status", flat=True).first()
+        if current is None or current != "in_progress":
+            # Removed or cancelled meanwhile. (A re-added file is in_progress again: its new task reindexes it.)
+            index.delete_file(row.store_id, row.file_id)
+        return False
+    if status != "completed":
+        index.delete_file(row.store_id, row.file_id)
+        return True
+    attributes = VectorStoreFile.objects.filter(pk=row.pk).values_list("attributes", flat=True).first()
+    if attributes is not None and attributes != row.attributes:
+        index.update_attributes(row.store_id, row.file_id, attributes)
+    return True
+
+
+def ingest(store_id: str, file_id: str) -> None:
+    from console.retrieval.parsing import ParseError
+
+    claim = _claim(store_id, file_id)
+    if claim is None:
+        return  # finished, cancelled, removed, or another worker has it
+    row = VectorStoreFile.objects.filter(store_id=store_id, file_id=file_id).select_related("file").first()
+    if row is None:
+        return
+    try:
+        usage = _index(row, claim)
+    except Discarded:
+        _finish(row, claim, "cancelled")
+    except ParseError as exc:
+        _finish(row, claim, "failed", last_error={"code": exc.code, "message": exc.message})
+    except Exception:
+        log.exception("ingesting %s into %s failed", file_id, store_id)
+        _finish(row, claim, "failed", last_error={"code": "server_error", "message": SERVER_ERROR_MESSAGE})
+    else:
+        _finish(row, claim, "completed", usage_bytes=usage, last_error=None)
+
+
+def requeue_stale(now: datetime | None = None) -> int:
+    """Re-enqueues files whose task may have been lost (Redis restarted, worker killed). The claim
+    keeps a duplicate task from doing the work twice."""
+    from console.vector_stores.tasks import ingest_file
+
+    stale = (now or timezone.now()) - CLAIM_TIMEOUT
+    pending = VectorStoreFile.objects.filter(status="in_progress").filter(
+        Q(claimed_at__isnull=True, created_at__lt=stale) | Q(claimed_at__lt=stale)
+    )
+    count = 0
+    for store_id, file_id in pending.values_list("store_id", "file_id"):
+        ingest_file.delay(store_id, file_id)
+        count += 1
+    return count

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import pytest
+
+from console.engine.tokens import encoding
+from console.retrieval.chunking import TextChunk, chunk_text, count_tokens
+
+
+def _words(n: int) -> str:
+    return " ".join(f"w{i}" for i in range(n))
+
+
+def test_it_returns_one_chunk_for_short_text() -> None:
+    assert chunk_text("hello world") == [TextChunk(text="hello world", tokens=2)]
+
+
+def test_it_returns_nothing_for_empty_text() -> None:
+    assert chunk_text("") == []
+    assert chunk_text("   \n ") == []
+
+
+def test_it_windows_by_tokens_with_overlap() -> None:
+    text = _words(3000)
+    tokens = encoding().encode_ordinary(text)
+    chunks = chunk_text(text, max_tokens=800, overlap=400)
+    # Windows start every 400 tokens until one reaches the end.
+    assert [c.tokens for c in chunks[:-1]] == [800] * (len(chunks) - 1)
+    assert len(chunks) == -(-(len(tokens) - 800) // 400) + 1
+    assert all(c.tokens <= 800 for c in chunks)
+    assert chunks[0].text == encoding().decode(tokens[:800])
+    assert chunks[1].text == encoding().decode(tokens[400:1200])
+    assert chunks[-1].text.endswith("w2999")
+
+
+def test_it_supports_no_overlap() -> None:
+    text = _words(2000)
+    chunks = chunk_text(text, max_tokens=100, overlap=0)
+    assert "".join(c.text for c in chunks) == text
+    assert sum(c.tokens for c in chunks) == count_tokens(text)
+
+
+def test_it_rejects_bad_sizes() -> None:
+    with pytest.raises(ValueError):
+        chunk_text("x", max_tokens=0)
+    with pytest.raises(ValueError):
+        chunk_text("x", max_tokens=100, overlap=60)
+
+
+def test_it_keeps_multibyte_text_valid() -> None:
+    text = "日本語のテキストと絵文字🙂を含む文章。" * 300
+    chunks = chunk_text(text, max_tokens=50, overlap=25)
+    assert len(chunks) > 10
+    for chunk in chunks:
+        assert "\ufffd" not in chunk.text
+        assert chunk.text in text
+
+
+def test_it_encodes_long_texts_in_segments_without_losing_text() -> None:
+    # Longer than one encoding segment, with and without line breaks.
+    lines = "\n".join(f"line {i} says something about retrieval" for i in range(40_000))
+    chunks = chunk_text(lines, max_tokens=800, overlap=0)
+    assert "".join(c.text for c in chunks) == lines
+    blob = "abcdefgh" * 100_000
+    assert "".join(c.text for c in chunk_text(blob, max_tokens=500, overlap=0)) == blob

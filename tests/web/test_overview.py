@@ -1,0 +1,55 @@
+"""Overview: counts, recent runs, active work, and token usage per day drawn by the vendored chart library."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from django.utils import timezone
+
+from console.runs.models import Run
+from console.threads.models import Thread
+from console.web.models import RunWatch
+from console.web.views.home import _usage_from_runs
+from tests.web.conftest import client_for
+
+
+def test_it_draws_token_usage_from_the_usage_report(people, owner, api):
+    thread = Thread.objects.create(project=owner.project)
+    Run.objects.create(project=owner.project, thread=thread, assistant_id="asst_x", model="m", status="completed",
+                       usage={"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42})
+    body = client_for(people.viewer).get(f"/p/{owner.project.pk}/").content.decode()
+    assert "/static/vendor/uPlot-1.6.32.iife.min.js" in body and "cdn" not in body.lower()
+    assert 'data-usage-chart="usage-data"' in body
+    data = json.loads(re.search(r'<script id="usage-data" type="application/json">(.*?)</script>', body, re.S).group(1))
+    assert len(data) == 30 and data[-1]["date"] == timezone.now().date().isoformat()
+    assert (data[-1]["prompt_tokens"], data[-1]["completion_tokens"], data[-1]["total_tokens"]) == (30, 12, 42)
+    assert "from the runs of recent threads only" not in body
+
+
+def test_it_says_when_there_is_no_usage(people, owner):
+    body = client_for(people.viewer).get(f"/p/{owner.project.pk}/").content.decode()
+    assert "No token usage in the last 30 days." in body and 'id="usage-data"' not in body
+
+
+def test_it_lists_console_runs_as_active_work(people, owner):
+    RunWatch.objects.create(project=owner.project, thread_id="thread_a", run_id="run_busy", assistant_id="asst_x",
+                            status="in_progress")
+    body = client_for(people.viewer).get(f"/p/{owner.project.pk}/").content.decode()
+    assert "run_busy" in body and "Nothing running right now" not in body
+
+
+def test_it_serves_the_chart_library_locally(people, client):
+    response = client.get("/static/vendor/uPlot-1.6.32.iife.min.js")
+    assert response.status_code == 200
+    assert b"uPlot" in b"".join(response.streaming_content)
+
+
+def test_it_falls_back_to_recent_runs_for_other_upstreams():
+    runs = [{"created_at": 1767225600, "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}},
+            {"created_at": 1767225700, "usage": None},
+            {"created_at": 1767312000, "usage": {"prompt_tokens": 4, "completion_tokens": 5, "total_tokens": 9}}]
+    assert _usage_from_runs(runs) == [
+        {"date": "2026-01-01", "start_time": 1767225600, "prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+        {"date": "2026-01-02", "start_time": 1767312000, "prompt_tokens": 4, "completion_tokens": 5, "total_tokens": 9},
+    ]
