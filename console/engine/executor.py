@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from console.core.ids import new_id
-from console.engine import code_tool
+from console.engine import code_tool, search_tool
 from console.engine import prompt as prompts
 from console.events import stream
 from console.providers.chat import Chunk, ProviderError, ToolCallDelta, stream_chat
@@ -109,6 +109,9 @@ class Executor:
         # What code_interpreter made, for the next message: image_file parts and file_path citations.
         self.pending_images: list[str] = []
         self.written_files: dict[str, str] = {}
+        # file_search: markers the model may cite, and how many searches this run made.
+        self.citations: dict[str, str] = {}
+        self.search_calls = 0
 
     # -- liveness and cancellation -------------------------------------------------------------
 
@@ -212,11 +215,10 @@ class Executor:
             return False
         ordered = [calls[i] for i in sorted(calls)]
         for call in ordered:
-            if call["type"] == "file_search":
-                raise ProviderError("server_error", "The model called the file_search tool, which this server cannot run yet.")
-        for call in ordered:
             if call["type"] == "code_interpreter":
                 self.run_code_call(tool_step, call)
+            elif call["type"] == "file_search":
+                self.run_search_call(call)
         tool_step.step_details = _tool_details(ordered)
         tool_step.usage = step_usage
         if any(call["type"] == "function" for call in ordered):
@@ -294,7 +296,11 @@ class Executor:
 
     def _text_content(self) -> list[dict[str, Any]]:
         value = "".join(self.text)
-        annotations = code_tool.file_path_annotations(value, self.written_files)
+        annotations = sorted(
+            code_tool.file_path_annotations(value, self.written_files)
+            + search_tool.citation_annotations(value, self.citations),
+            key=lambda a: a["start_index"],
+        )
         images = [{"type": "image_file", "image_file": {"file_id": file_id}} for file_id in self.pending_images]
         return [*images, {"type": "text", "text": {"value": value, "annotations": annotations}}]
 
@@ -347,9 +353,12 @@ class Executor:
                 "sent": "",
             }
             calls[delta.index] = call
-            if call["type"] == "code_interpreter":
+            payload: dict[str, Any]
+            if call["type"] == "file_search":
+                payload = {"index": delta.index, "id": call_id, "type": "file_search", "file_search": {}}
+            elif call["type"] == "code_interpreter":
                 call["sent"] = code_tool.partial_code(call["arguments"])
-                payload: dict[str, Any] = {
+                payload = {
                     "index": delta.index,
                     "id": call_id,
                     "type": "code_interpreter",
@@ -364,6 +373,8 @@ class Executor:
                 }
         else:
             call["arguments"] += delta.arguments
+            if call["type"] == "file_search":
+                return  # the query is not streamed; the results come with the completed step
             if call["type"] == "code_interpreter":
                 code = code_tool.partial_code(call["arguments"])
                 if len(code) <= len(call["sent"]):
@@ -390,6 +401,13 @@ class Executor:
         if name in SERVER_TOOLS and any(tool["type"] == name for tool in self.run_row.tools):
             return name
         return "function"
+
+    def run_search_call(self, call: dict[str, Any]) -> None:
+        self.check(force=True)
+        result = search_tool.run_search(self.run_row, call["arguments"], self.search_calls)
+        self.search_calls += 1
+        call["details"] = result.details
+        self.citations.update(result.citations)
 
     def run_code_call(self, step: RunStep, call: dict[str, Any]) -> None:
         self.check(force=True)
@@ -441,7 +459,9 @@ class Executor:
 def _tool_details(ordered: list[dict[str, Any]]) -> dict[str, Any]:
     details = []
     for call in ordered:
-        if call["type"] == "code_interpreter":
+        if call["type"] == "file_search":
+            details.append({"id": call["id"], "type": "file_search", "file_search": call.get("details", {})})
+        elif call["type"] == "code_interpreter":
             details.append(
                 {
                     "id": call["id"],

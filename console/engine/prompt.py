@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.engine import tokens
+from console.engine.search_tool import for_model_from_details
 from console.files.models import File
 from console.files.services import storage_path
 from console.runs.models import Run, RunStep
@@ -60,10 +61,13 @@ def _tool_turn(step: RunStep) -> list[dict[str, Any]]:
     """A finished tool step as the assistant's tool_calls and the tools' answers."""
     calls: list[dict[str, Any]] = []
     answers: list[dict[str, Any]] = []
-    for call in step.step_details.get("tool_calls", []):
+    for index, call in enumerate(step.step_details.get("tool_calls", [])):
         if call["type"] == "function":
             name, arguments = call["function"]["name"], call["function"]["arguments"]
             output = call["function"].get("output") or ""
+        elif call["type"] == "file_search":
+            name, arguments = "file_search", "{}"
+            output = for_model_from_details(call["file_search"], index)
         elif call["type"] == "code_interpreter":
             name = "code_interpreter"
             arguments = json.dumps({"code": call["code_interpreter"]["input"]})

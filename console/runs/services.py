@@ -64,10 +64,22 @@ def _check_tool_choice(params: RunParams, tools: list[dict[str, Any]]) -> None:
         raise DomainError(f"Invalid 'tool_choice': the run has no {choice['type']} tool.", param="tool_choice")
 
 
+def _check_stores(project: Project, thread: Thread, assistant: Any) -> None:
+    """A run cannot search an expired vector store (OpenAI refused those runs too)."""
+    from console.vector_stores.services import require_usable
+
+    for owner, param in ((assistant, "assistant_id"), (thread, "thread_id")):
+        ids = (owner.tool_resources.get("file_search") or {}).get("vector_store_ids", [])
+        if ids:
+            require_usable(project, ids, param)
+
+
 def _new_run(project: Project, thread: Thread, params: RunParams) -> Run:
     assistant = get_assistant(project, params.assistant_id)
     tools = params.tools if params.tools is not None else assistant.tools
     _check_tool_choice(params, tools)
+    if any(tool["type"] == "file_search" for tool in tools):
+        _check_stores(project, thread, assistant)
     now = timezone.now()
     return Run(
         project=project,

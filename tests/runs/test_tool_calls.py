@@ -125,17 +125,6 @@ def test_it_rejects_a_tool_choice_naming_no_tool(api, provider):
     assert not Run.objects.exists()
 
 
-def test_it_fails_clearly_when_the_model_calls_an_unsupported_server_tool(api, provider):
-    provider.script(ToolCalls([Call("file_search", '{"query": "refund policy"}')]))
-    assistant_id = new_assistant(api, tools=[{"type": "file_search"}])
-    thread_id = new_thread(api)
-    run = api.post(f"threads/{thread_id}/runs", json={"assistant_id": assistant_id}).json()
-    failed = wait_for_status(api, thread_id, run["id"], {"failed", "completed", "requires_action"})
-    assert failed["status"] == "failed"
-    assert failed["last_error"]["code"] == "server_error"
-    assert "file_search" in failed["last_error"]["message"]
-
-
 def test_it_rejects_outputs_for_a_run_not_waiting(api, provider):
     provider.script(Text("done"))
     assistant_id = new_assistant(api)
