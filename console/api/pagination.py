@@ -68,40 +68,40 @@ def page_from_query(
     )
 
 
-def _cursor_filter(queryset: QuerySet[Any], cursor_id: str, newer: bool, param: str) -> Q:
-    anchor = queryset.filter(pk=cursor_id).values_list("created_at", flat=True).first()
+def _cursor_filter(queryset: QuerySet[Any], cursor_id: str, newer: bool, param: str, key: str) -> Q:
+    anchor = queryset.filter(**{key: cursor_id}).values_list("created_at", flat=True).first()
     if anchor is None:
         raise invalid_request(f"No object found with id '{cursor_id}' for cursor '{param}'.", param=param)
     if newer:
-        return Q(created_at__gt=anchor) | Q(created_at=anchor, pk__gt=cursor_id)
-    return Q(created_at__lt=anchor) | Q(created_at=anchor, pk__lt=cursor_id)
+        return Q(created_at__gt=anchor) | Q(**{"created_at": anchor, f"{key}__gt": cursor_id})
+    return Q(created_at__lt=anchor) | Q(**{"created_at": anchor, f"{key}__lt": cursor_id})
 
 
-def paginate(queryset: QuerySet[RowT], page: Page) -> tuple[list[RowT], bool]:
-    """One page in the requested order, and whether more lie beyond it in that direction."""
+def paginate(queryset: QuerySet[RowT], page: Page, key: str = "pk") -> tuple[list[RowT], bool]:
+    """One page in the requested order, and whether more lie beyond it in that direction.
+
+    Rows are ordered by (created_at, key); `key` is the field holding the object's public id.
+    """
     descending = page.order == "desc"
     base = queryset
     if page.after:
         # "after" continues in list order: older items when descending.
-        queryset = queryset.filter(_cursor_filter(base, page.after, newer=not descending, param="after"))
+        queryset = queryset.filter(_cursor_filter(base, page.after, not descending, "after", key))
     if page.before:
-        queryset = queryset.filter(_cursor_filter(base, page.before, newer=descending, param="before"))
+        queryset = queryset.filter(_cursor_filter(base, page.before, descending, "before", key))
     if page.before and not page.after:
         # Walk backwards from the cursor, then restore list order.
-        ordering = ("created_at", "pk") if descending else ("-created_at", "-pk")
+        ordering = ("created_at", key) if descending else ("-created_at", f"-{key}")
         rows = list(queryset.order_by(*ordering)[: page.limit + 1])
         has_more = len(rows) > page.limit
         return list(reversed(rows[: page.limit])), has_more
-    ordering = ("-created_at", "-pk") if descending else ("created_at", "pk")
+    ordering = ("-created_at", f"-{key}") if descending else ("created_at", key)
     rows = list(queryset.order_by(*ordering)[: page.limit + 1])
     return rows[: page.limit], len(rows) > page.limit
 
 
-def list_response(
-    queryset: QuerySet[RowT], page: Page, render: Callable[[RowT], BaseModel]
-) -> HttpResponse:
-    rows, has_more = paginate(queryset, page)
-    data = [render(row).model_dump(mode="json") for row in rows]
+def page_response(data: list[dict[str, Any]], has_more: bool) -> HttpResponse:
+    """OpenAI's list envelope around rendered objects."""
     return json_response(
         {
             "object": "list",
@@ -111,3 +111,8 @@ def list_response(
             "has_more": has_more,
         }
     )
+
+
+def list_response(queryset: QuerySet[RowT], page: Page, render: Callable[[RowT], BaseModel]) -> HttpResponse:
+    rows, has_more = paginate(queryset, page)
+    return page_response([render(row).model_dump(mode="json") for row in rows], has_more)

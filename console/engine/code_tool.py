@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from console.assistants.models import Assistant
+from console.engine.annotations import marker_annotations
 from console.files.models import File
 from console.files.services import create_file, storage_path
 from console.runs.models import Run
@@ -142,19 +143,4 @@ def run_code(run: Run, code: str) -> CodeResult:
 
 def file_path_annotations(text: str, files: dict[str, str]) -> list[dict[str, Any]]:
     """file_path annotations for each `sandbox:/mnt/data/...` link to a file the run wrote."""
-    annotations = []
-    for path, file_id in files.items():
-        marker = f"sandbox:{path}"
-        start = text.find(marker)
-        while start >= 0:
-            annotations.append(
-                {
-                    "type": "file_path",
-                    "text": marker,
-                    "start_index": start,
-                    "end_index": start + len(marker),
-                    "file_path": {"file_id": file_id},
-                }
-            )
-            start = text.find(marker, start + len(marker))
-    return sorted(annotations, key=lambda a: a["start_index"])
+    return marker_annotations(text, {f"sandbox:{path}": file_id for path, file_id in files.items()}, "file_path")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.assistants.models import Assistant
+from console.engine.annotations import marker_annotations
 from console.runs.models import Run
 from console.threads.models import Thread
 
@@ -112,18 +113,4 @@ def for_model_from_details(details: dict[str, Any], call_number: int) -> str:
 
 
 def citation_annotations(text: str, citations: dict[str, str]) -> list[dict[str, Any]]:
-    annotations = []
-    for marker, file_id in citations.items():
-        start = text.find(marker)
-        while start >= 0:
-            annotations.append(
-                {
-                    "type": "file_citation",
-                    "text": marker,
-                    "start_index": start,
-                    "end_index": start + len(marker),
-                    "file_citation": {"file_id": file_id},
-                }
-            )
-            start = text.find(marker, start + len(marker))
-    return annotations
+    return marker_annotations(text, citations, "file_citation")

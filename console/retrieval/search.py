@@ -162,18 +162,32 @@ def _text_ranking(
 def _sqlite_text(
     connection: Any, store_ids: list[str], terms: list[str], limit: int, where: str, params: list[Any]
 ) -> list[int]:
-    # Quoted terms are plain strings to FTS5 (no operators); OR-ed so natural questions match,
-    # and bm25 still ranks chunks with more (and rarer) terms first.
-    match = " OR ".join(f'"{term}"' for term in terms)
+    """Chunks with every term first, then chunks with any term, each phase ranked by bm25.
+
+    Quoted terms are plain strings to FTS5 (no operators). The all-terms phase is selective and
+    usually fills the page alone; the any-term phase lets natural questions match.
+    """
     marks = ", ".join(["%s"] * len(store_ids))
+    # CROSS JOIN pins the join order: FTS5 first, then chunks by rowid. Left to itself, the
+    # planner may walk the store's chunks and run the MATCH once per chunk.
     sql = (
-        f"SELECT c.id FROM {schema.FTS_TABLE} f JOIN retrieval_chunk c ON c.id = f.rowid"
+        f"SELECT c.id FROM {schema.FTS_TABLE} f CROSS JOIN retrieval_chunk c ON c.id = f.rowid"
         f" WHERE {schema.FTS_TABLE} MATCH %s AND c.vector_store_id IN ({marks}) AND {where}"
         f" ORDER BY bm25({schema.FTS_TABLE}) LIMIT %s"
     )
+    quoted = [f'"{term}"' for term in terms]
+    phases = [" AND ".join(quoted)]
+    if len(terms) > 1:
+        phases.append(" OR ".join(quoted))
+    ranking: list[int] = []
     with connection.cursor() as cursor:
-        cursor.execute(sql, [match, *store_ids, *params, limit])
-        return [row[0] for row in cursor.fetchall()]
+        for match in phases:
+            cursor.execute(sql, [match, *store_ids, *params, limit])
+            seen = set(ranking)
+            ranking.extend(row[0] for row in cursor.fetchall() if row[0] not in seen)
+            if len(ranking) >= limit:
+                break
+    return ranking[:limit]
 
 
 def _pg_text(

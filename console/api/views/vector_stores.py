@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpResponse
 
 from console.api.endpoint import ApiRequest, api_view
 from console.api.errors import invalid_request
 from console.api.jsonresp import json_response
-from console.api.pagination import Page, page_from_query, paginate
+from console.api.pagination import page_from_query, page_response, paginate
 from console.api.schemas.base import DeletedObject
 from console.api.schemas.vector_stores import (
     CreateVectorStoreFileBatchRequest,
@@ -54,44 +54,6 @@ def _batch_response(batch: FileBatch) -> HttpResponse:
     return response
 
 
-def _list(data: list[dict[str, Any]], has_more: bool) -> HttpResponse:
-    return json_response(
-        {
-            "object": "list",
-            "data": data,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-            "has_more": has_more,
-        }
-    )
-
-
-def _file_cursor(rows: QuerySet[VectorStoreFile], cursor: str, newer: bool, param: str) -> Q:
-    anchor = rows.filter(file_id=cursor).values_list("created_at", flat=True).first()
-    if anchor is None:
-        raise invalid_request(f"No object found with id '{cursor}' for cursor '{param}'.", param=param)
-    if newer:
-        return Q(created_at__gt=anchor) | Q(created_at=anchor, file_id__gt=cursor)
-    return Q(created_at__lt=anchor) | Q(created_at=anchor, file_id__lt=cursor)
-
-
-def _paginate_files(rows: QuerySet[VectorStoreFile], page: Page) -> tuple[list[VectorStoreFile], bool]:
-    """As console.api.pagination.paginate, with the file id (not the row's key) as the cursor."""
-    descending = page.order == "desc"
-    base = rows
-    if page.after:
-        rows = rows.filter(_file_cursor(base, page.after, newer=not descending, param="after"))
-    if page.before:
-        rows = rows.filter(_file_cursor(base, page.before, newer=descending, param="before"))
-    if page.before and not page.after:
-        ordering = ("created_at", "file_id") if descending else ("-created_at", "-file_id")
-        found = list(rows.order_by(*ordering)[: page.limit + 1])
-        return list(reversed(found[: page.limit])), len(found) > page.limit
-    ordering = ("-created_at", "-file_id") if descending else ("created_at", "file_id")
-    found = list(rows.order_by(*ordering)[: page.limit + 1])
-    return found[: page.limit], len(found) > page.limit
-
-
 def _status_filter(request: ApiRequest) -> str | None:
     status = request.GET.get("filter") or None
     if status is not None and status not in FILE_STATUSES:
@@ -104,8 +66,8 @@ def _status_filter(request: ApiRequest) -> str | None:
 
 
 def _file_list(request: ApiRequest, rows: QuerySet[VectorStoreFile]) -> HttpResponse:
-    found, has_more = _paginate_files(rows, page_from_query(request.GET))
-    return _list([VectorStoreFileObject.of(row).model_dump(mode="json") for row in found], has_more)
+    found, has_more = paginate(rows, page_from_query(request.GET), key="file_id")
+    return page_response([VectorStoreFileObject.of(row).model_dump(mode="json") for row in found], has_more)
 
 
 def _new_file(body: CreateVectorStoreFileRequest) -> services.NewFile:
@@ -121,7 +83,7 @@ def vector_stores(request: ApiRequest) -> HttpResponse:
     if request.method == "GET":
         stores, has_more = paginate(services.list_stores(request.project), page_from_query(request.GET))
         counts = services.store_counts([s.id for s in stores])
-        return _list([VectorStoreObject.of(s, counts[s.id]).model_dump(mode="json") for s in stores], has_more)
+        return page_response([VectorStoreObject.of(s, counts[s.id]).model_dump(mode="json") for s in stores], has_more)
     body, _ = parse_body(request, CreateVectorStoreRequest)
     strategy = stored_chunking(body.chunking_strategy)
     store = services.create_store(
