@@ -42,7 +42,7 @@ $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
 	@touch $@
 
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test]' 'openai==3.57.0'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test,local-embeddings]' 'openai==3.57.0'
 	@touch $@ $(RUN_STAMP)
 
 $(SANDBOX_STAMP): | $(RUN_STAMP)
