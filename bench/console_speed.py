@@ -1,7 +1,7 @@
 """Console speed (issue 5): the thread inspector's first screen, and playground token latency.
 
-    .venv/bin/python bench/console.py                        # both parts, SQLite, defaults below
-    .venv/bin/python bench/console.py --iterations 300 --runs 8
+    .venv/bin/python bench/console_speed.py                        # both parts, SQLite, defaults below
+    .venv/bin/python bench/console_speed.py --iterations 300 --runs 8
 
 Everything runs as `make run` runs it, each part its own process on loopback:
   - a private `redis-server --save ''`;
