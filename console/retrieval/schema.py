@@ -24,6 +24,7 @@ import logging
 import re
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -80,7 +81,7 @@ def remove_fulltext(apps: Any, schema_editor: Any) -> None:
 def _run(schema_editor: Any, statements: dict[str, list[str]]) -> None:
     vendor = schema_editor.connection.vendor
     if vendor not in statements:
-        raise NotImplementedError(f"retrieval has no search index for {vendor}")
+        raise ImproperlyConfigured(f"retrieval supports SQLite and PostgreSQL, not {vendor}")
     for statement in statements[vendor]:
         schema_editor.execute(statement)
 
