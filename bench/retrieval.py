@@ -96,7 +96,9 @@ def pg_start(work: pathlib.Path) -> None:
         pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user)
     with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
         version = conn.execute("SELECT version()").fetchone()[0]
-        ext = conn.execute("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'").fetchone()
+        ext = conn.execute(
+            "SELECT default_version FROM pg_available_extensions WHERE name = 'vector'"
+        ).fetchone()
         got = {name: conn.execute("SELECT current_setting(%s)", [name]).fetchone()[0] for name in settings}
     print(f"{server.get_uri('postgres')}\n{version}\npgvector {ext[0] if ext else 'missing'}\n{got}")
 
@@ -225,16 +227,31 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         chunks_total += len(chunks)
         if dump:
             for position, chunk in enumerate(chunks):
-                records.append({"file_id": file_id, "filename": rel, "position": position,
-                                "text": chunk.text, "tokens": chunk.tokens})
+                records.append(
+                    {
+                        "file_id": file_id,
+                        "filename": rel,
+                        "position": position,
+                        "text": chunk.text,
+                        "tokens": chunk.tokens,
+                    }
+                )
             if embeddings:
                 vectors.extend(embeddings)
     wall = time.perf_counter() - start
     result = {
-        "db": args.db, "embed": args.embed, "every": args.every, "files": len(files) - failed,
-        "failed": failed, "chunks": chunks_total, "text_mb": text_bytes / 1e6, "wall_s": wall,
-        "files_per_s": (len(files) - failed) / wall, "mb_per_s": text_bytes / 1e6 / wall,
-        "stage_s": times, "model_load_s": load_s,
+        "db": args.db,
+        "embed": args.embed,
+        "every": args.every,
+        "files": len(files) - failed,
+        "failed": failed,
+        "chunks": chunks_total,
+        "text_mb": text_bytes / 1e6,
+        "wall_s": wall,
+        "files_per_s": (len(files) - failed) / wall,
+        "mb_per_s": text_bytes / 1e6 / wall,
+        "stage_s": times,
+        "model_load_s": load_s,
     }
     save(args, f"ingest-{args.db}-{args.embed}" + (f"-every{args.every}" if args.every > 1 else ""), result)
     if dump:
@@ -247,7 +264,9 @@ def cmd_ingest(args: argparse.Namespace) -> None:
                 fh.write(json.dumps(record) + "\n")
         if vectors:
             np.save(cache / "embeddings.npy", np.asarray(vectors, dtype=np.float32))
-    print("| db | embedder | files | chunks | extracted text | wall | files/s | MB/s | parse | chunk | embed | index |")
+    print(
+        "| db | embedder | files | chunks | extracted text | wall | files/s | MB/s | parse | chunk | embed | index |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     print(
         f"| {args.db} | {args.embed} | {result['files']} | {chunks_total} | {result['text_mb']:.1f} MB |"
@@ -280,12 +299,13 @@ def page_metrics(pages: list[str], relevant: set[str], k: int = 10) -> tuple[flo
 
 def cmd_quality(args: argparse.Namespace) -> None:
     os.environ["EMBEDDINGS_LOCAL"] = "1"
-    setup_django(args, "quality", fresh=True)
+    setup_django(args, "quality", fresh=not args.measure_only)
     from console.retrieval.embeddings import get_embedder
 
-    # The corpus store, indexed by index_file with the chunks and vectors `ingest --embed local` made.
-    records, vectors = load_cache(args.work)
-    load_corpus_store(records, vectors, with_vectors=True)
+    if not args.measure_only:
+        # The corpus store, indexed by index_file with the chunks and vectors `ingest --embed local` made.
+        records, vectors = load_cache(args.work)
+        load_corpus_store(records, vectors, with_vectors=True)
     from console.retrieval.search import search
 
     embedder = get_embedder()
@@ -306,18 +326,32 @@ def cmd_quality(args: argparse.Namespace) -> None:
             recalls.append(r)
             ndcgs.append(n)
             rrs.append(rr)
-            per_query.setdefault(q["query"], []).append({"mode": mode, "recall": r, "ndcg": n, "top": pages[:3]})
-        rows.append({
-            "mode": mode, "queries": len(queries), "recall@10": statistics.mean(recalls),
-            "ndcg@10": statistics.mean(ndcgs), "mrr@10": statistics.mean(rrs),
-            "p50_ms": pct(latencies, 0.5),
-        })
-    save(args, f"quality-{args.db}", {"db": args.db, "rows": rows, "per_query": per_query})
+            per_query.setdefault(q["query"], []).append(
+                {"mode": mode, "recall": r, "ndcg": n, "top": pages[:3]}
+            )
+        rows.append(
+            {
+                "mode": mode,
+                "queries": len(queries),
+                "recall@10": statistics.mean(recalls),
+                "ndcg@10": statistics.mean(ndcgs),
+                "mrr@10": statistics.mean(rrs),
+                "p50_ms": pct(latencies, 0.5),
+            }
+        )
+    cap = os.environ.get("RETRIEVAL_TEXT_CANDIDATES", "")
+    save(
+        args,
+        f"quality-{args.db}" + (f"-cap{cap}" if cap else ""),
+        {"db": args.db, "rows": rows, "per_query": per_query},
+    )
     print(f"quality on {args.db}, {len(queries)} queries, page-level, top 10 chunks")
     print("| ranking | recall@10 | nDCG@10 | MRR@10 | p50 (incl. query embedding) |")
     print("|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['mode']} | {row['recall@10']:.3f} | {row['ndcg@10']:.3f} | {row['mrr@10']:.3f} | {row['p50_ms']:.1f} ms |")
+        print(
+            f"| {row['mode']} | {row['recall@10']:.3f} | {row['ndcg@10']:.3f} | {row['mrr@10']:.3f} | {row['p50_ms']:.1f} ms |"
+        )
 
 
 # --- scale: bulk loading of replicated chunks ---------------------------------------------------
@@ -343,7 +377,9 @@ def synthetic_rows(records: list[dict[str, Any]], start: int, stop: int) -> list
         rec = records[i % n]
         replica = i // n
         file_id = rec["file_id"] if replica == 0 else f"{rec['file_id']}-r{replica}"
-        rows.append((i + 1, SCALE_STORE, file_id, rec["position"], rec["text"], rec["tokens"], "{}", rec["filename"]))
+        rows.append(
+            (i + 1, SCALE_STORE, file_id, rec["position"], rec["text"], rec["tokens"], "{}", rec["filename"])
+        )
     return rows
 
 
@@ -362,7 +398,9 @@ def synthetic_vectors(vectors: Any, start: int, stop: int, seed: int) -> Any:
     return out.astype(np.float32)
 
 
-def load_sqlite(records: list[dict[str, Any]], vectors: Any, have: int, want: int, with_vectors: bool) -> None:
+def load_sqlite(
+    records: list[dict[str, Any]], vectors: Any, have: int, want: int, with_vectors: bool
+) -> None:
     from django.db import connection
 
     from console.retrieval import schema
@@ -389,7 +427,9 @@ def load_sqlite(records: list[dict[str, Any]], vectors: Any, have: int, want: in
         raw.execute("ANALYZE")
 
 
-def load_pg(records: list[dict[str, Any]], vectors: Any, have: int, want: int, with_vectors: bool, url: str) -> dict[str, float]:
+def load_pg(
+    records: list[dict[str, Any]], vectors: Any, have: int, want: int, with_vectors: bool, url: str
+) -> dict[str, float]:
     """COPY into retrieval_chunk (two connections: the generated tsvector is computed on insert)
     and the vector table, with the GIN and HNSW indexes dropped during the load and rebuilt after."""
     import concurrent.futures
@@ -424,7 +464,9 @@ def load_pg(records: list[dict[str, Any]], vectors: Any, have: int, want: int, w
                             copy.write_row(row)
                     if table:
                         block = synthetic_vectors(vectors, start, stop, seed=start)
-                        with cur.copy(f"COPY {table} (chunk_id, vector_store_id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
+                        with cur.copy(
+                            f"COPY {table} (chunk_id, vector_store_id, embedding) FROM STDIN WITH (FORMAT BINARY)"
+                        ) as copy:
                             copy.set_types(["int8", "varchar", "vector"])
                             for j in range(stop - start):
                                 copy.write_row((start + 1 + j, SCALE_STORE, block[j]))
@@ -450,7 +492,9 @@ def load_pg(records: list[dict[str, Any]], vectors: Any, have: int, want: int, w
         conn.execute("VACUUM ANALYZE retrieval_chunk")
         if table:
             conn.execute(f"VACUUM ANALYZE {table}")
-        conn.execute("SELECT setval(pg_get_serial_sequence('retrieval_chunk', 'id'), (SELECT max(id) FROM retrieval_chunk))")
+        conn.execute(
+            "SELECT setval(pg_get_serial_sequence('retrieval_chunk', 'id'), (SELECT max(id) FROM retrieval_chunk))"
+        )
         timings["vacuum_s"] = time.perf_counter() - t
     return timings
 
@@ -507,10 +551,12 @@ class StageTimer:
         return out
 
 
-def measure(store: str, queries: list[str], embedder: Any, timer: StageTimer, budget_s: float, reps: int) -> dict[str, Any]:
+def measure(
+    store: str, queries: list[str], embedder: Any, timer: StageTimer, budget_s: float, reps: int
+) -> dict[str, Any]:
     from console.retrieval.search import search
 
-    for q in queries[:10]:  # warm-up (not recorded)
+    for q in queries:  # warm-up pass (not recorded)
         search([store], q, max_num_results=10, embedder=embedder)
     timer.take()
     samples: list[float] = []
@@ -523,14 +569,19 @@ def measure(store: str, queries: list[str], embedder: Any, timer: StageTimer, bu
         if time.perf_counter() - start > budget_s:
             break
     stages = {k: v * 1000 / len(samples) for k, v in timer.take().items()}
-    return {"n": len(samples), "p50_ms": pct(samples, 0.5), "p99_ms": pct(samples, 0.99),
-            "mean_ms": statistics.mean(samples), "stage_mean_ms": stages}
+    return {
+        "n": len(samples),
+        "p50_ms": pct(samples, 0.5),
+        "p99_ms": pct(samples, 0.99),
+        "mean_ms": statistics.mean(samples),
+        "stage_mean_ms": stages,
+    }
 
 
 def cmd_scale(args: argparse.Namespace) -> None:
     os.environ.pop("EMBEDDINGS_LOCAL", None)
     name = "scale" + ("" if args.vectors else "_ft")
-    setup_django(args, name, fresh=True)
+    setup_django(args, name, fresh=not args.measure_only)
     from django.db import connection
 
     from console.retrieval.embeddings import LocalEmbedder
@@ -550,20 +601,32 @@ def cmd_scale(args: argparse.Namespace) -> None:
     levels = [int(x) for x in args.levels.split(",")]
     url = os.environ["DATABASE_URL"]
 
-    # The real corpus store first (chunk ids after every scale id: no clash with the bulk rows).
-    with connection.cursor() as cur:
-        if connection.vendor == "sqlite":
-            cur.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('retrieval_chunk', %s)", [max(levels) + 10])
-        else:
-            cur.execute("SELECT setval(pg_get_serial_sequence('retrieval_chunk', 'id'), %s)", [max(levels) + 10])
-    load_corpus_store(records, vectors, args.vectors)
+    if args.measure_only:  # the database a previous `scale` run left, at its last level
+        from console.retrieval.models import Chunk
+
+        levels = [Chunk.objects.filter(vector_store_id=SCALE_STORE).count()]
+    if not args.measure_only:
+        # The real corpus store first (chunk ids after every scale id: no clash with the bulk rows).
+        with connection.cursor() as cur:
+            if connection.vendor == "sqlite":
+                cur.execute(
+                    "INSERT INTO sqlite_sequence (name, seq) VALUES ('retrieval_chunk', %s)",
+                    [max(levels) + 10],
+                )
+            else:
+                cur.execute(
+                    "SELECT setval(pg_get_serial_sequence('retrieval_chunk', 'id'), %s)", [max(levels) + 10]
+                )
+        load_corpus_store(records, vectors, args.vectors)
 
     results = []
-    have = 0
+    have = levels[0] if args.measure_only else 0
     for level in levels:
         t = time.perf_counter()
         extra: dict[str, float] = {}
-        if connection.vendor == "sqlite":
+        if have >= level:
+            pass
+        elif connection.vendor == "sqlite":
             load_sqlite(records, vectors, have, level, args.vectors)
         else:
             extra = load_pg(records, vectors, have, level, args.vectors, url)
@@ -584,10 +647,22 @@ def cmd_scale(args: argparse.Namespace) -> None:
             row["hy_small"] = measure(CORPUS_STORE, queries, embedder, timer, budget, args.reps)
             print(f"  hybrid,    10k store beside it: {row['hy_small']}", flush=True)
         results.append(row)
-        save(args, f"scale-{args.db}" + ("" if args.vectors else "-ft"), {
-            "db": args.db, "vectors": args.vectors, "query_embed_p50_ms": pct(embed_ms, 0.5),
-            "query_embed_p99_ms": pct(embed_ms, 0.99), "rows": results})
-    print(f"query embedding (all-MiniLM-L6-v2, CPU): p50 {pct(embed_ms, 0.5):.1f} ms, p99 {pct(embed_ms, 0.99):.1f} ms")
+        save(
+            args,
+            f"scale-{args.db}"
+            + ("" if args.vectors else "-ft")
+            + ("-remeasure" if args.measure_only else ""),
+            {
+                "db": args.db,
+                "vectors": args.vectors,
+                "query_embed_p50_ms": pct(embed_ms, 0.5),
+                "query_embed_p99_ms": pct(embed_ms, 0.99),
+                "rows": results,
+            },
+        )
+    print(
+        f"query embedding (all-MiniLM-L6-v2, CPU): p50 {pct(embed_ms, 0.5):.1f} ms, p99 {pct(embed_ms, 0.99):.1f} ms"
+    )
     print("| chunks in store | search | p50 | p99 | text ranking | vector ranking | fetch hits |")
     print("|---|---|---|---|---|---|---|")
     for row in results:
@@ -595,8 +670,10 @@ def cmd_scale(args: argparse.Namespace) -> None:
             if key in row:
                 m = row[key]
                 st = m["stage_mean_ms"]
-                print(f"| {row['level']:,} | {label} | {m['p50_ms']:.1f} ms | {m['p99_ms']:.1f} ms |"
-                      f" {st.get('_text_ranking', 0):.1f} | {st.get('_vector_rankings', 0):.1f} | {st.get('_hits', 0):.1f} |")
+                print(
+                    f"| {row['level']:,} | {label} | {m['p50_ms']:.1f} ms | {m['p99_ms']:.1f} ms |"
+                    f" {st.get('_text_ranking', 0):.1f} | {st.get('_vector_rankings', 0):.1f} | {st.get('_hits', 0):.1f} |"
+                )
 
 
 def db_size(connection: Any, args: argparse.Namespace) -> int:
@@ -609,7 +686,9 @@ def db_size(connection: Any, args: argparse.Namespace) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["pg-start", "pg-stop", "ingest", "quality", "scale"])
     parser.add_argument("--db", choices=["sqlite", "pg"], default="sqlite")
     parser.add_argument("--work", type=pathlib.Path, default=pathlib.Path("/tmp/bench-retrieval"))
@@ -617,12 +696,22 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="ingest every Nth file only")
     parser.add_argument("--levels", default="10000,100000,1000000")
     parser.add_argument("--no-vectors", dest="vectors", action="store_false", help="scale: full-text only")
+    parser.add_argument(
+        "--measure-only", action="store_true", help="scale, quality: reuse the database a previous run built"
+    )
     parser.add_argument("--reps", type=int, default=3, help="scale: passes over the queries per measurement")
-    parser.add_argument("--budget", type=float, default=90.0, help="scale: stop adding passes after this many s")
+    parser.add_argument(
+        "--budget", type=float, default=90.0, help="scale: stop adding passes after this many s"
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    {"pg-start": lambda: pg_start(args.work), "pg-stop": lambda: pg_stop(args.work),
-     "ingest": lambda: cmd_ingest(args), "quality": lambda: cmd_quality(args), "scale": lambda: cmd_scale(args)}[args.command]()
+    {
+        "pg-start": lambda: pg_start(args.work),
+        "pg-stop": lambda: pg_stop(args.work),
+        "ingest": lambda: cmd_ingest(args),
+        "quality": lambda: cmd_quality(args),
+        "scale": lambda: cmd_scale(args),
+    }[args.command]()
 
 
 if __name__ == "__main__":

@@ -257,9 +257,18 @@ def _vector_rankings(
 
 
 def _has_vectors(connection: Any, table: str, store_ids: list[str]) -> bool:
+    if connection.vendor == "sqlite":
+        # A vec0 table answers a filter on its partition column by reading every vector
+        # (≈ 125 ms at 1M); going through the chunk table's index is ≈ 0.1 ms.
+        query = (
+            f"SELECT 1 FROM retrieval_chunk c WHERE c.vector_store_id = %s "
+            f"AND EXISTS (SELECT 1 FROM {table} v WHERE v.chunk_id = c.id) LIMIT 1"
+        )
+    else:
+        query = f"SELECT 1 FROM {table} WHERE vector_store_id = %s LIMIT 1"
     with connection.cursor() as cursor:
         for store_id in store_ids:
-            cursor.execute(f"SELECT 1 FROM {table} WHERE vector_store_id = %s LIMIT 1", [store_id])
+            cursor.execute(query, [store_id])
             if cursor.fetchone():
                 return True
     return False
