@@ -345,7 +345,8 @@ def _pg_vectors(
                 with transaction.atomic():
                     cursor.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
             except DatabaseError:
-                pass  # pgvector < 0.8: filtered searches may return fewer than `limit`
+                # pgvector < 0.8 has no iterative scans: a filtered search may return fewer than `limit`.
+                log.debug("hnsw.iterative_scan unavailable; filtered vector search may return fewer results")
             sql = (
                 f"SELECT e.chunk_id, e.embedding <=> %s::{kind} AS d FROM {table} e"
                 f" JOIN retrieval_chunk c ON c.id = e.chunk_id WHERE e.vector_store_id = ANY(%s) AND {where}"

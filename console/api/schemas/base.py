@@ -20,31 +20,35 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
 
-def _check_metadata(value: dict[str, str] | None) -> dict[str, str] | None:
-    if value is None:
-        return None
-    if len(value) > METADATA_MAX_PAIRS:
+def check_map_limits(name: str, value: dict[str, Any], max_pairs: int, key_max: int, value_max: int) -> None:
+    """OpenAI's limits on a small key-value map (metadata, attributes): pairs, key length, string length."""
+    if len(value) > max_pairs:
         raise PydanticCustomError(
             "object_above_max_properties",
-            "Invalid 'metadata': too many properties. Expected an object with at most {max} properties, "
+            "Invalid '{name}': too many properties. Expected an object with at most {max} properties, "
             "but got an object with {n} properties instead.",
-            {"max": METADATA_MAX_PAIRS, "n": len(value)},
+            {"name": name, "max": max_pairs, "n": len(value)},
         )
     for key, item in value.items():
-        if len(key) > METADATA_KEY_MAX:
+        if len(key) > key_max:
             raise PydanticCustomError(
                 "string_above_max_length",
-                "Invalid 'metadata': key '{key}' is too long. Expected a key with maximum length {max}, "
+                "Invalid '{name}': key '{key}' is too long. Expected a key with maximum length {max}, "
                 "but got a key with length {n} instead.",
-                {"key": key[:80], "max": METADATA_KEY_MAX, "n": len(key)},
+                {"name": name, "key": key[:80], "max": key_max, "n": len(key)},
             )
-        if len(item) > METADATA_VALUE_MAX:
+        if isinstance(item, str) and len(item) > value_max:
             raise PydanticCustomError(
                 "string_above_max_length",
-                "Invalid 'metadata.{key}': string too long. Expected a string with maximum length {max}, "
+                "Invalid '{name}.{key}': string too long. Expected a string with maximum length {max}, "
                 "but got a string with length {n} instead.",
-                {"key": key, "max": METADATA_VALUE_MAX, "n": len(item)},
+                {"name": name, "key": key, "max": value_max, "n": len(item)},
             )
+
+
+def _check_metadata(value: dict[str, str] | None) -> dict[str, str] | None:
+    if value is not None:
+        check_map_limits("metadata", value, METADATA_MAX_PAIRS, METADATA_KEY_MAX, METADATA_VALUE_MAX)
     return value
 
 

@@ -15,7 +15,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from console.api.schemas.base import ApiModel, Metadata
+from console.api.schemas.base import ApiModel, Metadata, check_map_limits
 from console.core.models import unix
 from console.vector_stores.models import AUTO_CHUNKING, FileBatch, VectorStore, VectorStoreFile
 from console.vector_stores.services import Counts, batch_status, store_status
@@ -67,30 +67,8 @@ def stored_chunking(strategy: AutoChunkingStrategy | StaticChunkingStrategy | No
 
 
 def _check_attributes(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if len(value) > ATTRIBUTES_MAX_PAIRS:
-        raise PydanticCustomError(
-            "object_above_max_properties",
-            "Invalid 'attributes': too many properties. Expected an object with at most {max} properties, "
-            "but got an object with {n} properties instead.",
-            {"max": ATTRIBUTES_MAX_PAIRS, "n": len(value)},
-        )
-    for key, item in value.items():
-        if len(key) > ATTRIBUTE_KEY_MAX:
-            raise PydanticCustomError(
-                "string_above_max_length",
-                "Invalid 'attributes': key '{key}' is too long. Expected a key with maximum length {max}, "
-                "but got a key with length {n} instead.",
-                {"key": key[:80], "max": ATTRIBUTE_KEY_MAX, "n": len(key)},
-            )
-        if isinstance(item, str) and len(item) > ATTRIBUTE_VALUE_MAX:
-            raise PydanticCustomError(
-                "string_above_max_length",
-                "Invalid 'attributes.{key}': string too long. Expected a string with maximum length {max}, "
-                "but got a string with length {n} instead.",
-                {"key": key, "max": ATTRIBUTE_VALUE_MAX, "n": len(item)},
-            )
+    if value is not None:
+        check_map_limits("attributes", value, ATTRIBUTES_MAX_PAIRS, ATTRIBUTE_KEY_MAX, ATTRIBUTE_VALUE_MAX)
     return value
 
 
