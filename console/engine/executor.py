@@ -1,32 +1,38 @@
 """The run executor: prompt, provider stream, tool calls, steps and messages, events.
 
-One call executes a run from `queued` until it needs the client (requires_action) or ends.
-Text deltas go to the run's event stream as they arrive; rows are written at step boundaries.
+One call executes a run from `queued` until it needs the client (requires_action) or ends. It runs
+on the worker's engine loop (console/engine/loop.py), where one thread streams every run the
+process holds; database work and tools run on the loop's thread pools. Text deltas go to the run's
+event stream as they arrive (the tokens of one network read as one delta); rows are written at
+step boundaries.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from console.core.ids import new_id
-from console.engine import code_tool, search_tool
+from console.engine import code_tool, loop, search_tool
 from console.engine import prompt as prompts
 from console.events import stream
-from console.providers.chat import Chunk, ProviderError, ToolCallDelta, stream_chat
+from console.providers.chat import ProviderError, ToolCallDelta, stream_chat
 from console.runs import lifecycle
 from console.runs.models import Run, RunStep
 from console.threads.models import Message
 
 log = logging.getLogger(__name__)
 
-CANCEL_CHECK_SECONDS = 0.5
+# After a run's first text delta, deltas go out at most this often; tokens arriving in between are
+# sent together. Fewer, larger events cost the worker, Redis, the web process and the client less.
+COALESCE_SECONDS = settings.RUN_STREAM_COALESCE_MS / 1000.0
 # A run that keeps calling server-side tools is stopped after this many model calls.
 MAX_TURNS = 25
 SERVER_TOOLS = {
@@ -41,15 +47,6 @@ SERVER_TOOLS = {
 }
 
 
-def release_db() -> None:
-    """Hands a pooled database connection back while the run waits on the model.
-
-    With PostgreSQL's pool, hundreds of runs then share a few connections; SQLite keeps its own.
-    """
-    if connection.settings_dict.get("OPTIONS", {}).get("pool"):
-        connection.close()
-
-
 class Cancelled(Exception):
     """The run is being cancelled."""
 
@@ -59,24 +56,27 @@ class Abandoned(Exception):
 
 
 def execute(run_id: str) -> None:
-    run = lifecycle.claim(run_id)
+    """Executes a run on the engine loop; returns when it is parked or over (a Celery task thread waits)."""
+    loop.run(execute_async(run_id))
+
+
+async def execute_async(run_id: str) -> None:
+    run = await loop.blocking(lifecycle.claim, run_id)
     if run is None:
         return  # already taken, finished or cancelled
-    executor = Executor(run)
-    try:
-        executor.run()
-    except Cancelled:
-        executor.save_partial_text()
-        lifecycle.finish(run, "cancelled", from_statuses=lifecycle.WORKING)
-    except Abandoned:
-        log.info("run %s was taken away from this worker", run_id)
-    except ProviderError as exc:
-        executor.save_partial_text()
-        lifecycle.cancel_or_fail(run, exc.code, exc.message)
-    except Exception:
-        log.exception("run %s crashed", run_id)
-        executor.save_partial_text()
-        lifecycle.cancel_or_fail(run, "server_error", "The server had an error while executing this run.")
+    with loop.watch(run.pk) as watch:
+        executor = Executor(run, watch)
+        try:
+            await executor.run()
+        except Cancelled:
+            await loop.blocking(executor.stop, None, "")
+        except Abandoned:
+            log.info("run %s was taken away from this worker", run_id)
+        except ProviderError as exc:
+            await loop.blocking(executor.stop, exc.code, exc.message)
+        except Exception:
+            log.exception("run %s crashed", run_id)
+            await loop.blocking(executor.stop, "server_error", "The server had an error while executing this run.")
 
 
 def chat_tools(run: Run) -> list[dict[str, Any]]:
@@ -98,14 +98,17 @@ def chat_tool_choice(choice: Any) -> Any:
 
 
 class Executor:
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, watch: loop.Watch) -> None:
         self.run_row = run
+        self.watch = watch
         self.usage = dict(run.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0})
-        self.next_cancel_check = 0.0
-        self.next_heartbeat = time.monotonic() + settings.RUN_HEARTBEAT_SECONDS
         self.message: Message | None = None
         self.message_step: RunStep | None = None
         self.text: list[str] = []
+        # Text received but not yet published (coalescing), and when the last delta went out.
+        self.unsent: list[str] = []
+        self.sent_at = 0.0
+        self.flush_timer: asyncio.TimerHandle | None = None
         # What code_interpreter made, for the next message: image_file parts and file_path citations.
         self.pending_images: list[str] = []
         self.written_files: dict[str, str] = {}
@@ -115,42 +118,43 @@ class Executor:
 
     # -- liveness and cancellation -------------------------------------------------------------
 
-    def check(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if now >= self.next_heartbeat:
-            self.next_heartbeat = now + settings.RUN_HEARTBEAT_SECONDS
-            status = lifecycle.heartbeat(self.run_row.pk)
-            release_db()
-            if status == "cancelling":
-                raise Cancelled
-            if status not in lifecycle.WORKING:
-                raise Abandoned
-        if force or now >= self.next_cancel_check:
-            self.next_cancel_check = now + CANCEL_CHECK_SECONDS
-            if stream.cancel_requested(self.run_row.pk):
-                raise Cancelled
+    def check(self) -> None:
+        """Stops the run if the engine loop's monitor saw it cancelled or taken away."""
+        if self.watch.cancelled:
+            raise Cancelled
+        if self.watch.abandoned:
+            raise Abandoned
+
+    def stop(self, code: str | None, message: str) -> None:
+        """Ends a run that cannot go on: cancelled, or failed with code and message (cancelled if it was being cancelled)."""
+        self.save_partial_text()
+        if code is None:
+            lifecycle.finish(self.run_row, "cancelled", from_statuses=lifecycle.WORKING)
+        else:
+            lifecycle.cancel_or_fail(self.run_row, code, message)
 
     # -- the loop -------------------------------------------------------------------------------
 
-    def run(self) -> None:
+    async def run(self) -> None:
         run = self.run_row
         for _ in range(MAX_TURNS):
-            self.check(force=True)
-            prompt = prompts.build(run)
+            self.check()
+            prompt = await loop.blocking(prompts.build, run)
             if prompt.too_long:
-                lifecycle.finish(run, "incomplete", incomplete_details={"reason": "max_prompt_tokens"}, usage=self.usage)
+                await loop.blocking(self.end_incomplete, "max_prompt_tokens")
                 return
             remaining = None
             if run.max_completion_tokens is not None:
                 remaining = run.max_completion_tokens - self.usage["completion_tokens"]
                 if remaining <= 0:
-                    lifecycle.finish(
-                        run, "incomplete", incomplete_details={"reason": "max_completion_tokens"}, usage=self.usage
-                    )
+                    await loop.blocking(self.end_incomplete, "max_completion_tokens")
                     return
-            if not self.turn(self.request_body(prompt, remaining)):
+            if not await self.turn(self.request_body(prompt, remaining)):
                 return
         raise ProviderError("server_error", f"The run made {MAX_TURNS} model calls without finishing.")
+
+    def end_incomplete(self, reason: str) -> None:
+        lifecycle.finish(self.run_row, "incomplete", incomplete_details={"reason": reason}, usage=self.usage)
 
     def request_body(self, prompt: prompts.Prompt, remaining: int | None) -> dict[str, Any]:
         run = self.run_row
@@ -173,33 +177,63 @@ class Executor:
             body["reasoning_effort"] = run.reasoning_effort
         return body
 
-    def turn(self, body: dict[str, Any]) -> bool:
+    async def turn(self, body: dict[str, Any]) -> bool:
         """One model call. True when the model must be called again (after server-side tools)."""
-        run = self.run_row
         calls: dict[int, dict[str, Any]] = {}
         tool_step: RunStep | None = None
         finish_reason: str | None = None
         turn_usage: dict[str, int] | None = None
-        release_db()  # nothing to write until the first token, which may take a while
-        chunks: Iterator[Chunk] = stream_chat(body)
-        try:
-            for chunk in chunks:
+        watch = self.watch
+        async with contextlib.aclosing(stream_chat(body)) as batches:
+            try:
+                watch.interruptible = True  # waiting on the model: a cancel may interrupt
+                async for chunks in batches:
+                    watch.interruptible = False
+                    self.check()
+                    text: list[str] = []
+                    for chunk in chunks:
+                        if chunk.content:
+                            text.append(chunk.content)
+                        for delta in chunk.tool_calls:
+                            if text:
+                                await self.on_text("".join(text))
+                                text = []
+                            self.flush_text()
+                            if tool_step is None:
+                                tool_step = await loop.blocking(self.open_tool_step)
+                            self.on_tool_call(tool_step, calls, delta)
+                        finish_reason = chunk.finish_reason or finish_reason
+                        turn_usage = chunk.usage or turn_usage
+                    if text:
+                        await self.on_text("".join(text))
+                    watch.interruptible = True
+            except asyncio.CancelledError:
+                if not watch.interrupted:
+                    raise
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
                 self.check()
-                if chunk.content:
-                    self.on_text(chunk.content)
-                for delta in chunk.tool_calls:
-                    if tool_step is None:
-                        self.complete_message(None)
-                        tool_step = self.open_step("tool_calls", {"type": "tool_calls", "tool_calls": []})
-                    self.on_tool_call(tool_step, calls, delta)
-                finish_reason = chunk.finish_reason or finish_reason
-                turn_usage = chunk.usage or turn_usage
-        finally:
-            close = getattr(chunks, "close", None)
-            if close:
-                close()
+                raise Cancelled from None
+            finally:
+                watch.interruptible = False
+                self.flush_text()
         self.add_usage(turn_usage)
         step_usage = _usage(turn_usage)
+        if await loop.blocking(self.end_turn, tool_step, finish_reason, step_usage):
+            return False
+        assert tool_step is not None
+        ordered = [calls[i] for i in sorted(calls)]
+        for call in ordered:
+            if call["type"] == "code_interpreter":
+                await self.run_code_call(tool_step, call)
+            elif call["type"] == "file_search":
+                await self.run_search_call(call)
+        return await loop.blocking(self.settle_tool_step, tool_step, ordered, step_usage)
+
+    def end_turn(self, tool_step: RunStep | None, finish_reason: str | None, step_usage: dict[str, int] | None) -> bool:
+        """Completes the turn's message; True when that ends the run (no tool calls, or out of tokens)."""
+        run = self.run_row
         if tool_step is None:
             self.complete_message(step_usage, truncated=finish_reason == "length")
         else:
@@ -208,17 +242,15 @@ class Executor:
             if tool_step is not None:
                 tool_step.usage = step_usage
                 tool_step.save()
-            lifecycle.finish(run, "incomplete", incomplete_details={"reason": "max_completion_tokens"}, usage=self.usage)
-            return False
+            self.end_incomplete("max_completion_tokens")
+            return True
         if tool_step is None:
             lifecycle.finish(run, "completed", usage=self.usage)
-            return False
-        ordered = [calls[i] for i in sorted(calls)]
-        for call in ordered:
-            if call["type"] == "code_interpreter":
-                self.run_code_call(tool_step, call)
-            elif call["type"] == "file_search":
-                self.run_search_call(call)
+            return True
+        return False
+
+    def settle_tool_step(self, tool_step: RunStep, ordered: list[dict[str, Any]], step_usage: dict[str, int] | None) -> bool:
+        """Completes a step of server-side calls (True: call the model again), or parks the run for the client's outputs."""
         tool_step.step_details = _tool_details(ordered)
         tool_step.usage = step_usage
         if any(call["type"] == "function" for call in ordered):
@@ -227,8 +259,12 @@ class Executor:
         tool_step.status = "completed"
         tool_step.completed_at = timezone.now()
         tool_step.save()
-        stream.publish(run.pk, "thread.run.step.completed", lifecycle.step_data(tool_step))
+        stream.publish(self.run_row.pk, "thread.run.step.completed", lifecycle.step_data(tool_step))
         return True
+
+    def open_tool_step(self) -> RunStep:
+        self.complete_message(None)
+        return self.open_step("tool_calls", {"type": "tool_calls", "tool_calls": []})
 
     # -- text -----------------------------------------------------------------------------------
 
@@ -242,17 +278,20 @@ class Executor:
         stream.publish_many(run.pk, [("thread.run.step.created", data), ("thread.run.step.in_progress", data)])
         return step
 
-    def on_text(self, text: str) -> None:
+    async def on_text(self, text: str) -> None:
+        """Streams text. The first delta goes out at once; later ones at most one per
+        RUN_STREAM_COALESCE_MS, holding what arrived meanwhile (like Nagle's algorithm)."""
         run = self.run_row
-        delta = {
-            "id": "",
-            "object": "thread.message.delta",
-            "delta": {"content": [{"index": 0, "type": "text", "text": {"value": text, "annotations": []}}]},
-        }
         self.text.append(text)
         if self.message is not None:
-            delta["id"] = self.message.id
-            stream.publish(run.pk, "thread.message.delta", delta)
+            self.unsent.append(text)
+            now = time.monotonic()
+            if now - self.sent_at >= COALESCE_SECONDS:
+                self.flush_text()
+            elif self.flush_timer is None:
+                self.flush_timer = asyncio.get_running_loop().call_later(
+                    self.sent_at + COALESCE_SECONDS - now, self.flush_text
+                )
             return
         message_id = new_id("msg_")
         # The step is made first, as OpenAI did, so it sorts before the message it makes.
@@ -276,7 +315,7 @@ class Executor:
         )
         step_data = lifecycle.step_data(step)
         message_data = lifecycle.message_data(message)
-        delta["id"] = message_id
+        delta = _text_delta(message_id, text)
         # The first token goes out before the rows are written: the client never waits on the database.
         stream.publish_many(
             run.pk,
@@ -288,11 +327,19 @@ class Executor:
                 ("thread.message.delta", delta),
             ],
         )
-        with transaction.atomic():
-            step.save(force_insert=True)
-            message.save(force_insert=True)
-        release_db()
         self.message, self.message_step = message, step
+        self.sent_at = time.monotonic()
+        await loop.blocking(_insert_first, step, message)
+
+    def flush_text(self) -> None:
+        """Publishes the text held back by coalescing; called before any other event of the run."""
+        if self.flush_timer is not None:
+            self.flush_timer.cancel()
+            self.flush_timer = None
+        if self.unsent and self.message is not None:
+            stream.publish(self.run_row.pk, "thread.message.delta", _text_delta(self.message.id, "".join(self.unsent)))
+            self.sent_at = time.monotonic()
+        self.unsent = []
 
     def _text_content(self) -> list[dict[str, Any]]:
         value = "".join(self.text)
@@ -402,18 +449,18 @@ class Executor:
             return name
         return "function"
 
-    def run_search_call(self, call: dict[str, Any]) -> None:
-        self.check(force=True)
-        result = search_tool.run_search(self.run_row, call["arguments"], self.search_calls)
+    async def run_search_call(self, call: dict[str, Any]) -> None:
+        self.check()
+        result = await loop.tool(search_tool.run_search, self.run_row, call["arguments"], self.search_calls)
         self.search_calls += 1
         call["details"] = result.details
         self.citations.update(result.citations)
 
-    def run_code_call(self, step: RunStep, call: dict[str, Any]) -> None:
-        self.check(force=True)
+    async def run_code_call(self, step: RunStep, call: dict[str, Any]) -> None:
+        self.check()
         code = code_tool.code_from_arguments(call["arguments"])
         call["input"] = code
-        result = code_tool.run_code(self.run_row, code)
+        result = await loop.tool(code_tool.run_code, self.run_row, code)
         call["outputs"] = result.outputs
         self.pending_images += result.images
         self.written_files.update(result.files)
@@ -454,6 +501,20 @@ class Executor:
             return
         for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
             self.usage[key] = self.usage.get(key, 0) + int(usage.get(key) or 0)
+
+
+def _text_delta(message_id: str, text: str) -> dict[str, Any]:
+    return {
+        "id": message_id,
+        "object": "thread.message.delta",
+        "delta": {"content": [{"index": 0, "type": "text", "text": {"value": text, "annotations": []}}]},
+    }
+
+
+def _insert_first(step: RunStep, message: Message) -> None:
+    with transaction.atomic():
+        step.save(force_insert=True)
+        message.save(force_insert=True)
 
 
 def _tool_details(ordered: list[dict[str, Any]]) -> dict[str, Any]:

@@ -169,8 +169,93 @@ def request_cancel(run_id: str) -> None:
     client().set(_cancel_key(run_id), b"1", ex=24 * 3600)
 
 
-def cancel_requested(run_id: str) -> bool:
-    return bool(client().exists(_cancel_key(run_id)))
+def cancel_requested_many(run_ids: list[str]) -> set[str]:
+    """The runs among run_ids whose cancel was requested, in one round trip."""
+    flags = client().mget([_cancel_key(run_id) for run_id in run_ids])
+    return {run_id for run_id, flag in zip(run_ids, flags, strict=True) if flag}
+
+
+def _entry_id(raw: Any) -> tuple[int, int]:
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class _Reader:
+    """One follower of one run's stream: what the shared read hands it, and where it is."""
+
+    def __init__(self, key: str, after: str) -> None:
+        self.key = key
+        self.cursor = _entry_id(after)
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+
+
+class _Hub:
+    """One per event loop: a single XREAD BLOCK follows every stream this loop's readers follow.
+
+    With hundreds of live SSE responses in one web process, one read returns the new events of
+    all of them, instead of one blocking XREAD round trip per response per event. A new reader
+    joins by interrupting the blocked read (CLIENT UNBLOCK), so it starts at once.
+    """
+
+    def __init__(self) -> None:
+        self.readers: dict[str, set[_Reader]] = {}
+        self.task: asyncio.Task[None] | None = None
+        self.reader_client: Any = None
+        self.reader_id: int | None = None
+
+    async def join(self, reader: _Reader) -> None:
+        self.readers.setdefault(reader.key, set()).add(reader)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+        elif self.reader_id is not None:
+            await _async_client().client_unblock(self.reader_id)
+
+    def leave(self, reader: _Reader) -> None:
+        found = self.readers.get(reader.key)
+        if found is not None:
+            found.discard(reader)
+            if not found:
+                del self.readers[reader.key]
+
+    async def _run(self) -> None:
+        if self.reader_client is None:
+            self.reader_client = aioredis.Redis.from_url(
+                settings.REDIS_URL, single_connection_client=True, socket_timeout=None
+            )
+            self.reader_id = await self.reader_client.client_id()
+        try:
+            while self.readers:
+                streams = {
+                    key: "{}-{}".format(*min(reader.cursor for reader in readers))
+                    for key, readers in self.readers.items()
+                }
+                response = await self.reader_client.xread(streams, count=1000, block=READ_BLOCK_MS)
+                for key, entries in response or ():
+                    name = key.decode() if isinstance(key, bytes) else key
+                    for reader in list(self.readers.get(name, ())):
+                        fresh = [(entry_id, fields) for entry_id, fields in entries if _entry_id(entry_id) > reader.cursor]
+                        if fresh:
+                            reader.cursor = _entry_id(fresh[-1][0])
+                            reader.queue.put_nowait(fresh)
+        except Exception as exc:
+            log.exception("reading run events from Redis failed")
+            for readers in self.readers.values():
+                for reader in readers:
+                    reader.queue.put_nowait(exc)
+            await self.reader_client.aclose()
+            self.reader_client = self.reader_id = None
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
+
+
+def _hub() -> _Hub:
+    loop = asyncio.get_running_loop()
+    found = _hubs.get(loop)
+    if found is None:
+        found = _hubs[loop] = _Hub()
+    return found
 
 
 async def tail(run_id: str, after: str = START, *, until_final: bool = False) -> AsyncIterator[list[tuple[str, bytes]]]:
@@ -178,20 +263,26 @@ async def tail(run_id: str, after: str = START, *, until_final: bool = False) ->
     nothing happens (for keep-alives). Stops after the first `done`, or with until_final after the
     run's final `done`.
     """
-    redis_client = _async_client()
-    key = _key(run_id)
-    cursor = after
-    while True:
-        response = await redis_client.xread({key: cursor}, count=1000, block=READ_BLOCK_MS)
-        if not response:
-            yield []
-            continue
-        batch: list[tuple[str, bytes]] = []
-        for entry_id, fields in response[0][1]:
-            cursor = entry_id
-            event = fields[b"e"].decode()
-            batch.append((event, fields[b"d"]))
-            if event == "done" and (not until_final or fields.get(b"f") == b"1"):
-                yield batch
-                return
-        yield batch
+    hub = _hub()
+    reader = _Reader(_key(run_id), after)
+    await hub.join(reader)
+    try:
+        while True:
+            try:
+                async with asyncio.timeout(READ_BLOCK_MS / 1000):
+                    entries = await reader.queue.get()
+            except TimeoutError:
+                yield []
+                continue
+            if isinstance(entries, Exception):
+                raise entries
+            batch: list[tuple[str, bytes]] = []
+            for _, fields in entries:
+                event = fields[b"e"].decode()
+                batch.append((event, fields[b"d"]))
+                if event == "done" and (not until_final or fields.get(b"f") == b"1"):
+                    yield batch
+                    return
+            yield batch
+    finally:
+        hub.leave(reader)

@@ -1,16 +1,17 @@
 """The only code that talks to model providers: OpenAI-compatible Chat Completions over httpx.
 
-Streams chunks with tool-call deltas and usage (stream_options.include_usage). Connect errors,
+Streams chunks with tool-call deltas and usage (stream_options.include_usage), on the worker's
+engine loop (console/engine/loop.py): one httpx.AsyncClient per event loop. Connect errors,
 429 and 5xx are retried with bounded backoff until the first chunk arrives; after that a
 dropped stream is an error, since output has already been shown.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
-import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ import orjson
 from django.conf import settings
 
 from console.providers.routing import NoProvider, route_for
+from console.providers.transport import async_transport
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +28,7 @@ MAX_ATTEMPTS = 4
 BACKOFF_CAP = 8.0
 TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
 
-_client: httpx.Client | None = None
-_client_lock = threading.Lock()
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
 
 
 class ProviderError(Exception):
@@ -55,15 +56,16 @@ class Chunk:
     usage: dict[str, int] | None = None
 
 
-def _http() -> httpx.Client:
-    global _client
-    with _client_lock:
-        if _client is None:
-            _client = httpx.Client(
-                timeout=TIMEOUT,
-                limits=httpx.Limits(max_connections=2000, max_keepalive_connections=500),
-            )
-        return _client
+def _http() -> httpx.AsyncClient:
+    loop = asyncio.get_running_loop()
+    found = _clients.get(loop)
+    if found is None:
+        found = httpx.AsyncClient(
+            timeout=TIMEOUT,
+            transport=async_transport(httpx.Limits(max_connections=2000, max_keepalive_connections=500)),
+        )
+        _clients[loop] = found
+    return found
 
 
 def _parse_chunk(payload: dict[str, Any]) -> Chunk:
@@ -85,11 +87,16 @@ def _parse_chunk(payload: dict[str, Any]) -> Chunk:
     return chunk
 
 
-def _sse_data(pieces: Iterator[bytes]) -> Iterator[bytes]:
-    """The `data:` payloads of an event stream, split by hand: httpx's iter_lines costs more per token."""
-    buffer = b""
-    for piece in pieces:
-        buffer += piece
+class _SSEData:
+    """Splits an event stream's bytes into its `data:` payloads, by hand: httpx's aiter_lines
+    costs more per token."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+
+    def feed(self, piece: bytes) -> list[bytes]:
+        buffer = self.buffer + piece
+        found = []
         start = 0
         while True:
             end = buffer.find(b"\n", start)
@@ -98,15 +105,17 @@ def _sse_data(pieces: Iterator[bytes]) -> Iterator[bytes]:
             line = buffer[start:end]
             start = end + 1
             if line.startswith(b"data:"):
-                yield line[5:].strip()
-        buffer = buffer[start:]
-    if buffer.startswith(b"data:"):
-        yield buffer[5:].strip()
+                found.append(line[5:].strip())
+        self.buffer = buffer[start:]
+        return found
+
+    def rest(self) -> list[bytes]:
+        return [self.buffer[5:].strip()] if self.buffer.startswith(b"data:") else []
 
 
-def _error_message(response: httpx.Response) -> str:
+async def _error_message(response: httpx.Response) -> str:
     try:
-        body = orjson.loads(response.read())
+        body = orjson.loads(await response.aread())
         error = body.get("error") if isinstance(body, dict) else None
         if isinstance(error, dict) and error.get("message"):
             return str(error["message"])
@@ -125,8 +134,12 @@ def _delay(attempt: int, response: httpx.Response | None = None) -> float:
     return min(settings.PROVIDER_RETRY_BACKOFF * (2**attempt), BACKOFF_CAP)
 
 
-def stream_chat(body: dict[str, Any]) -> Iterator[Chunk]:
-    """Streams a chat completion for body["model"]; raises ProviderError when it cannot."""
+async def stream_chat(body: dict[str, Any]) -> AsyncGenerator[list[Chunk], None]:
+    """Streams a chat completion for body["model"]; raises ProviderError when it cannot.
+
+    Yields the chunks of each network read together: when several tokens are already waiting,
+    the caller handles (and publishes) them as one.
+    """
     try:
         route = route_for(body["model"])
     except NoProvider as exc:
@@ -142,36 +155,52 @@ def stream_chat(body: dict[str, Any]) -> Iterator[Chunk]:
         last = attempt == MAX_ATTEMPTS - 1
         yielded = False
         try:
-            with _http().stream("POST", url, content=content, headers=headers) as response:
+            async with _http().stream("POST", url, content=content, headers=headers) as response:
                 if response.status_code >= 400:
-                    message = _error_message(response)
+                    message = await _error_message(response)
                     status = response.status_code
                     if (status == 429 or status >= 500) and not last:
                         log.warning("provider answered %s; retrying", status)
-                        time.sleep(_delay(attempt, response))
+                        await asyncio.sleep(_delay(attempt, response))
                         continue
                     if status == 429:
                         raise ProviderError("rate_limit_exceeded", f"The model provider is rate limiting: {message}")
                     if status in (400, 404, 413, 422):
                         raise ProviderError("invalid_prompt", f"The model provider refused the request: {message}")
                     raise ProviderError("server_error", f"The model provider failed (HTTP {status}): {message}")
+                lines = _SSEData()
                 finished = False
-                for data in _sse_data(response.iter_bytes()):
-                    if data == b"[DONE]":
-                        finished = True
+                async for piece in response.aiter_bytes():
+                    chunks, finished = _chunks(lines.feed(piece))
+                    if chunks:
+                        yielded = True
+                        yield chunks
+                    if finished:
                         break
-                    yielded = True
-                    yield _parse_chunk(orjson.loads(data))
+                if not finished:
+                    chunks, finished = _chunks(lines.rest())
+                    if chunks:
+                        yield chunks
                 if not finished:
                     raise ProviderError("server_error", "The model provider's stream ended before it was complete.")
                 return
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             if last:
                 raise ProviderError("server_error", f"Could not reach the model provider: {exc}") from None
-            time.sleep(_delay(attempt))
+            await asyncio.sleep(_delay(attempt))
         except (httpx.TransportError, orjson.JSONDecodeError) as exc:
             if yielded or last:
                 raise ProviderError(
                     "server_error", f"The connection to the model provider failed mid-stream: {exc!r}"
                 ) from None
-            time.sleep(_delay(attempt))
+            await asyncio.sleep(_delay(attempt))
+
+
+def _chunks(payloads: list[bytes]) -> tuple[list[Chunk], bool]:
+    """The parsed chunks among payloads, and whether the stream's [DONE] came."""
+    chunks: list[Chunk] = []
+    for data in payloads:
+        if data == b"[DONE]":
+            return chunks, True
+        chunks.append(_parse_chunk(orjson.loads(data)))
+    return chunks, False

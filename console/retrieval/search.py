@@ -30,8 +30,11 @@ RANKERS = frozenset({"auto", "default_2024_08_21", "default-2024-08-21", "defaul
 RRF_K = 60
 MAX_RESULTS = 50
 MAX_TERMS = 24
-# Vector stores up to this many vectors are searched exactly; beyond it, by the HNSW index.
-PG_EXACT_VECTOR_LIMIT = 10_000
+# Vector stores up to this many vectors are searched exactly; beyond it, by an index: HNSW on
+# PostgreSQL, a binary-quantized scan with exact rescoring on SQLite.
+EXACT_VECTOR_LIMIT = 10_000
+# SQLite: bit-vector candidates rescored with the float vectors, per store and query vector.
+RESCORE_CANDIDATES = 150
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
@@ -300,8 +303,18 @@ def _sqlite_vectors(
             )
             found.extend(cursor.fetchall())
         else:
+            bits = schema.bits_table(table)
+            coarse = (
+                not len(vector) % 8
+                and schema.table_exists(connection, bits)
+                and schema.table_exists(connection, schema.raw_table(table))
+            )
+            exact_limit = int_setting("RETRIEVAL_EXACT_VECTOR_LIMIT", EXACT_VECTOR_LIMIT)
             # One KNN per store: the partition key keeps each scan to that store's vectors.
             for store_id in store_ids:
+                if coarse and _store_larger_than(cursor, store_id, exact_limit):
+                    found.extend(_sqlite_rescored(cursor, table, bits, store_id, blob, limit))
+                    continue
                 cursor.execute(
                     f"SELECT distance, chunk_id FROM {table}"
                     " WHERE embedding MATCH %s AND k = %s AND vector_store_id = %s",
@@ -310,6 +323,42 @@ def _sqlite_vectors(
                 found.extend(cursor.fetchall())
     found.sort()
     return [int(chunk_id) for _, chunk_id in found[:limit]]
+
+
+def _store_larger_than(cursor: Any, store_id: str, size: int) -> bool:
+    """Whether the store has more than `size` chunks: at most size + 1 index entries are read."""
+    cursor.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM retrieval_chunk WHERE vector_store_id = %s LIMIT %s)",
+        [store_id, size + 1],
+    )
+    return bool(cursor.fetchone()[0] > size)
+
+
+def _sqlite_rescored(
+    cursor: Any, table: str, bits: str, store_id: str, blob: bytes, limit: int
+) -> list[tuple[float, int]]:
+    """Approximate KNN: the nearest bit vectors by hamming distance, rescored by exact cosine.
+
+    Sign bits keep a coarse picture of each vector, enough to bring the true nearest neighbours
+    into a few hundred candidates; the float vectors then order those exactly. vec0's top-k
+    selection costs O(vectors x k), so the candidates are kept to a couple of hundred.
+    """
+    candidates = max(int_setting("RETRIEVAL_RESCORE_CANDIDATES", RESCORE_CANDIDATES), limit)
+    cursor.execute(
+        f"SELECT chunk_id FROM {bits}"
+        " WHERE embedding MATCH vec_quantize_binary(%s) AND k = %s AND vector_store_id = %s",
+        [blob, candidates, store_id],
+    )
+    ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return []
+    marks = ", ".join(["%s"] * len(ids))
+    cursor.execute(
+        f"SELECT vec_distance_cosine(embedding, %s) AS d, chunk_id FROM {schema.raw_table(table)}"
+        f" WHERE chunk_id IN ({marks}) ORDER BY d LIMIT %s",
+        [blob, *ids, limit],
+    )
+    return list(cursor.fetchall())
 
 
 def _pg_vectors(
@@ -323,7 +372,7 @@ def _pg_vectors(
 ) -> list[int]:
     kind = schema.pg_vector_type(len(vector))
     literal = vector_literal(vector)
-    exact_limit = int_setting("RETRIEVAL_EXACT_VECTOR_LIMIT", PG_EXACT_VECTOR_LIMIT)
+    exact_limit = int_setting("RETRIEVAL_EXACT_VECTOR_LIMIT", EXACT_VECTOR_LIMIT)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE vector_store_id = ANY(%s) LIMIT %s) s",

@@ -71,10 +71,10 @@ def claim(run_id: str) -> Run | None:
     return run
 
 
-def heartbeat(run_id: str) -> str | None:
-    """Marks the worker alive; returns the run's status (None if the run is gone)."""
-    Run.objects.filter(pk=run_id, status__in=WORKING).update(heartbeat_at=timezone.now())
-    return Run.objects.filter(pk=run_id).values_list("status", flat=True).first()
+def heartbeat_many(run_ids: list[str]) -> dict[str, str]:
+    """Marks the worker holding these runs alive; returns their statuses (a gone run is left out)."""
+    Run.objects.filter(pk__in=run_ids, status__in=WORKING).update(heartbeat_at=timezone.now())
+    return dict(Run.objects.filter(pk__in=run_ids).values_list("id", "status"))
 
 
 def _close_open_parts(run: Run, step_status: str, message_reason: str | None) -> list[tuple[str, Any]]:
