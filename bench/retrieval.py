@@ -203,15 +203,17 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     dump = args.every == 1
     records: list[dict[str, Any]] = []
     vectors: list[list[float]] = []
-    start = time.perf_counter()
-    for number, (rel, path) in enumerate(files):
+    per_file: list[Any] = [None] * len(files)
+
+    def one(number: int) -> None:
+        """One file, as a worker's ingest task does it (the service's status queries left out)."""
+        rel, path = files[number]
         file_id = f"file-{number:05d}"
         t0 = time.perf_counter()
         try:
             text = extract_text(path, path.name)
         except ParseError:
-            failed += 1
-            continue
+            return
         t1 = time.perf_counter()
         chunks = chunk_text(text, max_tokens=800, overlap=400)
         t2 = time.perf_counter()
@@ -219,11 +221,43 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         t3 = time.perf_counter()
         index_file(CORPUS_STORE, file_id, rel, chunks, {}, embeddings)
         t4 = time.perf_counter()
-        times["parse"] += t1 - t0
-        times["chunk"] += t2 - t1
-        times["embed"] += t3 - t2
-        times["index"] += t4 - t3
-        text_bytes += len(text.encode())
+        per_file[number] = (
+            file_id,
+            rel,
+            len(text.encode()),
+            chunks,
+            embeddings,
+            (t1 - t0, t2 - t1, t3 - t2, t4 - t3),
+        )
+
+    start = time.perf_counter()
+    if args.workers == 1:
+        for number in range(len(files)):
+            one(number)
+    else:
+        # Like the Celery worker's threads pool running a batch's ingest tasks side by side.
+        import concurrent.futures
+
+        from django.db import connections
+
+        def task(number: int) -> None:
+            try:
+                one(number)
+            finally:
+                connections.close_all()  # each thread's own connection, as a task's
+
+        with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
+            for future in [pool.submit(task, number) for number in range(len(files))]:
+                future.result()
+    wall = time.perf_counter() - start
+    for item in per_file:
+        if item is None:
+            failed += 1
+            continue
+        file_id, rel, nbytes, chunks, embeddings, stage = item
+        for key, value in zip(("parse", "chunk", "embed", "index"), stage, strict=True):
+            times[key] += value
+        text_bytes += nbytes
         chunks_total += len(chunks)
         if dump:
             for position, chunk in enumerate(chunks):
@@ -238,11 +272,11 @@ def cmd_ingest(args: argparse.Namespace) -> None:
                 )
             if embeddings:
                 vectors.extend(embeddings)
-    wall = time.perf_counter() - start
     result = {
         "db": args.db,
         "embed": args.embed,
         "every": args.every,
+        "workers": args.workers,
         "files": len(files) - failed,
         "failed": failed,
         "chunks": chunks_total,
@@ -253,7 +287,13 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         "stage_s": times,
         "model_load_s": load_s,
     }
-    save(args, f"ingest-{args.db}-{args.embed}" + (f"-every{args.every}" if args.every > 1 else ""), result)
+    save(
+        args,
+        f"ingest-{args.db}-{args.embed}"
+        + (f"-every{args.every}" if args.every > 1 else "")
+        + (f"-workers{args.workers}" if args.workers > 1 else ""),
+        result,
+    )
     if dump:
         import numpy as np
 
@@ -265,11 +305,11 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         if vectors:
             np.save(cache / "embeddings.npy", np.asarray(vectors, dtype=np.float32))
     print(
-        "| db | embedder | files | chunks | extracted text | wall | files/s | MB/s | parse | chunk | embed | index |"
+        "| db | embedder | workers | files | chunks | extracted text | wall | files/s | MB/s | parse | chunk | embed | index |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     print(
-        f"| {args.db} | {args.embed} | {result['files']} | {chunks_total} | {result['text_mb']:.1f} MB |"
+        f"| {args.db} | {args.embed} | {args.workers} | {result['files']} | {chunks_total} | {result['text_mb']:.1f} MB |"
         f" {wall:.1f} s | {result['files_per_s']:.1f} | {result['mb_per_s']:.2f} |"
         + "".join(f" {times[k]:.1f} s |" for k in ("parse", "chunk", "embed", "index"))
     )
@@ -418,9 +458,19 @@ def load_sqlite(
             )
             if table:
                 block = synthetic_vectors(vectors, start, stop, seed=start)
+                rows = [(start + 1 + j, SCALE_STORE, block[j].tobytes()) for j in range(stop - start)]
                 raw.executemany(
-                    f"INSERT INTO {table} (chunk_id, vector_store_id, embedding) VALUES (?, ?, ?)",
-                    [(start + 1 + j, SCALE_STORE, block[j].tobytes()) for j in range(stop - start)],
+                    f"INSERT INTO {table} (chunk_id, vector_store_id, embedding) VALUES (?, ?, ?)", rows
+                )
+                # The binary-quantized twin and the rescoring copy, as index.py writes them.
+                raw.executemany(
+                    f"INSERT INTO {schema.bits_table(table)} (chunk_id, vector_store_id, embedding)"
+                    " VALUES (?, ?, vec_quantize_binary(?))",
+                    rows,
+                )
+                raw.executemany(
+                    f"INSERT INTO {schema.raw_table(table)} (chunk_id, embedding) VALUES (?, ?)",
+                    [(r[0], r[2]) for r in rows],
                 )
     with raw:
         raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -578,6 +628,34 @@ def measure(
     }
 
 
+def ann_recall(store: str, queries: list[str], embedder: Any) -> dict[str, float]:
+    """How much of the exact top 10 the default vector search (HNSW, or SQLite's bit scan with
+    rescoring) returns, for the vector ranking alone and for the fused hybrid page."""
+    from django.db import connection
+    from django.test import override_settings
+
+    from console.retrieval import search as s
+
+    def both() -> tuple[list[list[int]], list[list[int]]]:
+        vec = [
+            (s._vector_rankings(connection, embedder, [store], [q], 10, "1=1", []) or [[]])[0]
+            for q in queries
+        ]
+        hyb = [
+            [h.chunk_id for h in s.search([store], q, max_num_results=10, embedder=embedder)] for q in queries
+        ]
+        return vec, hyb
+
+    with override_settings(RETRIEVAL_EXACT_VECTOR_LIMIT=10**9):
+        exact_vec, exact_hyb = both()
+    vec, hyb = both()
+
+    def overlap(got: list[list[int]], want: list[list[int]]) -> float:
+        return statistics.mean(len(set(g) & set(w)) / max(len(w), 1) for g, w in zip(got, want, strict=True))
+
+    return {"vector_recall@10": overlap(vec, exact_vec), "hybrid_overlap@10": overlap(hyb, exact_hyb)}
+
+
 def cmd_scale(args: argparse.Namespace) -> None:
     os.environ.pop("EMBEDDINGS_LOCAL", None)
     name = "scale" + ("" if args.vectors else "_ft")
@@ -646,6 +724,11 @@ def cmd_scale(args: argparse.Namespace) -> None:
         if args.vectors:
             row["hy_small"] = measure(CORPUS_STORE, queries, embedder, timer, budget, args.reps)
             print(f"  hybrid,    10k store beside it: {row['hy_small']}", flush=True)
+            row["ann_big"] = ann_recall(SCALE_STORE, queries, embedder)
+            row["ann_small"] = ann_recall(CORPUS_STORE, queries, embedder)
+            print(
+                f"  against exact vector search: {row['ann_big']} (10k store: {row['ann_small']})", flush=True
+            )
         results.append(row)
         save(
             args,
@@ -694,6 +777,9 @@ def main() -> None:
     parser.add_argument("--work", type=pathlib.Path, default=pathlib.Path("/tmp/bench-retrieval"))
     parser.add_argument("--embed", choices=["none", "local"], default="none")
     parser.add_argument("--every", type=int, default=1, help="ingest every Nth file only")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="ingest: files indexed side by side, each on its own thread"
+    )
     parser.add_argument("--levels", default="10000,100000,1000000")
     parser.add_argument("--no-vectors", dest="vectors", action="store_false", help="scale: full-text only")
     parser.add_argument(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from django.db import connection
 
@@ -176,3 +178,85 @@ def test_it_uses_the_configured_embedder_by_default(settings) -> None:
     settings.EMBEDDINGS_LOCAL = ""
     add("vs_1", "file-1", ["configured by environment"])
     assert len(search(["vs_1"], "environment")) == 1
+
+
+def _sqlite_bits_or_skip() -> None:
+    _needs_vectors()
+    if connection.vendor != "sqlite":
+        pytest.skip("the bit-vector scan is SQLite's index; PostgreSQL uses HNSW")
+
+
+class RandomEmbedder(HashEmbedder):
+    """A distinct pseudo-random unit vector per text: no ties between distances."""
+
+    def _one(self, text: str) -> list[float]:
+        import hashlib
+        import random
+
+        rng = random.Random(hashlib.sha256(text.encode()).digest())
+        vector = [rng.gauss(0.0, 1.0) for _ in range(self.dimensions)]
+        norm = sum(x * x for x in vector) ** 0.5
+        return [x / norm for x in vector]
+
+
+@pytest.mark.parametrize("candidates", [200, 30])
+def test_it_rescores_bit_vector_candidates_with_exact_distances(settings, candidates: int) -> None:
+    # Queries of words no chunk holds: the results are the vector ranking alone.
+    _sqlite_bits_or_skip()
+    embedder = RandomEmbedder(dimensions=64)
+    add("vs_big", "file-1", [f"chunk {i}" for i in range(60)], embedder=embedder)
+    add("vs_big", "file-2", [f"chunk {i}" for i in range(60, 120)], embedder=embedder)
+    add("vs_other", "file-3", [f"chunk {i}" for i in range(30)], embedder=embedder)
+    settings.RETRIEVAL_RESCORE_CANDIDATES = candidates
+    for query in ["alpha", "bravo", "charlie", "delta"]:
+        settings.RETRIEVAL_EXACT_VECTOR_LIMIT = 10_000
+        exact = search(["vs_big"], query, embedder=embedder, max_num_results=20)
+        settings.RETRIEVAL_EXACT_VECTOR_LIMIT = 0
+        coarse = search(["vs_big"], query, embedder=embedder, max_num_results=20)
+        assert len(exact) == len(coarse) == 20
+        assert all(hit.file_id in ("file-1", "file-2") for hit in coarse)
+        if candidates >= 120:  # every vector of the store is a candidate: the same as exact
+            assert [h.chunk_id for h in coarse] == [h.chunk_id for h in exact]
+        else:  # a quarter of the store as candidates: most of the true top 20, in exact order
+            assert len({h.chunk_id for h in coarse} & {h.chunk_id for h in exact}) >= 10
+            in_both = [h.chunk_id for h in coarse if h.chunk_id in {e.chunk_id for e in exact}]
+            assert in_both == [h.chunk_id for h in exact if h.chunk_id in set(in_both)]
+
+
+def test_it_keeps_bit_vectors_in_step_with_float_vectors() -> None:
+    _sqlite_bits_or_skip()
+    embedder = HashEmbedder(dimensions=64)
+    add("vs_1", "file-1", ["cats nap", "dogs run"], embedder=embedder)
+    table = schema.vector_table(connection, 64)
+    bits, raw = schema.bits_table(table), schema.raw_table(table)
+
+    def rows(name: str) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {name} WHERE chunk_id IN (SELECT chunk_id FROM {table})")
+            return cursor.fetchone()[0]
+
+    assert rows(table) == rows(bits) == rows(raw) == 2
+    add("vs_1", "file-1", ["cats nap again"], embedder=embedder)
+    assert rows(table) == rows(bits) == rows(raw) == 1
+    with connection.cursor() as cursor:  # a database from before the twins existed
+        cursor.execute(f"DROP TABLE {bits}")
+        cursor.execute(f"DROP TABLE {raw}")
+    schema.install_vector_bits(None, SimpleNamespace(connection=connection))  # the migration's step
+    assert rows(bits) == rows(raw) == 1
+    from console.retrieval.index import delete_store
+
+    delete_store("vs_1")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {raw}")
+        assert cursor.fetchone()[0] == 0
+    assert rows(table) == rows(bits) == 0
+
+
+def test_it_searches_sizes_that_do_not_pack_into_bytes_exactly(settings) -> None:
+    _sqlite_bits_or_skip()
+    settings.RETRIEVAL_EXACT_VECTOR_LIMIT = 0
+    embedder = HashEmbedder(dimensions=20)
+    add("vs_1", "file-1", ["cats sleep most of the day"], embedder=embedder)
+    add("vs_1", "file-2", ["the stock market rose"], embedder=embedder)
+    assert not schema.table_exists(connection, schema.bits_table(schema.vector_table(connection, 20)))
+    assert _texts(search(["vs_1"], "feline", embedder=embedder))[0] == "cats sleep most of the day"
