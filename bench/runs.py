@@ -61,7 +61,7 @@ async def _one_run(
     port: int, key: str, thread_id: str, assistant_id: str, start_at: float, timeout: float, conn: Any
 ) -> dict[str, Any]:
     """One streamed run over its own (already open) connection; returns its time stamps."""
-    result: dict[str, Any] = {"thread": thread_id, "error": None, "deltas": 0, "events": 0}
+    result: dict[str, Any] = {"thread": thread_id, "error": None, "deltas": 0, "tokens": 0, "events": 0}
     reader, writer = conn
     body = json.dumps({"assistant_id": assistant_id, "stream": True}).encode()
     request = (
@@ -108,6 +108,8 @@ async def _one_run(
                         if not result["deltas"]:
                             result["first_delta"] = now
                         result["deltas"] += 1
+                        # The provider's tokens are " tok<i>"; deltas may carry several (coalescing).
+                        result["tokens"] += frame.count(b" tok")
                         result["last_delta"] = now
                     elif event in (
                         b"thread.run.created",
@@ -574,8 +576,8 @@ def bench(args: argparse.Namespace, config: Config) -> Result:
         }
         for i, r in enumerate(results):
             p = provider.get(str(i))
-            if not r["error"] and r["deltas"] != args.tokens:
-                r["error"] = f"{r['deltas']} deltas, expected {args.tokens}"
+            if not r["error"] and r["tokens"] != args.tokens:
+                r["error"] = f"{r['tokens']} tokens in {r['deltas']} deltas, expected {args.tokens}"
             if not r["error"] and p is None:
                 r["error"] = "provider saw no request"
             if r["error"]:

@@ -43,27 +43,42 @@ class ReusedRequestThreads:
 
     Entering an outer ThreadSensitiveContext with our own executor makes Django's per-request one a
     no-op. A request never waits for a thread: it takes a spare one or starts another, so long SSE
-    streams cannot starve short requests.
+    streams cannot starve short requests. Once a response has started, its view has run, and its
+    thread goes back to the spares: a streamed response then holds no thread while it streams.
     """
 
-    def __init__(self, app: Any, keep: int = 32) -> None:
+    def __init__(self, app: Any, keep: int = 64) -> None:
         self.app = app
         self.keep = keep
         self.free: list[ThreadPoolExecutor] = []
+
+    def _release(self, executor: ThreadPoolExecutor) -> None:
+        if len(self.free) < self.keep:
+            self.free.append(executor)
+        else:
+            executor.shutdown(wait=False)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         executor = self.free.pop() if self.free else ThreadPoolExecutor(1, thread_name_prefix="request")
+        released = False
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal released
+            if message["type"] == "http.response.start" and len(self.free) < self.keep:
+                # Whatever sync work is left (request_finished) queues behind the next user: harmless.
+                released = True
+                self.free.append(executor)
+            await send(message)
+
         try:
             async with ThreadSensitiveContext(executor=executor):  # type: ignore[call-arg]
-                await self.app(scope, receive, send)
+                await self.app(scope, receive, sending)
         finally:
-            if len(self.free) < self.keep:
-                self.free.append(executor)
-            else:
-                executor.shutdown(wait=False)
+            if not released:
+                self._release(executor)
 
 
 class Router:

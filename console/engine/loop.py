@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CANCEL_CHECK_SECONDS = 0.25
-BLOCKING_THREADS = 16
+BLOCKING_THREADS = 4
 TOOL_THREADS = 64
 
 _loop: asyncio.AbstractEventLoop | None = None
