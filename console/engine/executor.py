@@ -30,9 +30,6 @@ from console.threads.models import Message
 
 log = logging.getLogger(__name__)
 
-# After a run's first text delta, deltas go out at most this often; tokens arriving in between are
-# sent together. Fewer, larger events cost the worker, Redis, the web process and the client less.
-COALESCE_SECONDS = settings.RUN_STREAM_COALESCE_MS / 1000.0
 # A run that keeps calling server-side tools is stopped after this many model calls.
 MAX_TURNS = 25
 SERVER_TOOLS = {
@@ -284,14 +281,14 @@ class Executor:
         run = self.run_row
         self.text.append(text)
         if self.message is not None:
+            # Fewer, larger events cost the worker, Redis, the web process and the client less.
             self.unsent.append(text)
+            interval = settings.RUN_STREAM_COALESCE_MS / 1000.0
             now = time.monotonic()
-            if now - self.sent_at >= COALESCE_SECONDS:
+            if now - self.sent_at >= interval:
                 self.flush_text()
             elif self.flush_timer is None:
-                self.flush_timer = asyncio.get_running_loop().call_later(
-                    self.sent_at + COALESCE_SECONDS - now, self.flush_text
-                )
+                self.flush_timer = asyncio.get_running_loop().call_later(self.sent_at + interval - now, self.flush_text)
             return
         message_id = new_id("msg_")
         # The step is made first, as OpenAI did, so it sorts before the message it makes.
