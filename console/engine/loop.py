@@ -26,6 +26,9 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import connection
 
+from console.events import stream
+from console.runs import lifecycle
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -112,18 +115,6 @@ def watch(run_id: str) -> Iterator[Watch]:
         _watches.pop(run_id, None)
 
 
-def _cancel_flags(run_ids: list[str]) -> set[str]:
-    from console.events import stream
-
-    return stream.cancel_requested_many(run_ids)
-
-
-def _heartbeats(run_ids: list[str]) -> dict[str, str]:
-    from console.runs import lifecycle
-
-    return lifecycle.heartbeat_many(run_ids)
-
-
 async def _monitor_loop() -> None:
     next_heartbeat = time.monotonic() + settings.RUN_HEARTBEAT_SECONDS
     while _watches:
@@ -132,16 +123,16 @@ async def _monitor_loop() -> None:
         if not ids:
             break
         try:
-            for run_id in await blocking(_cancel_flags, ids):
+            for run_id in await blocking(stream.cancel_requested_many, ids):
                 _flag(run_id, cancelled=True)
             if time.monotonic() >= next_heartbeat:
                 next_heartbeat = time.monotonic() + settings.RUN_HEARTBEAT_SECONDS
-                statuses = await blocking(_heartbeats, ids)
+                statuses = await blocking(lifecycle.heartbeat_many, ids)
                 for run_id in ids:
                     status = statuses.get(run_id)
                     if status == "cancelling":
                         _flag(run_id, cancelled=True)
-                    elif status not in ("in_progress", "cancelling"):
+                    elif status not in lifecycle.WORKING:
                         _flag(run_id, abandoned=True)
         except Exception:
             log.exception("run liveness check failed; retrying")

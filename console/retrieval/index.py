@@ -127,12 +127,17 @@ def _delete(connection: Any, where: str, params: list[Any]) -> None:
     """Remove the vector rows of the chunks that `where` selects (before the chunks go)."""
     if not schema.vectors_supported(connection):
         return
-    tables = list(schema.vector_tables(connection).values())
+    by_size = schema.vector_tables(connection)
+    tables = list(by_size.values())
     if not tables:
         return
-    if connection.vendor == "sqlite":
-        twins = [name for t in tables for name in (schema.bits_table(t), schema.raw_table(t))]
-        tables += [name for name in twins if schema.table_exists(connection, name)]
+    if connection.vendor == "sqlite":  # the twins of sizes that pack into bytes (schema.ensure_bits_table)
+        tables += [
+            name
+            for dims, t in by_size.items()
+            if not dims % 8
+            for name in (schema.bits_table(t), schema.raw_table(t))
+        ]
     with connection.cursor() as cursor:
         for table in tables:
             cursor.execute(

@@ -304,11 +304,8 @@ def _sqlite_vectors(
             found.extend(cursor.fetchall())
         else:
             bits = schema.bits_table(table)
-            coarse = (
-                not len(vector) % 8
-                and schema.table_exists(connection, bits)
-                and schema.table_exists(connection, schema.raw_table(table))
-            )
+            # Every float table of such a size has its twins (schema.ensure_vector_table, migration 0002).
+            coarse = not len(vector) % 8
             exact_limit = int_setting("RETRIEVAL_EXACT_VECTOR_LIMIT", EXACT_VECTOR_LIMIT)
             # One KNN per store: the partition key keeps each scan to that store's vectors.
             for store_id in store_ids:
