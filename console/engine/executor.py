@@ -58,13 +58,14 @@ def execute(run_id: str) -> None:
 
 
 async def execute_async(run_id: str) -> None:
-    run = await loop.blocking(lifecycle.claim, run_id)
-    if run is None:
+    claimed = await loop.blocking(_claim, run_id)
+    if claimed is None:
         return  # already taken, finished or cancelled
+    run, first_prompt = claimed
     with loop.watch(run.pk) as watch:
         executor = Executor(run, watch)
         try:
-            await executor.run()
+            await executor.run(first_prompt)
         except Cancelled:
             await loop.blocking(executor.stop, None, "")
         except Abandoned:
@@ -74,6 +75,17 @@ async def execute_async(run_id: str) -> None:
         except Exception:
             log.exception("run %s crashed", run_id)
             await loop.blocking(executor.stop, "server_error", "The server had an error while executing this run.")
+
+
+def _claim(run_id: str) -> tuple[Run, prompts.Prompt | None] | None:
+    """Claims the run and builds its first prompt in one trip to the database threads."""
+    run = lifecycle.claim(run_id)
+    if run is None:
+        return None
+    try:
+        return run, prompts.build(run)
+    except Exception:
+        return run, None  # built again by the executor, which reports the failure on the run
 
 
 def chat_tools(run: Run) -> list[dict[str, Any]]:
@@ -132,11 +144,12 @@ class Executor:
 
     # -- the loop -------------------------------------------------------------------------------
 
-    async def run(self) -> None:
+    async def run(self, prompt: prompts.Prompt | None = None) -> None:
         run = self.run_row
         for _ in range(MAX_TURNS):
             self.check()
-            prompt = await loop.blocking(prompts.build, run)
+            if prompt is None:
+                prompt = await loop.blocking(prompts.build, run)
             if prompt.too_long:
                 await loop.blocking(self.end_incomplete, "max_prompt_tokens")
                 return
@@ -148,6 +161,7 @@ class Executor:
                     return
             if not await self.turn(self.request_body(prompt, remaining)):
                 return
+            prompt = None
         raise ProviderError("server_error", f"The run made {MAX_TURNS} model calls without finishing.")
 
     def end_incomplete(self, reason: str) -> None:
