@@ -194,6 +194,7 @@ class Result:
     ttfb_p50_ms: float
     worker_rss_peak_mb: float
     web_rss_peak_mb: float
+    peak_streams: int = 0  # most provider streams open at one instant: the runs truly in flight
     load_before: float = 0.0  # 1-minute load average when the load phase began: other work on the host
     cpu_s: dict[str, float] = field(default_factory=dict)
     # where the time goes (p50, ms): POST -> response headers -> thread.run.in_progress seen -> provider request;
@@ -593,6 +594,7 @@ def bench(args: argparse.Namespace, config: Config) -> Result:
             stages["token>step_created"].append((r["thread.run.step.created"] - p["first"]) * 1000)
             stages["step_created>delta"].append((r["first_delta"] - r["thread.run.step.created"]) * 1000)
         sends = [r["sent"] for r in results if "sent" in r]
+        peak = peak_overlap([(p["arrived"], p["last"]) for p in provider.values() if "last" in p])
         ends = [r.get("done", 0) for r in results]
         raw = tmp / "results.json"
         raw.write_text(json.dumps({"client": results, "provider": provider}))
@@ -610,6 +612,7 @@ def bench(args: argparse.Namespace, config: Config) -> Result:
             last_lag_p50_ms=round(pct(lag, 0.5), 1),
             last_lag_p99_ms=round(pct(lag, 0.99), 1),
             ttfb_p50_ms=round(pct(ttfb, 0.5), 1),
+            peak_streams=peak,
             stages_p50_ms={name: round(pct(values, 0.5), 1) for name, values in stages.items()},
             worker_rss_peak_mb=round(sampler.peak["worker"] / 1024, 1),
             web_rss_peak_mb=round(sampler.peak["web"] / 1024, 1),
@@ -623,6 +626,16 @@ def bench(args: argparse.Namespace, config: Config) -> Result:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print(f"  kept {tmp}", flush=True)
+
+
+def peak_overlap(intervals: list[tuple[float, float]]) -> int:
+    """The most intervals open at one instant."""
+    edges = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    peak = open_now = 0
+    for _, step in edges:
+        open_now += step
+        peak = max(peak, open_now)
+    return peak
 
 
 def verdict(r: Result) -> str:
@@ -645,15 +658,16 @@ def verdict(r: Result) -> str:
 def table(results: list[Result]) -> str:
     head = (
         "| config | db | runs | errors | wall s | added p50 ms | added p99 ms | added max ms | dispatch p50 ms "
-        "| dispatch p99 ms | last-token lag p50/p99 ms | worker RSS peak MB | web RSS MB | CPU s (worker/web/provider/redis) |"
+        "| dispatch p99 ms | last-token lag p50/p99 ms | worker RSS peak MB | web RSS MB | CPU s (worker/web/provider/redis) "
+        "| peak streams | load avg |"
     )
-    rows = [head, "|" + "---|" * 14]
+    rows = [head, "|" + "---|" * 16]
     for r in results:
         c = r.cpu_s
         rows.append(
             f"| {r.config} | {r.db} | {r.runs} | {r.errors} | {r.wall_s} | {r.added_p50_ms} | {r.added_p99_ms} | {r.added_max_ms} "
             f"| {r.dispatch_p50_ms} | {r.dispatch_p99_ms} | {r.last_lag_p50_ms} / {r.last_lag_p99_ms} | {r.worker_rss_peak_mb} "
-            f"| {r.web_rss_peak_mb} | {c.get('worker')}/{c.get('web')}/{c.get('provider')}/{c.get('redis')} | {r.load_before} |"
+            f"| {r.web_rss_peak_mb} | {c.get('worker')}/{c.get('web')}/{c.get('provider')}/{c.get('redis')} | {r.peak_streams} | {r.load_before} |"
         )
     return "\n".join(rows)
 
