@@ -174,13 +174,112 @@ def pct(values: list[float], q: float) -> float:
 
 
 def cmd_ingest(args: argparse.Namespace) -> None:
-    """Parse, chunk, (embed,) index every corpus file into one store, as vector_stores/ingest.py does."""
+    """Parse, chunk, (embed,) index every corpus file into one store, as vector_stores/ingest.py does.
+
+    --workers N runs N files side by side on threads, as one Celery worker's threads pool runs a
+    batch's tasks; --processes P splits the files over P such processes (P Celery workers on
+    the same machine), which all start at the same instant.
+    """
     if args.embed == "local":
         os.environ["EMBEDDINGS_LOCAL"] = "1"
     else:
         os.environ.pop("EMBEDDINGS_LOCAL", None)
     name = f"ingest_{args.embed}" + (f"_every{args.every}" if args.every > 1 else "")
-    setup_django(args, name, fresh=True)
+    part = args.part is not None
+    setup_django(args, name, fresh=not part)
+    files = corpus_files(args.every)
+    if part:
+        index, count = (int(x) for x in args.part.split("/"))
+        print(json.dumps(_ingest_part(args, files, range(index, len(files), count), args.start_at)))
+        return
+    if args.processes > 1:
+        import subprocess
+
+        from django.db import connections
+
+        connections.close_all()
+        start_at = time.time() + 15  # every child has set up and loaded its model by then
+        command = [sys.executable, __file__, "ingest", "--db", args.db, "--work", str(args.work)]
+        command += ["--embed", args.embed, "--every", str(args.every), "--workers", str(args.workers)]
+        children = [
+            subprocess.Popen(
+                [*command, "--part", f"{i}/{args.processes}", "--start-at", str(start_at)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(args.processes)
+        ]
+        parts = [json.loads(child.communicate()[0].strip().splitlines()[-1]) for child in children]
+        if any(child.returncode for child in children):
+            sys.exit("an ingestion process failed")
+        ended = max(p["ended_at"] for p in parts)
+        load_s = max(p["model_load_s"] for p in parts)
+        records: list[dict[str, Any]] = []
+        vectors: list[list[float]] = []
+    else:
+        parts = [_ingest_part(args, files, range(len(files)), None)]
+        start_at, ended = parts[0]["started_at"], parts[0]["ended_at"]
+        load_s = parts[0]["model_load_s"]
+        records, vectors = parts[0].pop("records"), parts[0].pop("vectors")
+    wall = ended - start_at
+    times = {key: sum(p["stage_s"][key] for p in parts) for key in ("parse", "chunk", "embed", "index")}
+    done = sum(p["files"] for p in parts)
+    text_bytes = sum(p["text_bytes"] for p in parts)
+    chunks_total = sum(p["chunks"] for p in parts)
+    result = {
+        "db": args.db,
+        "embed": args.embed,
+        "every": args.every,
+        "workers": args.workers,
+        "processes": args.processes,
+        "files": done,
+        "failed": len(files) - done,
+        "chunks": chunks_total,
+        "text_mb": text_bytes / 1e6,
+        "wall_s": wall,
+        "files_per_s": done / wall,
+        "mb_per_s": text_bytes / 1e6 / wall,
+        "stage_s": times,
+        "model_load_s": load_s,
+    }
+    save(
+        args,
+        f"ingest-{args.db}-{args.embed}"
+        + (f"-every{args.every}" if args.every > 1 else "")
+        + (f"-workers{args.workers}" if args.workers > 1 else "")
+        + (f"-processes{args.processes}" if args.processes > 1 else ""),
+        result,
+    )
+    if records:
+        import numpy as np
+
+        cache = args.work / "cache"
+        cache.mkdir(parents=True, exist_ok=True)
+        with open(cache / "chunks.jsonl", "w") as fh:
+            for record in records:
+                fh.write(json.dumps(record) + "\n")
+        if vectors:
+            np.save(cache / "embeddings.npy", np.asarray(vectors, dtype=np.float32))
+    print(
+        "| db | embedder | processes × workers | files | chunks | extracted text | wall | files/s | MB/s"
+        " | parse | chunk | embed | index |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"| {args.db} | {args.embed} | {args.processes} × {args.workers} | {done} | {chunks_total} |"
+        f" {result['text_mb']:.1f} MB | {wall:.1f} s | {result['files_per_s']:.1f} | {result['mb_per_s']:.2f} |"
+        + "".join(f" {times[k]:.1f} s |" for k in ("parse", "chunk", "embed", "index"))
+    )
+
+
+def _ingest_part(
+    args: argparse.Namespace, files: list[tuple[str, pathlib.Path]], numbers: range, start_at: float | None
+) -> dict[str, Any]:
+    """Ingest files[n] for n in numbers (on --workers threads); stage times are summed over files.
+
+    With start_at (a time.time()), wait until then so that several processes start together.
+    Keeps every chunk (and vector) for the cache only when this is the whole, unsampled corpus.
+    """
     from console.retrieval.chunking import chunk_text
     from console.retrieval.embeddings import get_embedder
     from console.retrieval.index import index_file
@@ -197,13 +296,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         embedder = None
         load_s = 0.0
 
-    files = corpus_files(args.every)
-    times = {"parse": 0.0, "chunk": 0.0, "embed": 0.0, "index": 0.0}
-    text_bytes = chunks_total = failed = 0
-    dump = args.every == 1
-    records: list[dict[str, Any]] = []
-    vectors: list[list[float]] = []
-    per_file: list[Any] = [None] * len(files)
+    per_file: dict[int, Any] = {}
 
     def one(number: int) -> None:
         """One file, as a worker's ingest task does it (the service's status queries left out)."""
@@ -230,12 +323,13 @@ def cmd_ingest(args: argparse.Namespace) -> None:
             (t1 - t0, t2 - t1, t3 - t2, t4 - t3),
         )
 
-    start = time.perf_counter()
+    if start_at is not None:
+        time.sleep(max(0.0, start_at - time.time()))
+    started = time.time()
     if args.workers == 1:
-        for number in range(len(files)):
+        for number in numbers:
             one(number)
     else:
-        # Like the Celery worker's threads pool running a batch's ingest tasks side by side.
         import concurrent.futures
 
         from django.db import connections
@@ -247,72 +341,43 @@ def cmd_ingest(args: argparse.Namespace) -> None:
                 connections.close_all()  # each thread's own connection, as a task's
 
         with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
-            for future in [pool.submit(task, number) for number in range(len(files))]:
+            for future in [pool.submit(task, number) for number in numbers]:
                 future.result()
-    wall = time.perf_counter() - start
-    for item in per_file:
-        if item is None:
-            failed += 1
-            continue
-        file_id, rel, nbytes, chunks, embeddings, stage = item
+    ended = time.time()
+    keep = args.every == 1 and len(numbers) == len(files)
+    times = {"parse": 0.0, "chunk": 0.0, "embed": 0.0, "index": 0.0}
+    records: list[dict[str, Any]] = []
+    vectors: list[list[float]] = []
+    text_bytes = chunks_total = 0
+    for number in sorted(per_file):
+        file_id, rel, nbytes, chunks, embeddings, stage = per_file[number]
         for key, value in zip(("parse", "chunk", "embed", "index"), stage, strict=True):
             times[key] += value
         text_bytes += nbytes
         chunks_total += len(chunks)
-        if dump:
-            for position, chunk in enumerate(chunks):
-                records.append(
-                    {
-                        "file_id": file_id,
-                        "filename": rel,
-                        "position": position,
-                        "text": chunk.text,
-                        "tokens": chunk.tokens,
-                    }
-                )
-            if embeddings:
-                vectors.extend(embeddings)
-    result = {
-        "db": args.db,
-        "embed": args.embed,
-        "every": args.every,
-        "workers": args.workers,
-        "files": len(files) - failed,
-        "failed": failed,
+        if keep:
+            records += [
+                {
+                    "file_id": file_id,
+                    "filename": rel,
+                    "position": position,
+                    "text": c.text,
+                    "tokens": c.tokens,
+                }
+                for position, c in enumerate(chunks)
+            ]
+            vectors += embeddings or []
+    return {
+        "started_at": started,
+        "ended_at": ended,
+        "files": len(per_file),
+        "text_bytes": text_bytes,
         "chunks": chunks_total,
-        "text_mb": text_bytes / 1e6,
-        "wall_s": wall,
-        "files_per_s": (len(files) - failed) / wall,
-        "mb_per_s": text_bytes / 1e6 / wall,
         "stage_s": times,
         "model_load_s": load_s,
+        "records": records,
+        "vectors": vectors,
     }
-    save(
-        args,
-        f"ingest-{args.db}-{args.embed}"
-        + (f"-every{args.every}" if args.every > 1 else "")
-        + (f"-workers{args.workers}" if args.workers > 1 else ""),
-        result,
-    )
-    if dump:
-        import numpy as np
-
-        cache = args.work / "cache"
-        cache.mkdir(parents=True, exist_ok=True)
-        with open(cache / "chunks.jsonl", "w") as fh:
-            for record in records:
-                fh.write(json.dumps(record) + "\n")
-        if vectors:
-            np.save(cache / "embeddings.npy", np.asarray(vectors, dtype=np.float32))
-    print(
-        "| db | embedder | workers | files | chunks | extracted text | wall | files/s | MB/s | parse | chunk | embed | index |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    print(
-        f"| {args.db} | {args.embed} | {args.workers} | {result['files']} | {chunks_total} | {result['text_mb']:.1f} MB |"
-        f" {wall:.1f} s | {result['files_per_s']:.1f} | {result['mb_per_s']:.2f} |"
-        + "".join(f" {times[k]:.1f} s |" for k in ("parse", "chunk", "embed", "index"))
-    )
 
 
 # --- quality ------------------------------------------------------------------------------------
@@ -780,6 +845,14 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="ingest: files indexed side by side, each on its own thread"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="ingest: processes sharing the files, each with --workers threads",
+    )
+    parser.add_argument("--part", help=argparse.SUPPRESS)  # ingest: I/P, a child of --processes
+    parser.add_argument("--start-at", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--levels", default="10000,100000,1000000")
     parser.add_argument("--no-vectors", dest="vectors", action="store_false", help="scale: full-text only")
     parser.add_argument(

@@ -1,10 +1,16 @@
-"""Token windows, like OpenAI's static chunking strategy (800 tokens, 400 overlap by default)."""
+"""Token windows, like OpenAI's static chunking strategy (800 tokens, 400 overlap by default).
+
+A chunk can also give its text cut into pieces that neighbouring chunks share (`pieces`), so
+that PostgreSQL parses every piece once for full-text search instead of every window.
+"""
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 from console.engine.tokens import encoding
 
@@ -13,11 +19,35 @@ from console.engine.tokens import encoding
 _SEGMENT_CHARS = 256 * 1024
 _THREADS = max(1, min(4, os.cpu_count() or 1))
 
+# A piece edge moves to the whitespace around a window edge when it finds some within this many
+# bytes (on each side); otherwise it stays at the window edge, on a character boundary.
+_WORD_BYTES = 256
+_SPACE = frozenset(b" \t\n\r\x0b\x0c")
+_UP_TO_LAST_SPACE = re.compile(rb".*\s", re.S)
+_NOT_SPACE = re.compile(rb"\S*")
+
 
 @dataclass
 class TextChunk:
+    """One window of text and its token count.
+
+    `pieces` are consecutive runs of its text ("".join(pieces) == text) cut only at whitespace or
+    at the chunk's own ends, so each piece tokenizes for full-text search as it does inside the
+    chunk, and overlapping chunks share theirs (equal strings): an index can parse each distinct
+    piece once. They are cut when asked for (only PostgreSQL's index asks); a chunk made
+    elsewhere is its own single piece.
+    """
+
     text: str
     tokens: int
+    span: tuple[_Pieces, int, int] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def pieces(self) -> tuple[str, ...]:
+        if self.span is None:
+            return (self.text,)
+        cuts, start, end = self.span
+        return cuts.between(start, end)
 
 
 def _segments(text: str) -> list[str]:
@@ -72,10 +102,82 @@ def chunk_text(text: str, max_tokens: int = 800, overlap: int = 400) -> list[Tex
     data = text.encode("utf-8")
     if offsets[total] != len(data):  # segments always re-join exactly; this guards the assumption
         data = enc.decode_bytes(tokens)
+    cuts = _Pieces(data, [offsets[edge] for edge in edges]) if overlap else None  # else nothing is shared
     chunks: list[TextChunk] = []
     for start in starts:
         end = min(start + max_tokens, total)
         piece = data[offsets[start] : offsets[end]].decode("utf-8", errors="ignore")
         if piece.strip():
-            chunks.append(TextChunk(text=piece, tokens=end - start))
+            span = (cuts, offsets[start], offsets[end]) if cuts else None
+            chunks.append(TextChunk(text=piece, tokens=end - start, span=span))
     return chunks
+
+
+class _Pieces:
+    """Cuts `data` at every window edge into pieces that chunks share.
+
+    A window edge inside a word would split that word in the chunks that span the edge, and
+    full-text search would index two word fragments there. So each edge gets a region: the
+    whitespace-delimited word around it ([left, right), empty when the edge is already at
+    whitespace). A chunk is then: the tail of its first edge's region, then for every edge inside
+    the chunk the stretch of text before that edge's region and the whole region, then the
+    stretch before its last edge's region and that region's head. Every piece edge inside a chunk
+    lies at whitespace (or, for a word longer than _WORD_BYTES, on a character boundary), and
+    the chunk's text is exactly its pieces joined. Regions that overlap (edges closer together
+    than a word) are merged into one.
+    """
+
+    def __init__(self, data: bytes, edges: list[int]) -> None:
+        self.data = data
+        self.edges: list[int] = []  # byte offsets of the window edges, ascending
+        self.region: list[int] = []  # index into lefts/rights of each edge's (merged) region
+        self.lefts: list[int] = []
+        self.rights: list[int] = []
+        self._text: dict[tuple[int, int], str] = {}
+        size = len(data)
+        for edge in edges:
+            left, right = (edge, edge) if edge in (0, size) else self._word(edge)
+            if self.rights and left < self.rights[-1]:
+                self.rights[-1] = max(self.rights[-1], right)
+            else:
+                self.lefts.append(left)
+                self.rights.append(right)
+            self.edges.append(edge)
+            self.region.append(len(self.lefts) - 1)
+
+    def _word(self, edge: int) -> tuple[int, int]:
+        data = self.data
+        if data[edge - 1] in _SPACE or data[edge] in _SPACE:
+            return edge, edge
+        low = max(0, edge - _WORD_BYTES)
+        before = _UP_TO_LAST_SPACE.match(data, low, edge)
+        left = before.end() if before else (0 if low == 0 else -1)
+        after = _NOT_SPACE.match(data, edge, min(len(data), edge + _WORD_BYTES))
+        right = after.end() if after else edge
+        if left < 0 or (right == edge + _WORD_BYTES and right < len(data) and data[right] not in _SPACE):
+            # No whitespace near: cut at the edge, moved out of any character it splits.
+            left = right = edge
+            while left > 0 and data[left] & 0xC0 == 0x80:
+                left -= 1
+            while right < len(data) and data[right] & 0xC0 == 0x80:
+                right += 1
+        return left, right
+
+    def _span(self, start: int, end: int) -> str:
+        text = self._text.get((start, end))
+        if text is None:
+            text = self._text[start, end] = self.data[start:end].decode("utf-8", errors="ignore")
+        return text
+
+    def between(self, start: int, end: int) -> tuple[str, ...]:
+        """The pieces of the chunk data[start:end], both of them window edges."""
+        first = self.region[bisect.bisect_left(self.edges, start)]
+        last = self.region[bisect.bisect_left(self.edges, end)]
+        if first == last:
+            spans = [(start, end)]
+        else:
+            spans = [(start, self.rights[first])]
+            for region in range(first + 1, last):
+                spans += [(self.rights[region - 1], self.lefts[region]), (self.lefts[region], self.rights[region])]
+            spans += [(self.rights[last - 1], self.lefts[last]), (self.lefts[last], end)]
+        return tuple(text for text in (self._span(a, b) for a, b in spans if a < b) if text)

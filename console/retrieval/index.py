@@ -1,8 +1,9 @@
 """Writes to the search index: a file's chunks (and their embeddings) in a vector store.
 
-The full-text index follows the chunk rows by itself (triggers on SQLite, a generated column on
-PostgreSQL); vector rows are written and deleted here, in the same transaction as their chunks.
-Chunks go in with bulk_create on SQLite and COPY on PostgreSQL.
+The full-text index follows the chunk rows by itself on SQLite (triggers); on PostgreSQL the chunk
+rows are written with their tsvector, built from pieces that overlapping windows share (triggers
+fill it for any other writer). Vector rows are written and deleted here, in the same transaction
+as their chunks. Chunks go in with bulk_create on SQLite and one INSERT per file on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def index_file(
         _delete(connection, "c.vector_store_id = %s AND c.file_id = %s", [vector_store_id, file_id])
         Chunk.objects.filter(vector_store_id=vector_store_id, file_id=file_id).delete()
         if connection.vendor == "postgresql":
-            ids = _pg_copy_chunks(connection, vector_store_id, file_id, filename, chunks, attributes)
+            ids = _pg_insert_chunks(connection, vector_store_id, file_id, filename, chunks, attributes)
         else:
             rows = [
                 Chunk(
@@ -62,7 +63,29 @@ def index_file(
     return len(ids)
 
 
-def _pg_copy_chunks(
+# One statement parses each distinct piece of a file once and builds every chunk's text and
+# vector from its pieces, in order. Parameters: the pieces; the store, file, attributes and
+# filename; the chunks' token counts (by position); then one (position, piece) pair per piece of
+# each chunk, in order.
+_PG_INSERT_FROM_PIECES = f"""
+    WITH piece AS MATERIALIZED (
+        SELECT k AS id, text, to_tsvector('{schema.PG_TEXT_CONFIG}'::regconfig, text) AS vector
+        FROM unnest(%s::text[]) WITH ORDINALITY AS x (text, k)
+    )
+    INSERT INTO retrieval_chunk
+        (vector_store_id, file_id, position, text, tokens, attributes, filename, search_vector)
+    SELECT %s, %s, c.position - 1, string_agg(p.text, '' ORDER BY m.n), c.tokens, %s::jsonb, %s,
+        {schema.PG_TSVECTOR_AGG}(p.vector ORDER BY m.n)
+    FROM unnest(%s::integer[]) WITH ORDINALITY AS c (tokens, position)
+    JOIN unnest(%s::integer[], %s::integer[]) WITH ORDINALITY AS m (position, piece, n)
+        ON m.position = c.position
+    JOIN piece p ON p.id = m.piece
+    GROUP BY c.position, c.tokens
+    RETURNING id, position
+"""
+
+
+def _pg_insert_chunks(
     connection: Any,
     vector_store_id: str,
     file_id: str,
@@ -70,30 +93,35 @@ def _pg_copy_chunks(
     chunks: list[TextChunk],
     attributes: dict[str, Any],
 ) -> list[int]:
-    """COPY the chunk rows, with ids drawn from the table's sequence first (COPY returns none).
+    """Insert the chunk rows with their tsvectors; returns their ids in chunk order.
 
-    Measured on the 1,699-page corpus: half the client CPU of bulk_create's multi-row INSERTs,
-    and the server skips parsing and planning 3,500-parameter statements.
+    Overlapping windows share their pieces (chunking.py): only distinct pieces cross the wire and
+    go through to_tsvector, which with 800/400 windows halves the text parsed, the largest cost
+    of PostgreSQL ingestion. Positions in the statement count from 1, as WITH ORDINALITY does.
     """
     if not chunks:
         return []
+    piece_numbers: dict[str, int] = {}
+    part_positions: list[int] = []
+    part_pieces: list[int] = []
+    for position, chunk in enumerate(chunks, start=1):
+        for piece in chunk.pieces:
+            part_positions.append(position)
+            part_pieces.append(piece_numbers.setdefault(piece, len(piece_numbers) + 1))
+    params = [
+        list(piece_numbers),
+        vector_store_id,
+        file_id,
+        json.dumps(attributes or {}),
+        filename,
+        [chunk.tokens for chunk in chunks],
+        part_positions,
+        part_pieces,
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('retrieval_chunk', 'id')) FROM generate_series(1, %s)",
-            [len(chunks)],
-        )
-        ids = [int(row[0]) for row in cursor.fetchall()]
-        document = json.dumps(attributes or {})
-        copy_sql = (
-            "COPY retrieval_chunk (id, vector_store_id, file_id, position, text, tokens, attributes, filename)"
-            " FROM STDIN"
-        )
-        with cursor.cursor.copy(copy_sql) as copy:
-            for position, (pk, chunk) in enumerate(zip(ids, chunks, strict=True)):
-                copy.write_row(
-                    (pk, vector_store_id, file_id, position, chunk.text, chunk.tokens, document, filename)
-                )
-    return ids
+        cursor.execute(_PG_INSERT_FROM_PIECES, params)
+        ids = dict((position, pk) for pk, position in cursor.fetchall())
+    return [ids[position] for position in range(len(chunks))]
 
 
 def delete_file(vector_store_id: str, file_id: str) -> None:

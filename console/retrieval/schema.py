@@ -11,7 +11,11 @@ SQLite:
   less to read, and search rescores their best candidates with the floats read by chunk id.
   Only for sizes divisible by 8 (bits are packed by the byte).
 PostgreSQL:
-- retrieval_chunk.search_vector: a stored generated tsvector ('english') with a GIN index.
+- retrieval_chunk.search_vector: a tsvector ('english') with a GIN index. index.py fills it from
+  the chunk's pieces, each parsed once per file (overlapping windows share them); for any other
+  writer, BEFORE INSERT/UPDATE triggers set it to to_tsvector('english', text) when it is NULL, or
+  when the text changes and the vector does not. Until migration 0003 it was a stored generated
+  column (which parsed every window in full, so 800/400 windows parsed each byte twice).
 - retrieval_chunk_embedding_<dims>: pgvector column with an HNSW index (cosine) per embedding
   size, created when the first embeddings of that size arrive (halfvec above 2,000 dimensions,
   which is HNSW's limit for vector; no ANN index above 4,000).
@@ -73,6 +77,38 @@ _PG_FULLTEXT_DROP = [
     "DROP INDEX IF EXISTS retrieval_chunk_search",
     "ALTER TABLE retrieval_chunk DROP COLUMN IF EXISTS search_vector",
 ]
+# Migration 0003: the generated column becomes a plain one (no table rewrite: the stored vectors
+# and the GIN index stay), filled by index.py or by these triggers. WHEN keeps the trigger
+# function from running at all for rows that arrive with their vector.
+PG_SEARCH_VECTOR_FUNCTION = "retrieval_chunk_search_vector"
+# index.py joins a chunk's piece vectors in order with this (`a || b` shifts b's positions past a's).
+PG_TSVECTOR_AGG = "retrieval_tsvector_agg"
+_PG_PLAIN_SEARCH_VECTOR = [
+    "ALTER TABLE retrieval_chunk ALTER COLUMN search_vector DROP EXPRESSION",
+    f"""CREATE FUNCTION {PG_SEARCH_VECTOR_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        NEW.search_vector := to_tsvector('{PG_TEXT_CONFIG}'::regconfig, NEW.text);
+        RETURN NEW;
+    END $$""",
+    f"""CREATE TRIGGER retrieval_chunk_search_insert BEFORE INSERT ON retrieval_chunk
+        FOR EACH ROW WHEN (NEW.search_vector IS NULL)
+        EXECUTE FUNCTION {PG_SEARCH_VECTOR_FUNCTION}()""",
+    f"""CREATE TRIGGER retrieval_chunk_search_update BEFORE UPDATE OF text, search_vector ON retrieval_chunk
+        FOR EACH ROW WHEN (NEW.search_vector IS NULL OR (NEW.text IS DISTINCT FROM OLD.text
+            AND NEW.search_vector IS NOT DISTINCT FROM OLD.search_vector))
+        EXECUTE FUNCTION {PG_SEARCH_VECTOR_FUNCTION}()""",
+    f"CREATE AGGREGATE {PG_TSVECTOR_AGG}(tsvector) (SFUNC = tsvector_concat, STYPE = tsvector, INITCOND = '')",
+]
+# Back to the generated column: it cannot be added to an existing plain column, so the column is
+# dropped and added again (the table is rewritten and every vector recomputed from its text).
+_PG_GENERATED_SEARCH_VECTOR = [
+    "DROP TRIGGER IF EXISTS retrieval_chunk_search_insert ON retrieval_chunk",
+    "DROP TRIGGER IF EXISTS retrieval_chunk_search_update ON retrieval_chunk",
+    f"DROP FUNCTION IF EXISTS {PG_SEARCH_VECTOR_FUNCTION}()",
+    f"DROP AGGREGATE IF EXISTS {PG_TSVECTOR_AGG}(tsvector)",
+    *_PG_FULLTEXT_DROP,
+    *_PG_FULLTEXT,
+]
 
 
 def install_fulltext(apps: Any, schema_editor: Any) -> None:
@@ -81,6 +117,14 @@ def install_fulltext(apps: Any, schema_editor: Any) -> None:
 
 def remove_fulltext(apps: Any, schema_editor: Any) -> None:
     _run(schema_editor, {"sqlite": _SQLITE_FULLTEXT_DROP, "postgresql": _PG_FULLTEXT_DROP})
+
+
+def plain_search_vector(apps: Any, schema_editor: Any) -> None:
+    _run(schema_editor, {"sqlite": [], "postgresql": _PG_PLAIN_SEARCH_VECTOR})
+
+
+def generated_search_vector(apps: Any, schema_editor: Any) -> None:
+    _run(schema_editor, {"sqlite": [], "postgresql": _PG_GENERATED_SEARCH_VECTOR})
 
 
 def _run(schema_editor: Any, statements: dict[str, list[str]]) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from console.engine.tokens import encoding
@@ -62,3 +64,45 @@ def test_it_encodes_long_texts_in_segments_without_losing_text() -> None:
     assert "".join(c.text for c in chunks) == lines
     blob = "abcdefgh" * 100_000
     assert "".join(c.text for c in chunk_text(blob, max_tokens=500, overlap=0)) == blob
+
+
+def _piece_cases() -> list[tuple[str, int, int]]:
+    words = " ".join(f"supercalifragilistic{i} and-the word{i}" for i in range(800))
+    cjk = "日本語のテキストと絵文字🙂を含む文章。" * 300  # no whitespace at all
+    mixed = "\n".join(f"<p>line {i}: https://example.com/{i}?q=é x{'y' * (i % 200)}</p>" for i in range(300))
+    cases = [(text, size, overlap) for text in (words, cjk, mixed) for size, overlap in ((800, 400), (100, 30), (7, 3))]
+    return [*cases, (words, 50, 0)]
+
+
+@pytest.mark.parametrize(("text", "size", "overlap"), _piece_cases())
+def test_pieces_join_into_the_chunk_and_cut_only_at_whitespace(text: str, size: int, overlap: int) -> None:
+    chunks = chunk_text(text, max_tokens=size, overlap=overlap)
+    assert chunks
+    for chunk in chunks:
+        assert chunk.pieces
+        assert "".join(chunk.pieces) == chunk.text
+        assert all(chunk.pieces)
+        if " " in text:  # a cut inside a chunk is at whitespace, so no word is split there
+            # (a word without whitespace for 256 bytes around an edge is cut at the edge: the CJK case)
+            for before, after in itertools.pairwise(chunk.pieces):
+                assert before[-1].isspace() or after[0].isspace()
+
+
+def test_overlapping_chunks_share_their_pieces() -> None:
+    text = " ".join(f"supercalifragilistic{i}" for i in range(3000))
+    chunks = chunk_text(text, max_tokens=800, overlap=400)
+    distinct = {piece for chunk in chunks for piece in chunk.pieces}
+    # Each window edge inside a word adds that word (whole, and its two halves) once more; the
+    # rest of the text is in exactly one piece. The windows themselves hold it about twice.
+    distinct_bytes = sum(len(piece.encode()) for piece in distinct)
+    assert distinct_bytes < len(text.encode()) * 1.05
+    assert sum(len(chunk.text.encode()) for chunk in chunks) > len(text.encode()) * 1.8
+    for left, right in itertools.pairwise(chunks[:-1]):
+        assert set(left.pieces) & set(right.pieces)
+
+
+def test_a_long_word_is_cut_at_the_window_edge_on_a_character_boundary() -> None:
+    text = ("é" * 2000 + " ") * 5
+    for chunk in chunk_text(text, max_tokens=300, overlap=100):
+        assert "".join(chunk.pieces) == chunk.text
+        assert "\ufffd" not in chunk.text
