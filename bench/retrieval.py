@@ -545,7 +545,7 @@ def load_sqlite(
 def load_pg(
     records: list[dict[str, Any]], vectors: Any, have: int, want: int, with_vectors: bool, url: str
 ) -> dict[str, float]:
-    """COPY into retrieval_chunk (two connections: the generated tsvector is computed on insert)
+    """COPY into retrieval_chunk (two connections: the search_vector trigger parses each row as it arrives)
     and the vector table, with the GIN and HNSW indexes dropped during the load and rebuilt after."""
     import concurrent.futures
 
