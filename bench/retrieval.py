@@ -8,6 +8,7 @@
     EMBEDDINGS_LOCAL=1 .venv/bin/python bench/retrieval.py ingest --db pg --embed local --every 8
     EMBEDDINGS_LOCAL=1 .venv/bin/python bench/retrieval.py quality --db sqlite
     EMBEDDINGS_LOCAL=1 .venv/bin/python bench/retrieval.py quality --db pg
+    .venv/bin/python bench/retrieval.py quality --db pg --from-ingest   # after ingest --embed none
     EMBEDDINGS_LOCAL=1 .venv/bin/python bench/retrieval.py scale --db sqlite --levels 10000,100000,1000000
     EMBEDDINGS_LOCAL=1 .venv/bin/python bench/retrieval.py scale --db pg --levels 10000,100000,1000000
     .venv/bin/python bench/retrieval.py pg-stop
@@ -403,24 +404,36 @@ def page_metrics(pages: list[str], relevant: set[str], k: int = 10) -> tuple[flo
 
 
 def cmd_quality(args: argparse.Namespace) -> None:
-    os.environ["EMBEDDINGS_LOCAL"] = "1"
-    setup_django(args, "quality", fresh=not args.measure_only)
+    """Recall, nDCG and MRR of the judged queries over the corpus store, full-text and hybrid.
+
+    --from-ingest: full-text only, over the store that `ingest --embed none` left, whose chunks
+    went through chunk_text and index_file exactly as a worker's do (the cache keeps texts only).
+    """
+    from_ingest = args.from_ingest
+    if not from_ingest:
+        os.environ["EMBEDDINGS_LOCAL"] = "1"
+    setup_django(
+        args, "ingest_none" if from_ingest else "quality", fresh=not (args.measure_only or from_ingest)
+    )
     from console.retrieval.embeddings import get_embedder
 
-    if not args.measure_only:
+    if not (args.measure_only or from_ingest):
         # The corpus store, indexed by index_file with the chunks and vectors `ingest --embed local` made.
         records, vectors = load_cache(args.work)
         load_corpus_store(records, vectors, with_vectors=True)
     from console.retrieval.search import search
 
-    embedder = get_embedder()
-    if embedder is None:
-        sys.exit("the local-embeddings extra is not installed")
-    embedder.embed(["warm up"])
+    modes: list[tuple[str, Any]] = [("full-text", None)]
+    if not from_ingest:
+        embedder = get_embedder()
+        if embedder is None:
+            sys.exit("the local-embeddings extra is not installed")
+        embedder.embed(["warm up"])
+        modes.append(("hybrid (all-MiniLM-L6-v2)", embedder))
     queries = load_queries()
     rows = []
     per_query: dict[str, list[Any]] = {}
-    for mode, chosen in (("full-text", None), ("hybrid (all-MiniLM-L6-v2)", embedder)):
+    for mode, chosen in modes:
         recalls, ndcgs, rrs, latencies = [], [], [], []
         for q in queries:
             t = time.perf_counter()
@@ -447,7 +460,7 @@ def cmd_quality(args: argparse.Namespace) -> None:
     cap = os.environ.get("RETRIEVAL_TEXT_CANDIDATES", "")
     save(
         args,
-        f"quality-{args.db}" + (f"-cap{cap}" if cap else ""),
+        f"quality-{args.db}" + ("-from-ingest" if from_ingest else "") + (f"-cap{cap}" if cap else ""),
         {"db": args.db, "rows": rows, "per_query": per_query},
     )
     print(f"quality on {args.db}, {len(queries)} queries, page-level, top 10 chunks")
@@ -857,6 +870,9 @@ def main() -> None:
     parser.add_argument("--no-vectors", dest="vectors", action="store_false", help="scale: full-text only")
     parser.add_argument(
         "--measure-only", action="store_true", help="scale, quality: reuse the database a previous run built"
+    )
+    parser.add_argument(
+        "--from-ingest", action="store_true", help="quality: full-text only, on the store `ingest` left"
     )
     parser.add_argument("--reps", type=int, default=3, help="scale: passes over the queries per measurement")
     parser.add_argument(
