@@ -226,14 +226,16 @@ class _Hub:
             self.reader_id = await self.reader_client.client_id()
         try:
             while self.readers:
-                streams = {
-                    key: "{}-{}".format(*min(reader.cursor for reader in readers))
-                    for key, readers in self.readers.items()
-                }
+                starts = {key: min(reader.cursor for reader in readers) for key, readers in self.readers.items()}
+                streams = {key: "{}-{}".format(*cursor) for key, cursor in starts.items()}
                 response = await self.reader_client.xread(streams, count=1000, block=READ_BLOCK_MS)
                 for key, entries in response or ():
                     name = key.decode() if isinstance(key, bytes) else key
                     for reader in list(self.readers.get(name, ())):
+                        if reader.cursor < starts[name]:
+                            # It joined while this read was on its way (too late for CLIENT UNBLOCK),
+                            # and the read began after its cursor: the next read starts at its cursor.
+                            continue
                         fresh = [(entry_id, fields) for entry_id, fields in entries if _entry_id(entry_id) > reader.cursor]
                         if fresh:
                             reader.cursor = _entry_id(fresh[-1][0])
