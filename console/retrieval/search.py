@@ -1,6 +1,6 @@
 """Hybrid search over vector stores: full-text always, vectors when there are embeddings.
 
-Each query runs a full-text ranking (FTS5 bm25, or PostgreSQL ts_rank_cd) and, when the stores
+Each query runs a full-text ranking (FTS5 bm25, or PostgreSQL ts_rank) and, when the stores
 hold embeddings of the configured embedder's size, a vector ranking (cosine). The rankings are
 fused with reciprocal rank fusion. A hit's score is its fused score divided by the best score
 possible (first in every ranking that found anything), so it lies in (0, 1]: 1.0 means "ranked
@@ -200,6 +200,9 @@ def _pg_text(
 
     Ranking reads each candidate's tsvector, so for very common words it is bounded to
     RETRIEVAL_TEXT_CANDIDATES rows per phase; the all-terms phase keeps precise queries exact.
+    ts_rank with normalization 1 (divided by 1 + log of the length) keeps long index pages from
+    outranking the pages about a subject; measured better and faster than ts_rank_cd
+    (docs/benchmarks.md, retrieval third pass).
     """
     cap = int_setting("RETRIEVAL_TEXT_CANDIDATES", 5000)
     config = schema.PG_TEXT_CONFIG
@@ -207,7 +210,7 @@ def _pg_text(
         "SELECT s.id FROM (SELECT c.id, c.search_vector FROM retrieval_chunk c"
         f" WHERE c.search_vector @@ websearch_to_tsquery('{config}', %s)"
         f" AND c.vector_store_id = ANY(%s) AND {where} LIMIT %s) s"
-        f" ORDER BY ts_rank_cd(s.search_vector, websearch_to_tsquery('{config}', %s)) DESC, s.id LIMIT %s"
+        f" ORDER BY ts_rank(s.search_vector, websearch_to_tsquery('{config}', %s), 1) DESC, s.id LIMIT %s"
     )
     phases = [" ".join(terms)]
     if len(terms) > 1:
