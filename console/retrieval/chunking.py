@@ -129,7 +129,7 @@ class _Pieces:
 
     def __init__(self, data: bytes, edges: list[int]) -> None:
         self.data = data
-        self.edges: list[int] = []  # byte offsets of the window edges, ascending
+        self.edges = edges  # byte offsets of the window edges, ascending
         self.region: list[int] = []  # index into lefts/rights of each edge's (merged) region
         self.lefts: list[int] = []
         self.rights: list[int] = []
@@ -142,7 +142,6 @@ class _Pieces:
             else:
                 self.lefts.append(left)
                 self.rights.append(right)
-            self.edges.append(edge)
             self.region.append(len(self.lefts) - 1)
 
     def _word(self, edge: int) -> tuple[int, int]:

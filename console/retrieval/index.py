@@ -120,7 +120,7 @@ def _pg_insert_chunks(
     ]
     with connection.cursor() as cursor:
         cursor.execute(_PG_INSERT_FROM_PIECES, params)
-        ids = dict((position, pk) for pk, position in cursor.fetchall())
+        ids = {position: pk for pk, position in cursor.fetchall()}
     return [ids[position] for position in range(len(chunks))]
 
 
