@@ -510,6 +510,7 @@ def profile(stack: Stack, out_dir: Path, seconds: float) -> list[subprocess.Pope
                     "--format",
                     "raw",
                     *(["--idle"] if stack.args.profile_idle else []),
+                    *(["--gil"] if stack.args.profile_gil else []),
                     "--output",
                     str(out_dir / f"{stack.config.name}-{name}.txt"),
                 ],
@@ -705,6 +706,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--profile-idle", action="store_true", help="py-spy --idle: wall-clock, not CPU, samples"
+    )
+    parser.add_argument(
+        "--profile-gil", action="store_true", help="py-spy --gil: only samples that hold the GIL (Python CPU)"
     )
     parser.add_argument("--profile-seconds", type=float, default=10.0)
     parser.add_argument(

@@ -17,6 +17,7 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
+import hiredis
 import orjson
 import redis
 import redis.asyncio as aioredis
@@ -25,6 +26,7 @@ from django.conf import settings
 STREAM_TTL_SECONDS = 7 * 24 * 3600
 STREAM_MAXLEN = 100_000
 READ_BLOCK_MS = 15_000
+_XREAD = (b"XREAD", b"COUNT", b"1000", b"BLOCK", b"%d" % READ_BLOCK_MS, b"STREAMS")
 START = "0-0"
 
 log = logging.getLogger(__name__)
@@ -181,6 +183,11 @@ def _entry_id(raw: Any) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+def _pack(*args: bytes) -> bytes:
+    # hiredis's stub types the argument as a 1-tuple; it takes a tuple of any length.
+    return hiredis.pack_command(args)  # type: ignore[arg-type]
+
+
 class _Reader:
     """One follower of one run's stream: what the shared read hands it, and where it is."""
 
@@ -196,16 +203,24 @@ class _Hub:
     With hundreds of live SSE responses in one web process, one read returns the new events of
     all of them, instead of one blocking XREAD round trip per response per event. A new reader
     joins by interrupting the blocked read (CLIENT UNBLOCK), so it starts at once.
+
+    The read is sent as bytes packed by hiredis on a connection of its own, with where each stream
+    starts kept up to date as readers move: with hundreds of streams, redis-py packing the command
+    in Python on every read cost more than the events it brought.
     """
 
     def __init__(self) -> None:
         self.readers: dict[str, set[_Reader]] = {}
+        # Per followed stream: where the next read starts (the slowest reader's cursor), and as bytes.
+        self.starts: dict[str, tuple[int, int]] = {}
+        self.start_ids: dict[bytes, bytes] = {}
         self.task: asyncio.Task[None] | None = None
-        self.reader_client: Any = None
+        self.conn: Any = None
         self.reader_id: int | None = None
 
     async def join(self, reader: _Reader) -> None:
         self.readers.setdefault(reader.key, set()).add(reader)
+        self._move(reader.key)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run())
         elif self.reader_id is not None:
@@ -217,36 +232,69 @@ class _Hub:
             found.discard(reader)
             if not found:
                 del self.readers[reader.key]
+        self._move(reader.key)
+
+    def _move(self, key: str) -> None:
+        """Recomputes where the next read of key starts."""
+        readers = self.readers.get(key)
+        if not readers:
+            self.starts.pop(key, None)
+            self.start_ids.pop(key.encode(), None)
+            return
+        start = min(reader.cursor for reader in readers)
+        if self.starts.get(key) != start:
+            self.starts[key] = start
+            self.start_ids[key.encode()] = b"%d-%d" % start
+
+    async def _connect(self) -> None:
+        if self.conn is None:
+            pool = aioredis.ConnectionPool.from_url(settings.REDIS_URL, socket_timeout=None)
+            self.conn = pool.make_connection()
+            await self.conn.connect()
+            await self.conn.send_packed_command(_pack(b"CLIENT", b"ID"))
+            self.reader_id = await self.conn.read_response()
 
     async def _run(self) -> None:
-        if self.reader_client is None:
-            self.reader_client = aioredis.Redis.from_url(
-                settings.REDIS_URL, single_connection_client=True, socket_timeout=None
-            )
-            self.reader_id = await self.reader_client.client_id()
         try:
+            await self._connect()
             while self.readers:
-                starts = {key: min(reader.cursor for reader in readers) for key, readers in self.readers.items()}
-                streams = {key: "{}-{}".format(*cursor) for key, cursor in starts.items()}
-                response = await self.reader_client.xread(streams, count=1000, block=READ_BLOCK_MS)
-                for key, entries in response or ():
-                    name = key.decode() if isinstance(key, bytes) else key
-                    for reader in list(self.readers.get(name, ())):
-                        if reader.cursor < starts[name]:
-                            # It joined while this read was on its way (too late for CLIENT UNBLOCK),
-                            # and the read began after its cursor: the next read starts at its cursor.
-                            continue
-                        fresh = [(entry_id, fields) for entry_id, fields in entries if _entry_id(entry_id) > reader.cursor]
-                        if fresh:
-                            reader.cursor = _entry_id(fresh[-1][0])
-                            reader.queue.put_nowait(fresh)
+                starts = dict(self.starts)
+                keys, ids = self.start_ids.keys(), self.start_ids.values()
+                await self.conn.send_packed_command(_pack(*_XREAD, *keys, *ids), check_health=False)
+                response = await self.conn.read_response()
+                # A map under RESP3 (redis-py's default since 7), a list of pairs under RESP2; None on timeout.
+                for raw_key, entries in response.items() if isinstance(response, dict) else response or ():
+                    self._hand_out(raw_key.decode(), entries, starts)
         except Exception as exc:
             log.exception("reading run events from Redis failed")
             for readers in self.readers.values():
                 for reader in readers:
                     reader.queue.put_nowait(exc)
-            await self.reader_client.aclose()
-            self.reader_client = self.reader_id = None
+            if self.conn is not None:
+                await self.conn.disconnect()
+            self.conn = self.reader_id = None
+
+    def _hand_out(self, key: str, entries: list[Any], starts: dict[str, tuple[int, int]]) -> None:
+        """Gives each reader of key the entries after its cursor."""
+        readers = self.readers.get(key)
+        if not readers:
+            return
+        parsed = [(_entry_id(entry_id), values) for entry_id, values in entries]
+        started = starts.get(key, (0, 0))
+        for reader in readers:
+            if reader.cursor < started:
+                # It joined while this read was on its way (too late for CLIENT UNBLOCK),
+                # and the read began after its cursor: the next read starts at its cursor.
+                continue
+            fresh = [
+                dict(zip(values[::2], values[1::2], strict=True))
+                for at, values in parsed
+                if at > reader.cursor
+            ]
+            if fresh:
+                reader.cursor = parsed[-1][0]
+                reader.queue.put_nowait(fresh)
+        self._move(key)
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
@@ -260,7 +308,9 @@ def _hub() -> _Hub:
     return found
 
 
-async def tail(run_id: str, after: str = START, *, until_final: bool = False) -> AsyncIterator[list[tuple[str, bytes]]]:
+async def tail(
+    run_id: str, after: str = START, *, until_final: bool = False
+) -> AsyncIterator[list[tuple[str, bytes]]]:
     """Yields lists of (event, data) after `after`, as they arrive; an empty list now and then while
     nothing happens (for keep-alives). Stops after the first `done`, or with until_final after the
     run's final `done`.
@@ -279,7 +329,7 @@ async def tail(run_id: str, after: str = START, *, until_final: bool = False) ->
             if isinstance(entries, Exception):
                 raise entries
             batch: list[tuple[str, bytes]] = []
-            for _, fields in entries:
+            for fields in entries:
                 event = fields[b"e"].decode()
                 batch.append((event, fields[b"d"]))
                 if event == "done" and (not until_final or fields.get(b"f") == b"1"):
