@@ -197,6 +197,7 @@ class Result:
     peak_streams: int = 0  # most provider streams open at one instant: the runs truly in flight
     load_before: float = 0.0  # 1-minute load average when the load phase began: other work on the host
     cpu_s: dict[str, float] = field(default_factory=dict)
+    redis_calls: dict[str, int] = field(default_factory=dict)  # Redis commands run during the load phase
     # where the time goes (p50, ms): POST -> response headers -> thread.run.in_progress seen -> provider request;
     # provider first token -> thread.run.step.created seen (worker: read, parse, 2 inserts) -> first delta seen
     stages_p50_ms: dict[str, float] = field(default_factory=dict)
@@ -221,6 +222,14 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def redis_calls(port: int) -> dict[str, int]:
+    """Calls per Redis command so far (INFO commandstats)."""
+    import redis
+
+    stats = redis.Redis(port=port).info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(entry["calls"]) for name, entry in stats.items()}
 
 
 def tree(pid: int) -> list[int]:
@@ -322,6 +331,7 @@ class Stack:
             ],
         )
         self.env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+        self.redis_port = redis_port
         if args.redis_options:
             self.env["BENCH_BROKER_URL"] = self.env["REDIS_URL"]
             self.env["REDIS_URL"] += "?" + args.redis_options
@@ -550,6 +560,7 @@ def bench(args: argparse.Namespace, config: Config) -> Result:
             "redis": [stack.procs[0][1].pid],
         }
         cpu_before = {name: sum(cpu_s(p) for p in pids) for name, pids in parts.items()}
+        calls_before = redis_calls(stack.redis_port)
         load_before = float(Path("/proc/loadavg").read_text().split()[0])
         sampler = Sampler({"worker": parts["worker"], "web": parts["web"]})
         sampler.start()
@@ -558,6 +569,12 @@ def bench(args: argparse.Namespace, config: Config) -> Result:
         sampler.stop.set()
         sampler.join()
         cpu = {name: round(sum(cpu_s(p) for p in pids) - cpu_before[name], 2) for name, pids in parts.items()}
+        calls_after = redis_calls(stack.redis_port)
+        calls = {
+            name: count - calls_before.get(name, 0)
+            for name, count in sorted(calls_after.items(), key=lambda item: -item[1])
+            if count > calls_before.get(name, 0) and name != "info"
+        }
         for spy in spies:
             try:
                 spy.wait(timeout=args.profile_seconds + 30)
@@ -619,6 +636,7 @@ def bench(args: argparse.Namespace, config: Config) -> Result:
             web_rss_peak_mb=round(sampler.peak["web"] / 1024, 1),
             load_before=load_before,
             cpu_s=cpu,
+            redis_calls=dict(list(calls.items())[:8]),
             error_samples=sorted(set(errors))[:5],
         )
     finally:
