@@ -107,8 +107,27 @@ class Server:
         return request
 
 
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {"asyncio": asyncio.new_event_loop}
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - uvicorn[standard] brings it where the worker runs
+    pass
+else:
+    LOOPS["uvloop"] = uvloop.new_event_loop  # the worker's engine loop (console/engine/loop.py)
+
+_loop_factory = asyncio.new_event_loop
+
+
+@pytest.fixture(autouse=True, params=sorted(LOOPS))
+def event_loop_kind(request: pytest.FixtureRequest) -> None:
+    """Every test runs on asyncio's own loop and on uvloop, whose transports differ."""
+    global _loop_factory
+    _loop_factory = LOOPS[request.param]
+
+
 def run(main: Callable[[], Awaitable[Any]]) -> Any:
-    return asyncio.run(asyncio.wait_for(main(), 30))
+    with asyncio.Runner(loop_factory=_loop_factory) as runner:
+        return runner.run(asyncio.wait_for(main(), 30))
 
 
 def client(transport: ProviderTransport | None = None, **timeout: float) -> httpx.AsyncClient:
