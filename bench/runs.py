@@ -4,6 +4,7 @@
     .venv/bin/python bench/runs.py --configs w1c200,w2c200,w2c200x2  # web workers w, worker threads c, x procs
     .venv/bin/python bench/runs.py --db postgres --configs w2c90     # a fresh PostgreSQL database
     .venv/bin/python bench/runs.py --configs w1c200 --profile var/bench-profile   # py-spy, separate pass
+    .venv/bin/python bench/runs.py --configs w1c200 --cpu-hog 0.57   # with 57 % of one core taken
 
 Per configuration everything is started afresh, each part as its own process on loopback:
   - a private `redis-server --save ''` on a free port;
@@ -164,6 +165,15 @@ def loadgen_main(spec_path: str, out_path: str) -> None:
         pass
     results = asyncio.run(_loadgen(spec))
     Path(out_path).write_text(json.dumps(results))
+
+
+def hog_main(duty: float) -> None:
+    """Keeps one core busy for `duty` of every 10 ms, as a slower or shared host would."""
+    while True:
+        started = time.perf_counter()
+        while time.perf_counter() - started < 0.01 * duty:
+            pass
+        time.sleep(0.01 * (1 - duty))
 
 
 # ----------------------------------------------------------------------------------- orchestration
@@ -565,7 +575,13 @@ def bench(args: argparse.Namespace, config: Config) -> Result:
         sampler = Sampler({"worker": parts["worker"], "web": parts["web"]})
         sampler.start()
         spies = profile(stack, Path(args.profile), args.profile_seconds) if args.profile else []
-        results, wall = drive(stack, assistant, measured, args.ramp_ms, args.timeout)
+        hog = subprocess.Popen([PYTHON, __file__, "hog", str(args.cpu_hog)]) if args.cpu_hog else None
+        try:
+            results, wall = drive(stack, assistant, measured, args.ramp_ms, args.timeout)
+        finally:
+            if hog is not None:
+                hog.kill()
+                hog.wait()
         sampler.stop.set()
         sampler.join()
         cpu = {name: round(sum(cpu_s(p) for p in pids) - cpu_before[name], 2) for name, pids in parts.items()}
@@ -695,6 +711,9 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "loadgen":
         loadgen_main(sys.argv[2], sys.argv[3])
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "hog":
+        hog_main(float(sys.argv[2]))
+        return
     parser = argparse.ArgumentParser(description="Runs concurrency benchmark (issue 3).")
     parser.add_argument(
         "--configs", default="w1c200,w2c200", help="comma-separated w<web>c<threads>[x<procs>]"
@@ -719,6 +738,13 @@ def main() -> None:
         "(redis-py lets these override the product's own client options)",
     )
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--cpu-hog",
+        type=float,
+        default=0.0,
+        help="during the load phase, a busy loop holds one core for this share of the time (0-1): "
+        "a slower or shared host",
+    )
     parser.add_argument(
         "--profile", help="directory for py-spy raw profiles of worker and web (perturbs timings)"
     )
