@@ -104,11 +104,8 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         parts = self.parts
         parts.append(data)
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        if self.waiter is not None:
+            self._wake()
         elif len(parts) >= _PAUSE_AT and not self.reading_paused and self.transport is not None:
             self.reading_paused = True
             self.transport.pause_reading()
@@ -119,39 +116,43 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.eof = True
         if exc is not None and self.error is None:
             self.error = exc
-        self.registry.discard(self)
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self._forget()
         self._wake()
-        drain = self.drain
-        if drain is not None:
-            self.drain = None
-            if not drain.done():
-                drain.set_result(None)
+        self._drained()
 
     def pause_writing(self) -> None:
         self.write_paused = True
 
     def resume_writing(self) -> None:
         self.write_paused = False
-        drain = self.drain
-        if drain is not None:
-            self.drain = None
-            if not drain.done():
-                drain.set_result(None)
+        self._drained()
 
     # used by the transport and the body stream
 
     def _wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        """Resolves the reader's pending wait, if any."""
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _drained(self) -> None:
+        """Resolves the writer's pending drain, if any."""
+        drain, self.drain = self.drain, None
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def _forget(self) -> None:
+        """No more bytes will come: out of the registry, its read timer stopped."""
+        self.eof = True
+        self.registry.discard(self)
+        self._stop_timer()
+
+    def _stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     def take(self) -> bytes:
         """Everything received and not yet read (call only when `parts` is not empty)."""
@@ -200,9 +201,7 @@ class _Connection(asyncio.Protocol):
     def prepare(self, read_timeout: float | None) -> None:
         self.read_timeout = read_timeout
         self.timed_out = False
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self._stop_timer()
 
     async def write(self, data: bytes, timeout: float | None, request: httpx.Request) -> None:
         transport = self.transport
@@ -229,21 +228,13 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         """Closes an idle connection gracefully."""
-        self.eof = True
-        self.registry.discard(self)
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self._forget()
         if self.transport is not None:
             self.transport.close()
 
     def abort(self) -> None:
         """Drops a connection at once, whatever is in flight on it."""
-        self.eof = True
-        self.registry.discard(self)
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self._forget()
         if self.transport is not None:
             self.transport.abort()
 
