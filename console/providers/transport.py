@@ -412,15 +412,18 @@ class ProviderTransport(httpx.AsyncBaseTransport):
         self.max_idle = limits.max_keepalive_connections
         self.keepalive_expiry = limits.keepalive_expiry
         self._ssl_context = ssl_context
+        if ssl_context is not None:
+            ssl_context.set_alpn_protocols(["http/1.1"])
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._idle_count = 0
         self._connections: set[_Connection] = set()
         self._closed = False
 
     def _ssl(self) -> ssl.SSLContext:
+        """The TLS context, made (and told to offer only HTTP/1.1) at the first https connection."""
         if self._ssl_context is None:
             self._ssl_context = httpx.create_ssl_context()  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR
-        self._ssl_context.set_alpn_protocols(["http/1.1"])
+            self._ssl_context.set_alpn_protocols(["http/1.1"])
         return self._ssl_context
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
