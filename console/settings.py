@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "console.threads",
     "console.files",
     "console.runs",
+    "console.engine",
     "console.vector_stores",
     "console.retrieval",
     "console.web",

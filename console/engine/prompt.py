@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from console.engine import tokens
+from console import tokens
 from console.engine.search_tool import for_model_from_details
 from console.files.models import File
 from console.files.services import storage_path

@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from console.engine.tokens import encoding
+from console.tokens import encoding
 
 # tiktoken's pre-tokenizer slows down on very long strings, and its batch API encodes on
 # several threads; so long texts are encoded in segments cut at line breaks.

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 from typing import Any
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 # OpenAI expired runs left queued or waiting for tool outputs after ten minutes.
 RUN_EXPIRY = timedelta(minutes=10)
 WORKING = ("in_progress", "cancelling")
+# Defined in console.engine.tasks, which imports this module; so sent by name.
+EXECUTE_RUN_TASK = "console.engine.tasks.execute_run"
 
 
 def run_data(run: Run) -> dict[str, Any]:
@@ -50,9 +54,8 @@ def announce_created(run: Run, thread: Thread | None = None) -> None:
 
 
 def enqueue(run: Run) -> None:
-    from console.runs.tasks import execute_run
-
-    execute_run.delay_on_commit(run.id)
+    """Sends the run to a worker once the transaction commits."""
+    transaction.on_commit(functools.partial(current_app.send_task, EXECUTE_RUN_TASK, args=(run.id,)))
 
 
 def claim(run_id: str) -> Run | None:

@@ -1,14 +1,8 @@
-"""Thin Celery tasks: ids in, services out."""
+"""Thin Celery tasks: ids in, services out. A run's execution task is console.engine.tasks."""
 
 from celery import shared_task
 
-from console.engine.executor import execute
 from console.runs.services import reap_runs as reap
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def execute_run(run_id: str) -> None:
-    execute(run_id)
 
 
 @shared_task(ignore_result=True)

@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from console.engine.tokens import encoding
 from console.retrieval.chunking import TextChunk, chunk_text, count_tokens
+from console.tokens import encoding
 
 
 def _words(n: int) -> str:

