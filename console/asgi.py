@@ -6,6 +6,9 @@ Three layers around Django:
 - request threads are reused: Django's ASGIHandler otherwise starts a new OS thread per request,
   and since database connections are per thread, a new database connection too (never reused);
 - oversized /v1 bodies are refused before they are read.
+
+The first two lean on how Django and asgiref work rather than on a setting, so
+tests/test_asgi.py checks both through a real server: it fails on an upgrade that breaks them.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ API_MIDDLEWARE = ["console.api.middleware.ApiErrorMiddleware"]
 
 
 class ApiHandler(ASGIHandler):
+    """Django's handler with API_MIDDLEWARE in place of settings.MIDDLEWARE.
+
+    Django builds a handler's chain from settings.MIDDLEWARE once, in load_middleware(), and has
+    no per-handler setting; so the setting is swapped for that one call.
+    """
+
     def load_middleware(self, is_async: bool = False) -> None:
         full = settings.MIDDLEWARE
         settings.MIDDLEWARE = API_MIDDLEWARE
@@ -42,10 +51,12 @@ class ApiHandler(ASGIHandler):
 class ReusedRequestThreads:
     """Runs each request's sync code on a kept thread, so its database connection is kept too.
 
-    Entering an outer ThreadSensitiveContext with our own executor makes Django's per-request one a
-    no-op. A request never waits for a thread: it takes a spare one or starts another, so long SSE
+    Entering an outer ThreadSensitiveContext with our own executor (public in asgiref 3.13) makes
+    Django's per-request one a no-op: only the outermost context sets the thread. A request never waits for a thread: it takes a spare one or starts another, so long SSE
     streams cannot starve short requests. Once a response has started, its view has run, and its
     thread goes back to the spares: a streamed response then holds no thread while it streams.
+    (asgiref asks that two live blocks not share an executor; here the first block has only its
+    closing calls left, and they run one at a time with the next request's, on the same thread.)
     """
 
     def __init__(self, app: Any, keep: int = 64) -> None:
@@ -75,7 +86,7 @@ class ReusedRequestThreads:
             await send(message)
 
         try:
-            async with ThreadSensitiveContext(executor=executor):  # type: ignore[call-arg]
+            async with ThreadSensitiveContext(executor=executor):
                 await self.app(scope, receive, sending)
         finally:
             if not released:

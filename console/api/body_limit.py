@@ -4,24 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from django.conf import settings
+from django.http import HttpResponse
+
+from console.api.errors import error_response
 
 # Room for the multipart boundaries and form fields around a maximum-size file.
 MULTIPART_OVERHEAD = 1024 * 1024
 
 
-def too_large_body() -> bytes:
+def too_large() -> HttpResponse:
     limit_mb = settings.FILE_MAX_BYTES // (1024 * 1024)
-    return orjson.dumps(
-        {
-            "error": {
-                "message": f"Request too large: files may be at most {limit_mb} MB.",
-                "type": "invalid_request_error",
-                "param": "file",
-                "code": "file_too_large",
-            }
-        }
+    return error_response(
+        413, f"Request too large: files may be at most {limit_mb} MB.", param="file", code="file_too_large"
     )
 
 
@@ -65,16 +60,9 @@ class BodyLimitMiddleware:
             await self._refuse(send)
 
     async def _refuse(self, send: Any) -> None:
-        body = too_large_body()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
+        response = too_large()
+        body = response.content
+        headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
+        headers += [(b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
         await send({"type": "http.response.body", "body": body})
