@@ -202,7 +202,7 @@ def _pg_text(
     RETRIEVAL_TEXT_CANDIDATES rows per phase; the all-terms phase keeps precise queries exact.
     ts_rank with normalization 1 (divided by 1 + log of the length) keeps long index pages from
     outranking the pages about a subject; measured better and faster than ts_rank_cd
-    (docs/benchmarks.md, retrieval third pass).
+    (docs/benchmarks.md, "Retrieval and ingestion").
     """
     cap = int_setting("RETRIEVAL_TEXT_CANDIDATES", 5000)
     config = schema.PG_TEXT_CONFIG

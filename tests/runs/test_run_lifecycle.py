@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -18,6 +17,7 @@ from console.runs.services import reap_runs
 from console.threads.models import Message
 from tests.fakeprovider import Call, Drop, Error, Text, ToolCalls
 from tests.runs.helpers import collapse, names, new_assistant, new_thread, read_events, wait_for_status
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOW = Text("one two three four five six seven eight nine ten " * 4, delay=0.05)
@@ -34,18 +34,17 @@ def test_it_cancels_promptly_mid_stream(api, provider):
             if line == "event: thread.message.delta":
                 break
         run_id = Run.objects.get(thread_id=thread_id).pk
-        asked = time.monotonic()
         cancelling = api.post(f"threads/{thread_id}/runs/{run_id}/cancel").json()
         assert cancelling["status"] == "cancelling"
         rest = "\n".join(lines)
-    elapsed = time.monotonic() - asked
     assert "event: thread.run.cancelled" in rest and rest.rstrip().endswith("data: [DONE]")
-    assert elapsed < 2.0
     run = Run.objects.get(pk=run_id)
     assert run.status == "cancelled" and run.cancelled_at is not None
     message = Message.objects.get(run_id=run_id)
     assert message.status == "incomplete" and message.incomplete_details == {"reason": "run_cancelled"}
+    # Cut short: the stream stopped at the cancel, long before the provider's last token.
     assert message.content[0]["text"]["value"].startswith("one")
+    assert len(message.content[0]["text"]["value"].split()) < len(SLOW.text.split())
     assert RunStep.objects.get(run_id=run_id).status == "cancelled"
     del events
 
@@ -231,18 +230,15 @@ def test_it_fails_a_run_whose_worker_died(api, provider, redis_url, settings):
         env={**env, "DJANGO_SETTINGS_MODULE": "console.settings"},
     )
     try:
-        deadline = time.monotonic() + 20
-        while not Message.objects.filter(run_id=run.pk).exists():
-            assert time.monotonic() < deadline, "the worker never started streaming"
-            time.sleep(0.05)
+        wait_until(lambda: Message.objects.filter(run_id=run.pk).exists(), what="the worker streaming")
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
     finally:
         if worker.poll() is None:
             worker.kill()
     assert Run.objects.get(pk=run.pk).status == "in_progress"
-    settings.RUN_HEARTBEAT_TIMEOUT = 1
-    time.sleep(1.2)
+    # Any heartbeat older than now is stale: the killed worker's last one certainly is.
+    settings.RUN_HEARTBEAT_TIMEOUT = 0
     assert reap_runs()["dead"] == 1
     failed = Run.objects.get(pk=run.pk)
     assert failed.status == "failed"

