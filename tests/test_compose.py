@@ -64,7 +64,10 @@ def test_it_wires_the_app_to_postgres_and_redis(compose: dict[str, Any]) -> None
         env = services[name]["environment"]
         database = urlsplit(env["DATABASE_URL"])
         assert database.scheme == "postgresql" and database.hostname == "postgres", name
-        assert (database.username, database.password) == (postgres["POSTGRES_USER"], postgres["POSTGRES_PASSWORD"])
+        assert (database.username, database.password) == (
+            postgres["POSTGRES_USER"],
+            postgres["POSTGRES_PASSWORD"],
+        )
         assert database.path == f"/{postgres['POSTGRES_DB']}"
         redis = urlsplit(env["REDIS_URL"])
         assert redis.scheme == "redis" and redis.hostname == "redis", name
@@ -79,10 +82,12 @@ def test_it_starts_the_app_after_its_dependencies(compose: dict[str, Any]) -> No
     services = compose["services"]
     for name, service in services.items():
         depends_on = service.get("depends_on", {})
-        for target, rule in (depends_on.items() if isinstance(depends_on, dict) else []):
+        for target, rule in depends_on.items() if isinstance(depends_on, dict) else []:
             assert target in services, f"{name} depends on an unknown service {target}"
             if rule.get("condition") == "service_healthy":
-                assert "healthcheck" in services[target], f"{name} waits for {target}, which has no healthcheck"
+                assert "healthcheck" in services[target], (
+                    f"{name} waits for {target}, which has no healthcheck"
+                )
     for name in APP_SERVICES:
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy", name
         assert "redis" in services[name]["depends_on"], name

@@ -9,7 +9,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_until(check: Callable[[], T], timeout: float = 20.0, interval: float = 0.05, what: str = "condition") -> T:
+def wait_until(
+    check: Callable[[], T], timeout: float = 20.0, interval: float = 0.05, what: str = "condition"
+) -> T:
     """Polls `check` until it returns something truthy, and returns that; fails after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
