@@ -52,8 +52,9 @@ class ReusedRequestThreads:
     """Runs each request's sync code on a kept thread, so its database connection is kept too.
 
     Entering an outer ThreadSensitiveContext with our own executor (public in asgiref 3.13) makes
-    Django's per-request one a no-op: only the outermost context sets the thread. A request never waits for a thread: it takes a spare one or starts another, so long SSE
-    streams cannot starve short requests. Once a response has started, its view has run, and its
+    Django's per-request one a no-op: only the outermost context sets the thread. A request never
+    waits for a thread: it takes a spare one or starts another, so long SSE streams cannot starve
+    short requests. Once a response has started, its view has run, and its
     thread goes back to the spares: a streamed response then holds no thread while it streams.
     (asgiref asks that two live blocks not share an executor; here the first block has only its
     closing calls left, and they run one at a time with the next request's, on the same thread.)
