@@ -2,9 +2,9 @@
 
 One call executes a run from `queued` until it needs the client (requires_action) or ends. It runs
 on the worker's engine loop (console/engine/loop.py), where one thread streams every run the
-process holds; database work and tools run on the loop's thread pools. Text deltas go to the run's
-event stream as they arrive (the tokens of one network read as one delta); rows are written at
-step boundaries.
+process holds; database work and tools run on the loop's thread pools. Text goes to the run's
+event stream as it arrives: the first delta at once, later ones at most one per
+RUN_STREAM_COALESCE_MS (holding what arrived meanwhile); rows are written at step boundaries.
 """
 
 from __future__ import annotations
