@@ -159,6 +159,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis may go away for a while (restart, failover): workers retry for ever, every 2 s at most, and
+# survive a lost connection with tasks in flight (console/core/broker.py; docs/reliability.md).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_TRANSPORT = "console.core.broker:Transport"
+CELERY_WORKER_CONSUMER = "console.core.broker:Consumer"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+# Runs in flight keep going through a broker outage; their events and rows do not need the broker.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
