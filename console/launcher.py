@@ -92,7 +92,8 @@ def private_redis_spec(var_dir: Path) -> ProcessSpec | None:
     """Sets REDIS_URL. Returns the spec of a private redis-server when none is configured or found."""
     if os.environ.get("REDIS_URL"):
         return None
-    if redis_answers(*DEFAULT_REDIS):
+    # PRIVATE_REDIS=1: a Redis of our own even when another one answers on the default port.
+    if os.environ.get("PRIVATE_REDIS", "") not in ("1", "true") and redis_answers(*DEFAULT_REDIS):
         os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/0"
         return None
     binary = find_redis_server() or install_redis_server()

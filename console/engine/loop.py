@@ -136,25 +136,34 @@ async def _monitor_loop() -> None:
         ids = list(_watches)
         if not ids:
             break
+        # Each check on its own: Redis being away must not stop the heartbeats (in the database),
+        # or the reaper would take runs that are alive.
         try:
             for run_id in await blocking(stream.cancel_requested_many, ids):
                 _flag(run_id, cancelled=True)
-            if time.monotonic() >= next_heartbeat:
-                next_heartbeat = time.monotonic() + settings.RUN_HEARTBEAT_SECONDS
+        except Exception as exc:
+            log.warning("run cancel check failed; retrying (%r)", exc)
+        if time.monotonic() >= next_heartbeat:
+            next_heartbeat = time.monotonic() + settings.RUN_HEARTBEAT_SECONDS
+            try:
                 statuses = await blocking(lifecycle.heartbeat_many, ids)
+            except Exception:
+                log.exception("run heartbeat failed; retrying")
+            else:
                 for run_id in ids:
                     status = statuses.get(run_id)
                     if status == "cancelling":
                         _flag(run_id, cancelled=True)
                     elif status not in lifecycle.WORKING:
                         _flag(run_id, abandoned=True)
-            if time.monotonic() >= next_save:
-                next_save = time.monotonic() + settings.RUN_PARTIAL_SAVE_SECONDS
+        if time.monotonic() >= next_save:
+            next_save = time.monotonic() + settings.RUN_PARTIAL_SAVE_SECONDS
+            try:
                 contents = partial.take()
                 if contents:
                     await blocking(partial.write, contents)
-        except Exception:
-            log.exception("run liveness check failed; retrying")
+            except Exception:
+                log.exception("saving streamed text failed; retrying")
 
 
 def _flag(run_id: str, *, cancelled: bool = False, abandoned: bool = False) -> None:
