@@ -2,8 +2,8 @@
 
 The launcher runs with its own VAR_DIR, SQLite, a private Redis it supervises and the fake provider
 (slow streams). Then: the worker is killed with SIGKILL while runs stream; the private Redis is
-stopped while runs stream (the launcher starts it again); and Ctrl-C stops everything with nothing
-left behind. The tests run in this order, on one product.
+stopped while runs stream (the launcher starts it again); a web server is killed while the other serves; and Ctrl-C stops
+everything with nothing left behind. The tests run in this order, on one product.
 """
 
 from __future__ import annotations
@@ -232,6 +232,16 @@ def test_it_survives_a_redis_restart_while_runs_stream(product: Product):
     deaths = [line for line in product.output[lines_before:] if " died: " in line]
     assert all(line.startswith("redis ") for line in deaths), deaths
     assert product.process.poll() is None
+
+
+def test_it_restarts_a_killed_web_server_while_the_others_serve(product: Product):
+    web = product.pids("web-1")[-1]
+    os.kill(web, signal.SIGKILL)
+    product.wait_line(rf"^web-1 \(pid {web}\) died: killed by signal SIGKILL", 10)
+    with product.api() as api:
+        for _ in range(5):  # the port never refuses: web-2 takes every connection meanwhile
+            assert api.get("assistants").status_code == 200
+    _wait(lambda: len(product.pids("web-1")) >= 2, 30, "web-1 to be restarted")
 
 
 def test_it_stops_everything_on_ctrl_c(product: Product):
