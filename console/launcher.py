@@ -211,7 +211,11 @@ def main() -> int:
     signal.signal(signal.SIGINT, supervisor.request_stop)
     signal.signal(signal.SIGTERM, supervisor.request_stop)
     try:
-        listener = listen(host, port)
+        try:
+            listener = listen(host, port)
+        except OSError as exc:
+            log(f"Cannot listen on {host}:{port} ({exc.strerror}); set PORT (or HOST) to another one.")
+            return 1
         credentials = bootstrap()
         from django.db import connections
 
