@@ -136,6 +136,9 @@ def server_command(server: str, port: int, workers: int, app: str) -> list[str]:
             str(BIN / "granian"), "--interface", "asgi", app, "--host", "127.0.0.1",
             "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
+    if server == "launcher":
+        # `make run`'s web tier: `workers` console.webserver processes on one socket (WEB_CONCURRENCY).
+        return [str(PYTHON), "-m", "bench._web_processes", str(port), str(workers)]
     raise ValueError(server)
 
 
@@ -268,7 +271,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--servers", default="uvicorn,granian", help="comma-separated: uvicorn, granian")
+    parser.add_argument("--servers", default="uvicorn,granian", help="comma-separated: uvicorn, granian, launcher")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--app", default="console.asgi:application", help="ASGI app the server runs")
     parser.add_argument(

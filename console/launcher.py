@@ -1,8 +1,10 @@
 """`make run`: one command that starts the whole product on embedded defaults.
 
-Migrates, makes sure Redis answers (starting a private redis-server when none is configured),
-creates the first admin and API key on first start, then runs the ASGI web server and one Celery
-worker, and supervises them: Ctrl-C, or either one dying, stops everything.
+Migrates, makes sure Redis answers (a private redis-server, supervised too, when none is
+configured), creates the first admin and API key on first start, then runs WEB_CONCURRENCY web
+server processes on one listening socket, a Celery worker and Celery beat. console/supervisor.py
+restarts whichever of them dies, with a bounded backoff, and leaves the others running; Ctrl-C or
+SIGTERM stops them all. Each process is one ProcessSpec: another supervised process is one more spec.
 """
 
 from __future__ import annotations
@@ -17,15 +19,13 @@ import sys
 import time
 from pathlib import Path
 
+from console.supervisor import ProcessSpec, Supervisor, log
+
 DEFAULT_REDIS = ("127.0.0.1", 6379)
 REDIS_INSTALL_HINT = (
     "Redis is needed and none was found. Install it (Debian/Ubuntu: `sudo apt-get install redis-server`, "
     "macOS: `brew install redis`) or point REDIS_URL at one, then run this again."
 )
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
 
 
 def redis_answers(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -65,15 +65,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def redis_argv(binary: str, data_dir: Path, port: int) -> list[str]:
+    """A redis-server for this product alone, on loopback. Its append-only file (fsync every second)
+    in data_dir keeps the queued Celery tasks and run events through a restart of it."""
+    return [
+        binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+        "--appendfsync", "everysec", "--dir", str(data_dir), "--logfile", str(data_dir / "redis.log"),
+    ]  # fmt: skip
+
+
 def start_private_redis(binary: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A redis-server for this product alone, on a free loopback port, keeping nothing on disk."""
+    """Starts a private redis-server on a free port (outside supervision); returns it and its URL."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(data_dir), "--logfile", str(data_dir / "redis.log")],
-        stdout=subprocess.DEVNULL,
-    )
+    process = subprocess.Popen(redis_argv(binary, data_dir, port), stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while not redis_answers("127.0.0.1", port):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -83,21 +88,85 @@ def start_private_redis(binary: str, data_dir: Path) -> tuple[subprocess.Popen[b
     return process, f"redis://127.0.0.1:{port}/0"
 
 
-def ensure_redis(var_dir: Path) -> subprocess.Popen[bytes] | None:
-    """Sets REDIS_URL. Returns the private redis-server process when one had to be started."""
+def private_redis_spec(var_dir: Path) -> ProcessSpec | None:
+    """Sets REDIS_URL. Returns the spec of a private redis-server when none is configured or found."""
     if os.environ.get("REDIS_URL"):
         return None
-    if redis_answers(*DEFAULT_REDIS):
+    # PRIVATE_REDIS=1: a Redis of our own even when another one answers on the default port.
+    if os.environ.get("PRIVATE_REDIS", "") not in ("1", "true") and redis_answers(*DEFAULT_REDIS):
         os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/0"
         return None
     binary = find_redis_server() or install_redis_server()
     if binary is None:
         log(REDIS_INSTALL_HINT)
         raise SystemExit(1)
-    process, url = start_private_redis(binary, var_dir / "redis")
-    os.environ["REDIS_URL"] = url
-    log(f"Started a private Redis at {url}")
-    return process
+    data_dir = var_dir / "redis"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+    log(f"Starting a private Redis at {os.environ['REDIS_URL']} (data in {data_dir})")
+    return ProcessSpec(
+        name="redis",
+        argv=redis_argv(binary, data_dir, port),
+        ready=lambda: redis_answers("127.0.0.1", port),
+        stop_last=True,
+    )
+
+
+def web_concurrency() -> int:
+    value = os.environ.get("WEB_CONCURRENCY", "")
+    if value:
+        return max(1, int(value))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The web servers' one listening socket: bound here, inherited by each web process."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family, backlog=2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def http_answers(port: int, path: str = "/healthz") -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+            return sock.recv(16).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+def process_specs(var_dir: Path, listener: socket.socket, port: int) -> list[ProcessSpec]:
+    """The product's own processes, in start order (after the private Redis, if any)."""
+    python = sys.executable
+    celery = [python, "-m", "celery", "-A", "console"]
+    specs = [
+        ProcessSpec(
+            name="worker",
+            # No mingle/gossip: a restarted worker takes work at once; run liveness is in the database.
+            argv=[*celery, "worker", "--pool", "threads", "--concurrency", os.environ.get("WORKER_CONCURRENCY", "200"),
+                  "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+            stop_timeout=10,
+        ),
+        # Beat on its own: the sweeper and the reaper must not depend on the worker being alive.
+        ProcessSpec(
+            name="beat",
+            argv=[*celery, "beat", "--loglevel", "WARNING", "--schedule", str(var_dir / "celerybeat-schedule")],
+        ),
+    ]  # fmt: skip
+    fd = listener.fileno()
+    for number in range(1, web_concurrency() + 1):
+        specs.append(
+            ProcessSpec(
+                name=f"web-{number}",
+                argv=[python, "-m", "console.webserver", "--fd", str(fd)],
+                pass_fds=(fd,),
+                ready=lambda: http_answers(port),
+                ready_timeout=60,
+            )
+        )
+    return specs
 
 
 def bootstrap() -> list[str]:
@@ -127,46 +196,35 @@ def bootstrap() -> list[str]:
     ]
 
 
-def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
     host = os.environ.get("HOST", "127.0.0.1")
-    port = os.environ.get("PORT", "8000")
+    port = int(os.environ.get("PORT", "8000"))
     from django.conf import settings
 
     var_dir = Path(settings.VAR_DIR)
-    redis_process = ensure_redis(var_dir)
-    children: list[subprocess.Popen[bytes]] = []
-
-    def stop_all(*_: object) -> None:
-        for child in children + ([redis_process] if redis_process else []):
-            if child.poll() is None:
-                child.terminate()
-        for child in children + ([redis_process] if redis_process else []):
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-
+    specs: list[ProcessSpec] = []
+    redis = private_redis_spec(var_dir)
+    if redis is not None:
+        specs.append(redis)
+    supervisor = Supervisor([])
+    signal.signal(signal.SIGINT, supervisor.request_stop)
+    signal.signal(signal.SIGTERM, supervisor.request_stop)
     try:
+        try:
+            listener = listen(host, port)
+        except OSError as exc:
+            log(f"Cannot listen on {host}:{port} ({exc.strerror}); set PORT (or HOST) to another one.")
+            return 1
         credentials = bootstrap()
-        python = sys.executable
-        children.append(
-            subprocess.Popen(
-                [python, "-m", "uvicorn", "console.asgi:application", "--host", host, "--port", port,
-                 "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
-            )
-        )
-        children.append(
-            subprocess.Popen(
-                [python, "-m", "celery", "-A", "console", "worker", "--beat", "--pool", "threads",
-                 "--concurrency", os.environ.get("WORKER_CONCURRENCY", "200"), "--loglevel", "WARNING",
-                 "--schedule", str(var_dir / "celerybeat-schedule")]
-            )
-        )
+        from django.db import connections
+
+        connections.close_all()
+        for spec in specs + process_specs(var_dir, listener, port):
+            supervisor.add(spec)
+        supervisor.start_all()
+        if supervisor.stopping:
+            return 0
         shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
         log("")
         log(f"Assistants server running at http://{shown_host}:{port}/")
@@ -175,19 +233,11 @@ def main() -> int:
             log(line)
         log("Press Ctrl-C to stop.")
         log("")
-        signal.signal(signal.SIGTERM, _interrupt)
-        while True:
-            for child in children:
-                code = child.poll()
-                if code is not None:
-                    log(f"{' '.join(map(str, child.args[1:3]))} exited with status {code}; stopping.")  # type: ignore[index]
-                    return code or 1
-            time.sleep(0.5)
-    except KeyboardInterrupt:
+        supervisor.run_until_stopped()
         log("Stopping ...")
         return 0
     finally:
-        stop_all()
+        supervisor.stop_all()
 
 
 if __name__ == "__main__":

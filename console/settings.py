@@ -160,6 +160,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis may go away for a while (restart, failover): workers retry for ever, every 2 s at most, and
+# survive a lost connection with tasks in flight (console/core/broker.py; docs/reliability.md).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_TRANSPORT = "console.core.broker:Transport"
+CELERY_WORKER_CONSUMER = "console.core.broker:Consumer"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+# Runs in flight keep going through a broker outage; their events and rows do not need the broker.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -182,16 +191,24 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-files": {"task": "console.files.tasks.purge_expired_files", "schedule": 600.0},
 }
-CELERY_BEAT_SCHEDULE["reap-runs"] = {"task": "console.runs.tasks.reap_runs", "schedule": 10.0}
+# Runs (docs/reliability.md): the reaper fails runs of dead workers and re-enqueues lost queued runs.
+RUN_REAPER_INTERVAL = float(os.environ.get("RUN_REAPER_INTERVAL", "5"))
+CELERY_BEAT_SCHEDULE["reap-runs"] = {"task": "console.runs.tasks.reap_runs", "schedule": RUN_REAPER_INTERVAL}
+# Also re-enqueues ingestions whose task vanished (unclaimed for INGEST_REQUEUE_AFTER seconds).
 CELERY_BEAT_SCHEDULE["expire-vector-stores"] = {
     "task": "console.vector_stores.tasks.expire_vector_stores",
     "schedule": 60.0,
 }
+INGEST_REQUEUE_AFTER = float(os.environ.get("INGEST_REQUEUE_AFTER", "60"))
 
-# Runs: a worker heartbeats every RUN_HEARTBEAT_SECONDS; the reaper (every 10 s) fails a run whose
-# heartbeat is older than RUN_HEARTBEAT_TIMEOUT. So a dead worker's run ends within timeout + 10 s.
+# Runs: a worker heartbeats every RUN_HEARTBEAT_SECONDS; the reaper (every RUN_REAPER_INTERVAL) fails
+# a run whose heartbeat is older than RUN_HEARTBEAT_TIMEOUT. So a dead worker's run ends within
+# timeout + interval (25 + 5 s). A queued run not enqueued for RUN_REQUEUE_AFTER s is enqueued again.
 RUN_HEARTBEAT_SECONDS = float(os.environ.get("RUN_HEARTBEAT_SECONDS", "5"))
-RUN_HEARTBEAT_TIMEOUT = float(os.environ.get("RUN_HEARTBEAT_TIMEOUT", "30"))
+RUN_HEARTBEAT_TIMEOUT = float(os.environ.get("RUN_HEARTBEAT_TIMEOUT", "25"))
+RUN_REQUEUE_AFTER = float(os.environ.get("RUN_REQUEUE_AFTER", "30"))
+# The text a run streams is written to its message at most this often while it streams.
+RUN_PARTIAL_SAVE_SECONDS = float(os.environ.get("RUN_PARTIAL_SAVE_SECONDS", "1"))
 # A run's first text delta is streamed at once; later ones at most one per RUN_STREAM_COALESCE_MS
 # (the tokens that arrived meanwhile go out together). 0 streams every provider read as it comes.
 RUN_STREAM_COALESCE_MS = float(os.environ.get("RUN_STREAM_COALESCE_MS", "50"))

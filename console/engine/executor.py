@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from console.core.ids import new_id
-from console.engine import code_tool, loop, search_tool
+from console.engine import code_tool, loop, partial, search_tool
 from console.engine import prompt as prompts
 from console.events import stream
 from console.providers.chat import ProviderError, ToolCallDelta, stream_chat
@@ -295,6 +295,7 @@ class Executor:
         run = self.run_row
         self.text.append(text)
         if self.message is not None:
+            partial.mark(self.message.id, self._text_content)
             # Fewer, larger events cost the worker, Redis, the web process and the client less.
             self.unsent.append(text)
             interval = settings.RUN_STREAM_COALESCE_MS / 1000.0
@@ -341,6 +342,7 @@ class Executor:
         self.message, self.message_step = message, step
         self.sent_at = time.monotonic()
         await loop.blocking(_insert_first, step, message)
+        partial.mark(message_id, self._text_content)
 
     def flush_text(self) -> None:
         """Publishes the text held back by coalescing; called before any other event of the run."""
@@ -365,12 +367,13 @@ class Executor:
     def save_partial_text(self) -> None:
         """Keeps what was streamed before a stop; the lifecycle then marks the message incomplete."""
         if self.message is not None and self.text:
-            Message.objects.filter(pk=self.message.pk, status="in_progress").update(content=self._text_content())
+            partial.save_now(self.message.pk, self._text_content())
 
     def complete_message(self, usage: dict[str, int] | None, truncated: bool = False) -> None:
         message, step = self.message, self.message_step
         if message is None or step is None:
             return
+        partial.forget(message.pk)
         now = timezone.now()
         message.content = self._text_content()
         if truncated:

@@ -9,6 +9,8 @@ pools via `blocking` and `tool`.
 Liveness is checked for all runs at once: every CANCEL_CHECK_SECONDS one Redis round trip reads
 every held run's cancel flag, and every RUN_HEARTBEAT_SECONDS one UPDATE marks them all alive and
 reads back their statuses. A run that is cancelled while it waits on the model is interrupted at once.
+Every RUN_PARTIAL_SAVE_SECONDS the text the runs streamed meanwhile is written to their messages
+(console/engine/partial.py).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import connection
 
+from console.engine import partial
 from console.events import stream
 from console.runs import lifecycle
 
@@ -127,25 +130,40 @@ def watch(run_id: str) -> Iterator[Watch]:
 
 async def _monitor_loop() -> None:
     next_heartbeat = time.monotonic() + settings.RUN_HEARTBEAT_SECONDS
+    next_save = time.monotonic() + settings.RUN_PARTIAL_SAVE_SECONDS
     while _watches:
         await asyncio.sleep(CANCEL_CHECK_SECONDS)
         ids = list(_watches)
         if not ids:
             break
+        # Each check on its own: Redis being away must not stop the heartbeats (in the database),
+        # or the reaper would take runs that are alive.
         try:
             for run_id in await blocking(stream.cancel_requested_many, ids):
                 _flag(run_id, cancelled=True)
-            if time.monotonic() >= next_heartbeat:
-                next_heartbeat = time.monotonic() + settings.RUN_HEARTBEAT_SECONDS
+        except Exception as exc:
+            log.warning("run cancel check failed; retrying (%r)", exc)
+        if time.monotonic() >= next_heartbeat:
+            next_heartbeat = time.monotonic() + settings.RUN_HEARTBEAT_SECONDS
+            try:
                 statuses = await blocking(lifecycle.heartbeat_many, ids)
+            except Exception:
+                log.exception("run heartbeat failed; retrying")
+            else:
                 for run_id in ids:
                     status = statuses.get(run_id)
                     if status == "cancelling":
                         _flag(run_id, cancelled=True)
                     elif status not in lifecycle.WORKING:
                         _flag(run_id, abandoned=True)
-        except Exception:
-            log.exception("run liveness check failed; retrying")
+        if time.monotonic() >= next_save:
+            next_save = time.monotonic() + settings.RUN_PARTIAL_SAVE_SECONDS
+            try:
+                contents = partial.take()
+                if contents:
+                    await blocking(partial.write, contents)
+            except Exception:
+                log.exception("saving streamed text failed; retrying")
 
 
 def _flag(run_id: str, *, cancelled: bool = False, abandoned: bool = False) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from console.assistants.services import get_assistant
@@ -208,7 +208,10 @@ def submit_tool_outputs(project: Project, thread_id: str, run_id: str, outputs: 
             param="tool_outputs",
         )
     with transaction.atomic():
-        if not Run.objects.filter(pk=run.pk, status="requires_action").update(status="queued", required_action=None):
+        # heartbeat_at of a queued run: when it was last enqueued (the sweeper's clock).
+        if not Run.objects.filter(pk=run.pk, status="requires_action").update(
+            status="queued", required_action=None, heartbeat_at=timezone.now()
+        ):
             raise DomainError("The run is no longer waiting for tool outputs.")
         step = RunStep.objects.filter(run=run, type="tool_calls", status="in_progress").order_by("-created_at").first()
         if step is not None:
@@ -244,23 +247,45 @@ def get_step(project: Project, thread_id: str, run_id: str, step_id: str) -> Run
 
 
 def reap_runs() -> dict[str, int]:
-    """Ends what nobody will finish: runs whose worker died, and runs left waiting past expires_at.
+    """Ends or restarts what nobody is doing; beat sends it every RUN_REAPER_INTERVAL seconds.
 
-    A worker heartbeats every RUN_HEARTBEAT_SECONDS; a run whose heartbeat is older than
-    RUN_HEARTBEAT_TIMEOUT is failed (or cancelled, if it was being cancelled). A run whose task
-    was lost (say, Redis restarted) stays queued until it expires.
+    - dead: a worker heartbeats every RUN_HEARTBEAT_SECONDS; a run whose heartbeat is older than
+      RUN_HEARTBEAT_TIMEOUT is failed (or cancelled, if it was being cancelled), keeping the text it
+      streamed (persisted every RUN_PARTIAL_SAVE_SECONDS) in its message, marked incomplete.
+    - requeued: a queued run not enqueued for RUN_REQUEUE_AFTER seconds (its task vanished with a
+      Redis that lost its data, say) is enqueued again; the claim makes a duplicate task a no-op.
+    - expired: runs left queued or waiting for tool outputs past expires_at.
     """
     now = timezone.now()
-    counts = {"dead": 0, "expired": 0}
+    counts = {"dead": 0, "requeued": 0, "expired": 0}
     stale = now - timedelta(seconds=settings.RUN_HEARTBEAT_TIMEOUT)
     for run in Run.objects.filter(status__in=lifecycle.WORKING, heartbeat_at__lt=stale):
         lifecycle.cancel_or_fail(
             run,
             "server_error",
-            f"The worker executing this run stopped responding (no heartbeat for {settings.RUN_HEARTBEAT_TIMEOUT} s).",
+            f"The worker executing this run stopped responding (no heartbeat for {settings.RUN_HEARTBEAT_TIMEOUT:g} s).",
         )
         counts["dead"] += 1
     for run in Run.objects.filter(status__in=("queued", "requires_action"), expires_at__lt=now):
         if lifecycle.finish(run, "expired", from_statuses=("queued", "requires_action")):
             counts["expired"] += 1
+    counts["requeued"] = _requeue_lost(now)
     return counts
+
+
+def _requeue_lost(now: datetime) -> int:
+    from console.runs.tasks import execute_run
+
+    cutoff = now - timedelta(seconds=settings.RUN_REQUEUE_AFTER)
+    lost = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    count = 0
+    for run_id in Run.objects.filter(lost, status="queued").values_list("pk", flat=True):
+        try:
+            execute_run.delay(run_id)
+        except Exception:  # the broker is away: the next sweep tries again
+            log.warning("could not enqueue run %s again; retrying at the next sweep", run_id, exc_info=True)
+            break
+        if Run.objects.filter(lost, pk=run_id, status="queued").update(heartbeat_at=now):
+            log.info("run %s was queued with no task; enqueued it again", run_id)
+            count += 1
+    return count

@@ -106,16 +106,24 @@ def ingest(store_id: str, file_id: str) -> None:
 
 
 def requeue_stale(now: datetime | None = None) -> int:
-    """Re-enqueues files whose task may have been lost (Redis restarted, worker killed). The claim
-    keeps a duplicate task from doing the work twice."""
+    """Re-enqueues files whose task may have been lost: never claimed INGEST_REQUEUE_AFTER seconds
+    after they were added (Redis lost its data), or claimed by a worker that died (CLAIM_TIMEOUT).
+    The claim keeps a duplicate task from doing the work twice."""
+    from django.conf import settings
+
     from console.vector_stores.tasks import ingest_file
 
-    stale = (now or timezone.now()) - CLAIM_TIMEOUT
+    now = now or timezone.now()
+    unclaimed = now - timedelta(seconds=settings.INGEST_REQUEUE_AFTER)
     pending = VectorStoreFile.objects.filter(status="in_progress").filter(
-        Q(claimed_at__isnull=True, created_at__lt=stale) | Q(claimed_at__lt=stale)
+        Q(claimed_at__isnull=True, created_at__lt=unclaimed) | Q(claimed_at__lt=now - CLAIM_TIMEOUT)
     )
     count = 0
     for store_id, file_id in pending.values_list("store_id", "file_id"):
-        ingest_file.delay(store_id, file_id)
+        try:
+            ingest_file.delay(store_id, file_id)
+        except Exception:  # the broker is away: the next sweep tries again
+            log.warning("could not enqueue ingestion of %s again; retrying at the next sweep", file_id, exc_info=True)
+            break
         count += 1
     return count

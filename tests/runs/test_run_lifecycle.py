@@ -326,3 +326,29 @@ def test_it_validates_run_parameters(api, provider):
     bad_include = api.post(f"threads/{thread_id}/runs?include[]=everything", json={"assistant_id": assistant_id})
     assert bad_include.status_code == 400
     assert not Run.objects.exists()
+
+
+def test_it_enqueues_again_a_queued_run_whose_task_vanished(api, provider):
+    """Say Redis lost its queue: the reaper finds the queued run in the database and enqueues it again."""
+    provider.script(Text("Recovered."))
+    assistant_id = new_assistant(api)
+    thread_id = new_thread(api)
+    from console.projects.models import Project
+
+    # Created directly: no task was ever sent for it.
+    run = Run.objects.create(
+        project=Project.objects.get(name="owner-project"),
+        thread_id=thread_id,
+        assistant_id=assistant_id,
+        model="fake-model",
+        instructions="",
+        truncation_strategy={"type": "auto", "last_messages": None},
+        expires_at=timezone.now() + timedelta(minutes=10),
+    )
+    assert reap_runs()["requeued"] == 0  # not lost yet: it was queued just now
+    Run.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=1))
+    assert reap_runs()["requeued"] == 1
+    done = wait_for_status(api, thread_id, run.pk, {"completed", "failed"})
+    assert done["status"] == "completed", done
+    assert Message.objects.get(run_id=run.pk).content[0]["text"]["value"] == "Recovered."
+    assert reap_runs()["requeued"] == 0
