@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
@@ -274,14 +275,12 @@ def reap_runs() -> dict[str, int]:
 
 
 def _requeue_lost(now: datetime) -> int:
-    from console.runs.tasks import execute_run
-
     cutoff = now - timedelta(seconds=settings.RUN_REQUEUE_AFTER)
     lost = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
     count = 0
     for run_id in Run.objects.filter(lost, status="queued").values_list("pk", flat=True):
         try:
-            execute_run.delay(run_id)
+            current_app.send_task(lifecycle.EXECUTE_RUN_TASK, args=(run_id,))
         except Exception:  # the broker is away: the next sweep tries again
             log.warning("could not enqueue run %s again; retrying at the next sweep", run_id, exc_info=True)
             break
