@@ -137,11 +137,11 @@ def run(args: argparse.Namespace, key: str, ids: dict[str, str]) -> None:
     from console.api.jsonresp import json_response
     from console.api.pagination import list_response, page_from_query, paginate
     from console.api.schemas.assistants import AssistantObject
-    from console.api.schemas.messages import MessageObject
     from console.api.views import assistants as assistant_views
     from console.api.views import threads as thread_views
     from console.asgi import application
     from console.assistants import services as assistant_services
+    from console.payloads.objects import message_object
     from console.projects.models import Project
     from console.threads import services as thread_services
 
@@ -213,7 +213,7 @@ def run(args: argparse.Namespace, key: str, ids: dict[str, str]) -> None:
                 pass
 
             def render() -> None:
-                data = [MessageObject.of(r).model_dump(mode="json") for r in rows]
+                data = [message_object(r) for r in rows]
                 json_response({"object": "list", "data": data, "first_id": data[0]["id"],
                                "last_id": data[-1]["id"], "has_more": more})  # fmt: skip
 
