@@ -91,6 +91,9 @@ class ToolCalls:
     calls: list[Call]
     text: str | None = None
     usage: tuple[int, int] | None = None
+    # Argument characters sent in each call's first chunk, with its id and name (OpenAI sent none;
+    # some servers send a call whole in one chunk).
+    head_arguments: int = 0
 
     def deltas(self) -> list[bytes]:
         out = _content_deltas(_split(self.text), first=True) if self.text else []
@@ -101,14 +104,14 @@ class ToolCalls:
                         "index": index,
                         "id": call.id,
                         "type": "function",
-                        "function": {"name": call.name, "arguments": ""},
+                        "function": {"name": call.name, "arguments": call.arguments[: self.head_arguments]},
                     }
                 ]
             }
             if not out:
                 head = {"role": "assistant", "content": None, **head}
             out.append(orjson.dumps(head))
-            args = call.arguments
+            args = call.arguments[self.head_arguments :]
             size = max(1, math.ceil(len(args) / 3))
             for start in range(0, len(args), size):
                 piece = {

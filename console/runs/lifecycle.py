@@ -102,9 +102,9 @@ def finish(run: Run, status: str, *, from_statuses: tuple[str, ...] = WORKING, *
         reason = {"failed": "run_failed", "cancelled": "run_cancelled", "expired": "run_expired"}.get(status)
         events = _close_open_parts(run, step_status, reason) if step_status else []
     data = run_object(run)
+    # A failed run carries its last_error; no `error` event follows, as with OpenAI (that event
+    # means the stream itself broke, and the Node SDK's stream helper throws on it).
     events.append((f"thread.run.{status}", data))
-    if status == "failed" and run.last_error:
-        events.append(("error", {"message": run.last_error["message"], "type": "server_error", "param": None, "code": run.last_error["code"]}))
     stream.publish_many(run.id, events)
     stream.end_segment(run.id, final=True)
     return True
