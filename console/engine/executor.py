@@ -363,9 +363,8 @@ class Executor:
             self.flush_timer.cancel()
             self.flush_timer = None
         if self.message is not None and (self.unsent or final):
-            events = self.text_deltas(self.message.id, "".join(self.unsent), final)
-            if events:
-                stream.publish_many(self.run_row.pk, events)
+            for event, data in self.text_deltas(self.message.id, "".join(self.unsent), final):
+                stream.publish(self.run_row.pk, event, data)
                 self.sent_at = time.monotonic()
         self.unsent = []
 
