@@ -18,7 +18,9 @@ import httpx
 from tests.fakeprovider import Call, Drop, FakeProvider, Text, ToolCalls
 from tests.vector_stores.conftest import upload, wait_store
 
-REFUNDS = b"Refund policy. Customers may return any product within 30 days for a full refund to the original card."
+REFUNDS = (
+    b"Refund policy. Customers may return any product within 30 days for a full refund to the original card."
+)
 WEATHER = {
     "type": "function",
     "function": {
@@ -26,7 +28,10 @@ WEATHER = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
     },
 }
-TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}
+TIME = {
+    "type": "function",
+    "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}},
+}
 CITATION = "【0:0†refunds.md】"
 PLOT_CODE = (
     "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\nprint(6*7)\n"
@@ -68,7 +73,9 @@ def _thread(api: httpx.Client, text: str) -> str:
 
 
 def _refunds_store(api: httpx.Client) -> str:
-    store = api.post("vector_stores", json={"name": "policies", "file_ids": [upload(api, "refunds.md", REFUNDS)]}).json()
+    store = api.post(
+        "vector_stores", json={"name": "policies", "file_ids": [upload(api, "refunds.md", REFUNDS)]}
+    ).json()
     assert wait_store(api, store["id"])["file_counts"]["completed"] == 1
     return str(store["id"])
 
@@ -114,7 +121,11 @@ def code_image(api: httpx.Client, provider: FakeProvider) -> Scenario:
 def functions(api: httpx.Client, provider: FakeProvider) -> Scenario:
     """Two parallel calls, their first chunks carrying arguments; answered with submit_tool_outputs."""
     provider.script(
-        ToolCalls([Call("get_weather", '{"city": "Paris"}'), Call("get_time", "{}")], usage=(20, 10), head_arguments=5),
+        ToolCalls(
+            [Call("get_weather", '{"city": "Paris"}'), Call("get_time", "{}")],
+            usage=(20, 10),
+            head_arguments=5,
+        ),
         Text("Sunny in Paris at noon.", usage=(40, 8), delay=0.01),
     )
     assistant_id = _assistant(api, tools=[WEATHER, TIME])
@@ -134,7 +145,11 @@ def file_search(api: httpx.Client, provider: FakeProvider) -> Scenario:
 def incomplete(api: httpx.Client, provider: FakeProvider) -> Scenario:
     provider.script(Text("This answer runs out of", finish_reason="length", delay=0.01))
     return Scenario(
-        "incomplete", _assistant(api), "incomplete", thread_id=_thread(api, "Talk."), params={"max_completion_tokens": 256}
+        "incomplete",
+        _assistant(api),
+        "incomplete",
+        thread_id=_thread(api, "Talk."),
+        params={"max_completion_tokens": 256},
     )
 
 
@@ -171,7 +186,9 @@ class Stored:
 
 def stored(api: httpx.Client, thread_id: str, run_id: str) -> Stored:
     run = api.get(f"threads/{thread_id}/runs/{run_id}").json()
-    messages = api.get(f"threads/{thread_id}/messages", params={"run_id": run_id, "order": "asc"}).json()["data"]
+    messages = api.get(f"threads/{thread_id}/messages", params={"run_id": run_id, "order": "asc"}).json()[
+        "data"
+    ]
     steps = api.get(f"threads/{thread_id}/runs/{run_id}/steps", params={"order": "asc"}).json()["data"]
     return Stored(run, messages, steps)
 
@@ -183,7 +200,9 @@ def without_index(content: list[dict[str, Any]]) -> list[dict[str, Any]]:
         part = {k: v for k, v in part.items() if k != "index"}
         if part.get("type") == "text":
             text = dict(part["text"])
-            text["annotations"] = [{k: v for k, v in a.items() if k != "index"} for a in text.get("annotations") or []]
+            text["annotations"] = [
+                {k: v for k, v in a.items() if k != "index"} for a in text.get("annotations") or []
+            ]
             part["text"] = text
         parts.append(part)
     return parts

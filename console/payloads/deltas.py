@@ -39,8 +39,18 @@ def tool_call_head(index: int, call_id: str, kind: str, name: str) -> dict[str, 
     if kind == "file_search":
         return {"index": index, "id": call_id, "type": "file_search", "file_search": {}}
     if kind == "code_interpreter":
-        return {"index": index, "id": call_id, "type": "code_interpreter", "code_interpreter": {"input": "", "outputs": []}}
-    return {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": "", "output": None}}
+        return {
+            "index": index,
+            "id": call_id,
+            "type": "code_interpreter",
+            "code_interpreter": {"input": "", "outputs": []},
+        }
+    return {
+        "index": index,
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": "", "output": None},
+    }
 
 
 def function_arguments(index: int, text: str) -> dict[str, Any]:

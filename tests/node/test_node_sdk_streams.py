@@ -73,12 +73,18 @@ def test_it_streams_what_a_get_returns(node, sdk, name, api, provider, live_url,
     assert [m["id"] for m in messages] == [m["id"] for m in expected.messages]
     for message, get in zip(messages, expected.messages, strict=True):
         assert without_index(message["content"]) == get["content"]
-        assert (message["role"], message["run_id"], message["assistant_id"]) == ("assistant", run["id"], get["assistant_id"])
+        assert (message["role"], message["run_id"], message["assistant_id"]) == (
+            "assistant",
+            run["id"],
+            get["assistant_id"],
+        )
 
     # Every text part is done once, with the stored text; every image part too.
     texts = [p["text"] for m in expected.messages for p in m["content"] if p["type"] == "text"]
     images = [p["image_file"] for m in expected.messages for p in m["content"] if p["type"] == "image_file"]
-    assert [without_index([{"type": "text", "text": t}])[0]["text"] for s in segments for t in s["textDone"]] == texts
+    assert [
+        without_index([{"type": "text", "text": t}])[0]["text"] for s in segments for t in s["textDone"]
+    ] == texts
     assert [i for s in segments for i in s["imageFileDone"]] == images
     assert sum(s["textCreated"] for s in segments) == len(texts)
 

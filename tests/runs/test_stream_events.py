@@ -33,7 +33,15 @@ REPLY = [*MESSAGE, "thread.message.completed", "thread.run.step.completed"]
 # Runs of deltas collapsed (their count depends on timing); cancelled: message deltas left out.
 GOLDEN = {
     "plain_text": [*START, *REPLY, "thread.run.completed", "done"],
-    "citations": ["thread.created", *START, *TOOL_STEP, "thread.run.step.completed", *REPLY, "thread.run.completed", "done"],
+    "citations": [
+        "thread.created",
+        *START,
+        *TOOL_STEP,
+        "thread.run.step.completed",
+        *REPLY,
+        "thread.run.completed",
+        "done",
+    ],
     "code_image": [*START, *TOOL_STEP, "thread.run.step.completed", *REPLY, "thread.run.completed", "done"],
     "functions": [
         *START,
@@ -48,7 +56,14 @@ GOLDEN = {
         "done",
     ],
     "file_search": [*START, *TOOL_STEP, "thread.run.step.completed", *REPLY, "thread.run.completed", "done"],
-    "incomplete": [*START, *MESSAGE, "thread.message.incomplete", "thread.run.step.completed", "thread.run.incomplete", "done"],
+    "incomplete": [
+        *START,
+        *MESSAGE,
+        "thread.message.incomplete",
+        "thread.run.step.completed",
+        "thread.run.incomplete",
+        "done",
+    ],
     "cancelled": [
         *START,
         *MESSAGE[:-1],
@@ -58,7 +73,14 @@ GOLDEN = {
         "thread.run.cancelled",
         "done",
     ],
-    "failed": [*START, *MESSAGE, "thread.run.step.failed", "thread.message.incomplete", "thread.run.failed", "done"],
+    "failed": [
+        *START,
+        *MESSAGE,
+        "thread.run.step.failed",
+        "thread.message.incomplete",
+        "thread.run.failed",
+        "done",
+    ],
 }
 # How each scenario is streamed: between them, every streaming path.
 PATHS = {
@@ -88,7 +110,9 @@ def _read(response: httpx.Response, on_delta: Callable[[], None] | None = None) 
                 on_delta = None
 
 
-def _stream(api: httpx.Client, path: str, body: dict[str, Any], on_delta: Callable[[], None] | None = None) -> Events:
+def _stream(
+    api: httpx.Client, path: str, body: dict[str, Any], on_delta: Callable[[], None] | None = None
+) -> Events:
     with api.stream("POST", path, json={**body, "stream": True}) as r:
         assert r.status_code == 200
         return list(_read(r, on_delta))
@@ -120,8 +144,12 @@ def _run_scenario(api: httpx.Client, scenario: Scenario, path: str) -> tuple[Eve
     run = dict(events)["thread.run.created"]
     while events[-2][0] == "thread.run.requires_action" and scenario.outputs:
         calls = events[-2][1]["required_action"]["submit_tool_outputs"]["tool_calls"]
-        outputs = [{"tool_call_id": c["id"], "output": scenario.outputs[c["function"]["name"]]} for c in calls]
-        events += _stream(api, f"threads/{thread_id}/runs/{run['id']}/submit_tool_outputs", {"tool_outputs": outputs})
+        outputs = [
+            {"tool_call_id": c["id"], "output": scenario.outputs[c["function"]["name"]]} for c in calls
+        ]
+        events += _stream(
+            api, f"threads/{thread_id}/runs/{run['id']}/submit_tool_outputs", {"tool_outputs": outputs}
+        )
     return events, thread_id, run["id"]
 
 
@@ -162,7 +190,9 @@ def _rebuild_messages(events: Events) -> dict[str, list[dict[str, Any]]]:
         parts = messages[data["id"]]
         if part["index"] == len(parts):  # a new part, after every earlier one
             if part["type"] == "image_file":
-                assert part.keys() == {"index", "type", "image_file"} and part["image_file"].keys() == {"file_id"}
+                assert part.keys() == {"index", "type", "image_file"} and part["image_file"].keys() == {
+                    "file_id"
+                }
                 parts.append({"type": "image_file", "image_file": dict(part["image_file"])})
                 continue
             parts.append({"type": "text", "text": {"value": "", "annotations": []}})
@@ -170,7 +200,9 @@ def _rebuild_messages(events: Events) -> dict[str, list[dict[str, Any]]]:
         built = parts[-1]["text"]
         _check_text_delta(part, built)
         built["value"] += part["text"]["value"]
-        built["annotations"] += [{k: v for k, v in a.items() if k != "index"} for a in part["text"]["annotations"]]
+        built["annotations"] += [
+            {k: v for k, v in a.items() if k != "index"} for a in part["text"]["annotations"]
+        ]
     return messages
 
 
@@ -216,7 +248,11 @@ def _check_against_get(events: Events, expected: Stored) -> None:
     # The last event about each object is the object as a GET returns it.
     last: dict[str, Any] = {}
     for _, data in events:
-        if isinstance(data, dict) and data.get("object") in ("thread.run", "thread.run.step", "thread.message"):
+        if isinstance(data, dict) and data.get("object") in (
+            "thread.run",
+            "thread.run.step",
+            "thread.message",
+        ):
             last[data["id"]] = data
     assert last[expected.run["id"]] == expected.run
     for obj in [*expected.messages, *expected.steps]:
@@ -236,7 +272,10 @@ def _check_against_get(events: Events, expected: Stored) -> None:
                 assert built["function"] == {**call["function"], "output": None}
             elif call["type"] == "code_interpreter":
                 outputs = [{"index": i, **o} for i, o in enumerate(call["code_interpreter"]["outputs"])]
-                assert built["code_interpreter"] == {"input": call["code_interpreter"]["input"], "outputs": outputs}
+                assert built["code_interpreter"] == {
+                    "input": call["code_interpreter"]["input"],
+                    "outputs": outputs,
+                }
             else:
                 assert built["file_search"] == {}
 

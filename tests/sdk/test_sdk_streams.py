@@ -37,7 +37,9 @@ class Recorder(AssistantEventHandler):
         self.text_deltas += delta.value or ""
         if self.cancel and self.current_run is not None and self.current_run.status == "in_progress":
             self.cancel = False
-            self.sdk.beta.threads.runs.cancel(thread_id=self.current_run.thread_id, run_id=self.current_run.id)
+            self.sdk.beta.threads.runs.cancel(
+                thread_id=self.current_run.thread_id, run_id=self.current_run.id
+            )
 
     @override
     def on_text_done(self, text) -> None:  # type: ignore[no-untyped-def]
@@ -70,10 +72,16 @@ class Recorder(AssistantEventHandler):
 def _stream(sdk, scenario: Scenario, handler: Recorder):  # type: ignore[no-untyped-def]
     if scenario.thread is not None:
         return sdk.beta.threads.create_and_run_stream(
-            assistant_id=scenario.assistant_id, thread=scenario.thread, event_handler=handler, **scenario.params
+            assistant_id=scenario.assistant_id,
+            thread=scenario.thread,
+            event_handler=handler,
+            **scenario.params,
         )
     return sdk.beta.threads.runs.stream(
-        thread_id=scenario.thread_id, assistant_id=scenario.assistant_id, event_handler=handler, **scenario.params
+        thread_id=scenario.thread_id,
+        assistant_id=scenario.assistant_id,
+        event_handler=handler,
+        **scenario.params,
     )
 
 
@@ -85,7 +93,9 @@ def test_it_streams_what_a_get_returns(sdk, api, provider, name):  # type: ignor
     with _stream(sdk, scenario, handlers[0]) as stream:
         stream.until_done()
         run = stream.get_final_run()
-        messages += stream.get_final_messages() if handlers[0].snapshots else []  # it raises when there are none
+        messages += (
+            stream.get_final_messages() if handlers[0].snapshots else []
+        )  # it raises when there are none
     while run.status == "requires_action" and scenario.outputs:
         outputs = [
             {"tool_call_id": call.id, "output": scenario.outputs[call.function.name]}
