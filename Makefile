@@ -10,6 +10,8 @@ SANDBOX_RUNTIME := $(CURDIR)/var/sandbox-runtime
 SANDBOX_STAMP := $(SANDBOX_RUNTIME)/.installed
 export SANDBOX_PYTHON := $(SANDBOX_RUNTIME)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
+# The official Node SDK, for tests/node (npm ci from tests/node/package-lock.json; needs node and npm).
+NODE_STAMP := tests/node/node_modules/.package-lock.json
 
 .PHONY: run test test-sqlite test-postgres test-sdk1 lint clean
 
@@ -23,11 +25,11 @@ lint: $(TEST_STAMP)
 	$(VENV)/bin/mypy console
 
 # The whole suite on SQLite, with openai==3.57.0.
-test-sqlite: $(TEST_STAMP) $(SANDBOX_STAMP)
+test-sqlite: $(TEST_STAMP) $(SANDBOX_STAMP) $(NODE_STAMP)
 	VAR_DIR=$(CURDIR)/var/test-sqlite DATABASE_URL= $(VENV)/bin/python -m pytest
 
 # The whole suite again on PostgreSQL: TEST_POSTGRES_URL if set, else an embedded PostgreSQL 18.
-test-postgres: $(TEST_STAMP) $(SANDBOX_STAMP)
+test-postgres: $(TEST_STAMP) $(SANDBOX_STAMP) $(NODE_STAMP)
 	VAR_DIR=$(CURDIR)/var/test-postgres $(VENV)/bin/python -m tests.postgres $(VENV)/bin/python -m pytest
 
 # The SDK tests again with openai==1.65.5 (the client.beta.vector_stores generation).
@@ -49,6 +51,11 @@ $(SANDBOX_STAMP): | $(RUN_STAMP)
 	$(VENV)/bin/python -m console.sandbox.runtime $(SANDBOX_RUNTIME)
 	@touch $@
 
+$(NODE_STAMP): tests/node/package-lock.json
+	@command -v npm >/dev/null || { echo "tests/node needs Node.js and npm (Debian: apt-get install nodejs npm)."; exit 1; }
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 $(SDK1_VENV)/bin/python:
 	@$(PYTHON) -m venv $(SDK1_VENV)
 
@@ -57,4 +64,4 @@ $(SDK1_STAMP): pyproject.toml | $(SDK1_VENV)/bin/python
 	@touch $@
 
 clean:
-	rm -rf $(VENV) $(SDK1_VENV) var/test-*
+	rm -rf $(VENV) $(SDK1_VENV) var/test-* tests/node/node_modules

@@ -105,3 +105,8 @@ def check_response(response: httpx.Response) -> None:
     name = schema_for(response.request.method, path, response.status_code)
     if name:
         validate(name, response.json())
+
+
+def check_event(event: str, data: Any) -> None:
+    """A stream event (name and parsed data) must match the spec's AssistantStreamEvent."""
+    validate("AssistantStreamEvent", {"event": event, "data": data})

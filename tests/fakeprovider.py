@@ -91,6 +91,11 @@ class ToolCalls:
     calls: list[Call]
     text: str | None = None
     usage: tuple[int, int] | None = None
+    # Argument characters sent in each call's first chunk, with its id and name (OpenAI sent none;
+    # some servers send a call whole in one chunk).
+    head_arguments: int = 0
+    # The name comes in each call's second chunk, not with its id (as some servers send it).
+    name_late: bool = False
 
     def deltas(self) -> list[bytes]:
         out = _content_deltas(_split(self.text), first=True) if self.text else []
@@ -101,14 +106,18 @@ class ToolCalls:
                         "index": index,
                         "id": call.id,
                         "type": "function",
-                        "function": {"name": call.name, "arguments": ""},
+                        "function": {"name": call.name, "arguments": call.arguments[: self.head_arguments]},
                     }
                 ]
             }
+            if self.name_late:
+                del head["tool_calls"][0]["function"]["name"]
             if not out:
                 head = {"role": "assistant", "content": None, **head}
             out.append(orjson.dumps(head))
-            args = call.arguments
+            if self.name_late:
+                out.append(orjson.dumps({"tool_calls": [{"index": index, "function": {"name": call.name}}]}))
+            args = call.arguments[self.head_arguments :]
             size = max(1, math.ceil(len(args) / 3))
             for start in range(0, len(args), size):
                 piece = {

@@ -113,6 +113,13 @@ def page_response(data: list[dict[str, Any]], has_more: bool) -> HttpResponse:
     )
 
 
-def list_response(queryset: QuerySet[RowT], page: Page, render: Callable[[RowT], BaseModel]) -> HttpResponse:
+def list_response(
+    queryset: QuerySet[RowT], page: Page, render: Callable[[RowT], BaseModel | dict[str, Any]]
+) -> HttpResponse:
+    """A page of rows, each rendered by a response schema or by a builder of console.payloads."""
     rows, has_more = paginate(queryset, page)
-    return page_response([render(row).model_dump(mode="json") for row in rows], has_more)
+    data = []
+    for row in rows:
+        rendered = render(row)
+        data.append(rendered if isinstance(rendered, dict) else rendered.model_dump(mode="json"))
+    return page_response(data, has_more)

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from console.assistants.models import Assistant
-from console.engine.annotations import marker_annotations
+from console.engine.annotations import Markers
 from console.files.models import File
 from console.files.services import create_file, storage_path
 from console.runs.models import Run
@@ -141,6 +141,6 @@ def run_code(run: Run, code: str) -> CodeResult:
     return code_result
 
 
-def file_path_annotations(text: str, files: dict[str, str]) -> list[dict[str, Any]]:
-    """file_path annotations for each `sandbox:/mnt/data/...` link to a file the run wrote."""
-    return marker_annotations(text, {f"sandbox:{path}": file_id for path, file_id in files.items()}, "file_path")
+def file_path_markers(files: dict[str, str]) -> Markers:
+    """A `sandbox:/mnt/data/...` link to a file the run wrote becomes a file_path annotation."""
+    return {f"sandbox:{path}": ("file_path", file_id) for path, file_id in files.items()}

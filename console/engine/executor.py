@@ -22,7 +22,10 @@ from django.utils import timezone
 from console.core.ids import new_id
 from console.engine import code_tool, loop, partial, search_tool
 from console.engine import prompt as prompts
+from console.engine.annotations import Markers, StreamedText, find
 from console.events import stream
+from console.payloads import deltas
+from console.payloads.objects import message_object, run_object, step_object
 from console.providers.chat import ProviderError, ToolCallDelta, stream_chat
 from console.runs import lifecycle
 from console.runs.models import Run, RunStep
@@ -114,6 +117,9 @@ class Executor:
         self.message: Message | None = None
         self.message_step: RunStep | None = None
         self.text: list[str] = []
+        # The message's text part: its index (after the images) and what its stream holds back.
+        self.text_index = 0
+        self.streamed = StreamedText({})
         # Text received but not yet published (coalescing), and when the last delta went out.
         self.unsent: list[str] = []
         self.sent_at = 0.0
@@ -229,12 +235,14 @@ class Executor:
             finally:
                 watch.interruptible = False
                 self.flush_text()
+        if tool_step is not None:
+            self.announce_unnamed(tool_step, calls)
         self.add_usage(turn_usage)
         step_usage = _usage(turn_usage)
         if await loop.blocking(self.end_turn, tool_step, finish_reason, step_usage):
             return False
         assert tool_step is not None
-        ordered = [calls[i] for i in sorted(calls)]
+        ordered = sorted(calls.values(), key=lambda call: call["index"])
         for call in ordered:
             if call["type"] == "code_interpreter":
                 await self.run_code_call(tool_step, call)
@@ -270,7 +278,7 @@ class Executor:
         tool_step.status = "completed"
         tool_step.completed_at = timezone.now()
         tool_step.save()
-        stream.publish(self.run_row.pk, "thread.run.step.completed", lifecycle.step_data(tool_step))
+        stream.publish(self.run_row.pk, "thread.run.step.completed", step_object(tool_step))
         return True
 
     def open_tool_step(self) -> RunStep:
@@ -285,7 +293,7 @@ class Executor:
             run=run, thread_id=run.thread_id, assistant_id=run.assistant_id, type=kind, status="in_progress", step_details=details
         )
         step.save(force_insert=True)
-        data = lifecycle.step_data(step)
+        data = step_object(step)
         stream.publish_many(run.pk, [("thread.run.step.created", data), ("thread.run.step.in_progress", data)])
         return step
 
@@ -301,9 +309,11 @@ class Executor:
             interval = settings.RUN_STREAM_COALESCE_MS / 1000.0
             now = time.monotonic()
             if now - self.sent_at >= interval:
-                self.flush_text()
+                self.flush_text(final=False)
             elif self.flush_timer is None:
-                self.flush_timer = asyncio.get_running_loop().call_later(self.sent_at + interval - now, self.flush_text)
+                self.flush_timer = asyncio.get_running_loop().call_later(
+                    self.sent_at + interval - now, self.flush_text, False
+                )
             return
         message_id = new_id("msg_")
         # The step is made first, as OpenAI did, so it sorts before the message it makes.
@@ -325,9 +335,12 @@ class Executor:
             assistant_id=run.assistant_id,
             run_id=run.pk,
         )
-        step_data = lifecycle.step_data(step)
-        message_data = lifecycle.message_data(message)
-        delta = _text_delta(message_id, text)
+        step_data = step_object(step)
+        message_data = message_object(message)
+        # The images code_interpreter made come first, each part as its own delta; the text follows.
+        self.text_index = len(self.pending_images)
+        self.streamed = StreamedText(self.markers())
+        parts = [deltas.image_file_part(i, file_id) for i, file_id in enumerate(self.pending_images)]
         # The first token goes out before the rows are written: the client never waits on the database.
         stream.publish_many(
             run.pk,
@@ -336,7 +349,8 @@ class Executor:
                 ("thread.run.step.in_progress", step_data),
                 ("thread.message.created", message_data),
                 ("thread.message.in_progress", message_data),
-                ("thread.message.delta", delta),
+                *[("thread.message.delta", deltas.message_delta(message_id, part)) for part in parts],
+                *self.text_deltas(message_id, text, final=False),
             ],
         )
         self.message, self.message_step = message, step
@@ -344,25 +358,33 @@ class Executor:
         await loop.blocking(_insert_first, step, message)
         partial.mark(message_id, self._text_content)
 
-    def flush_text(self) -> None:
-        """Publishes the text held back by coalescing; called before any other event of the run."""
+    def flush_text(self, final: bool = True) -> None:
+        """Publishes the text held back by coalescing; called before any other event of the run.
+        Not final (the coalescing timer): text that may be the start of a citation stays back."""
         if self.flush_timer is not None:
             self.flush_timer.cancel()
             self.flush_timer = None
-        if self.unsent and self.message is not None:
-            stream.publish(self.run_row.pk, "thread.message.delta", _text_delta(self.message.id, "".join(self.unsent)))
-            self.sent_at = time.monotonic()
+        if self.message is not None and (self.unsent or final):
+            for event, data in self.text_deltas(self.message.id, "".join(self.unsent), final):
+                stream.publish(self.run_row.pk, event, data)
+                self.sent_at = time.monotonic()
         self.unsent = []
+
+    def text_deltas(self, message_id: str, text: str, final: bool) -> list[tuple[str, Any]]:
+        """The delta for text, carrying the annotations of the markers in it (none if all is held back)."""
+        value, annotations = self.streamed.take(text, final)
+        if not value:
+            return []
+        return [("thread.message.delta", deltas.message_delta(message_id, deltas.text_part(self.text_index, value, annotations)))]
+
+    def markers(self) -> Markers:
+        """What the model may write that becomes an annotation: links to files the run wrote, citations."""
+        return code_tool.file_path_markers(self.written_files) | search_tool.citation_markers(self.citations)
 
     def _text_content(self) -> list[dict[str, Any]]:
         value = "".join(self.text)
-        annotations = sorted(
-            code_tool.file_path_annotations(value, self.written_files)
-            + search_tool.citation_annotations(value, self.citations),
-            key=lambda a: a["start_index"],
-        )
         images = [{"type": "image_file", "image_file": {"file_id": file_id}} for file_id in self.pending_images]
-        return [*images, {"type": "text", "text": {"value": value, "annotations": annotations}}]
+        return [*images, {"type": "text", "text": {"value": value, "annotations": find(value, self.markers())}}]
 
     def save_partial_text(self) -> None:
         """Keeps what was streamed before a stop; the lifecycle then marks the message incomplete."""
@@ -391,8 +413,8 @@ class Executor:
         stream.publish_many(
             self.run_row.pk,
             [
-                (f"thread.message.{message.status}", lifecycle.message_data(message)),
-                ("thread.run.step.completed", lifecycle.step_data(step)),
+                (f"thread.message.{message.status}", message_object(message)),
+                ("thread.run.step.completed", step_object(step)),
             ],
         )
         self.message, self.message_step, self.text = None, None, []
@@ -401,61 +423,49 @@ class Executor:
     # -- tool calls -----------------------------------------------------------------------------
 
     def on_tool_call(self, step: RunStep, calls: dict[int, dict[str, Any]], delta: ToolCallDelta) -> None:
+        """Streams a tool call as OpenAI did: a first delta that announces it, then its arguments."""
         call = calls.get(delta.index)
         if call is None:
             call_id = delta.id if delta.id and delta.id.startswith("call_") else new_id("call_")
-            name = delta.name or ""
-            call = {
-                "id": call_id,
-                "index": delta.index,
-                "name": name,
-                "arguments": delta.arguments,
-                "type": self.call_type(name),
-                "sent": "",
-            }
+            call = {"id": call_id, "index": None, "name": "", "arguments": "", "type": "function", "sent": ""}
             calls[delta.index] = call
-            payload: dict[str, Any]
-            if call["type"] == "file_search":
-                payload = {"index": delta.index, "id": call_id, "type": "file_search", "file_search": {}}
-            elif call["type"] == "code_interpreter":
-                call["sent"] = code_tool.partial_code(call["arguments"])
-                payload = {
-                    "index": delta.index,
-                    "id": call_id,
-                    "type": "code_interpreter",
-                    "code_interpreter": {"input": call["sent"], "outputs": []},
-                }
-            else:
-                payload = {
-                    "index": delta.index,
-                    "id": call_id,
-                    "type": "function",
-                    "function": {"name": name, "arguments": delta.arguments, "output": None},
-                }
-        else:
-            call["arguments"] += delta.arguments
-            if call["type"] == "file_search":
-                return  # the query is not streamed; the results come with the completed step
-            if call["type"] == "code_interpreter":
-                code = code_tool.partial_code(call["arguments"])
-                if len(code) <= len(call["sent"]):
-                    return
-                payload = {"index": delta.index, "type": "code_interpreter", "code_interpreter": {"input": code[len(call["sent"]) :]}}
-                call["sent"] = code
-            else:
-                payload = {"index": delta.index, "type": "function", "function": {"arguments": delta.arguments}}
-        self.publish_step_delta(step, payload)
+        call["name"] = call["name"] or delta.name or ""
+        call["arguments"] += delta.arguments
+        if call["index"] is None:
+            if not call["name"]:
+                return  # announced once its name arrives
+            self.announce_call(step, calls, call)
+        self.stream_arguments(step, call)
 
-    def publish_step_delta(self, step: RunStep, payload: dict[str, Any]) -> None:
-        stream.publish(
-            self.run_row.pk,
-            "thread.run.step.delta",
-            {
-                "id": step.pk,
-                "object": "thread.run.step.delta",
-                "delta": {"step_details": {"type": "tool_calls", "tool_calls": [payload]}},
-            },
-        )
+    def announce_call(self, step: RunStep, calls: dict[int, dict[str, Any]], call: dict[str, Any]) -> None:
+        """The call's first delta: its position in the step, id, type and name, no arguments yet."""
+        call["index"] = sum(1 for other in calls.values() if other["index"] is not None)
+        call["type"] = self.call_type(call["name"])
+        self.publish_step_delta(step, deltas.tool_call_head(call["index"], call["id"], call["type"], call["name"]))
+
+    def stream_arguments(self, step: RunStep, call: dict[str, Any]) -> None:
+        """The arguments (or code) that arrived since the call's last delta."""
+        if call["type"] == "file_search":
+            return  # the query is not streamed; the results come with the completed step
+        if call["type"] == "code_interpreter":
+            text = code_tool.partial_code(call["arguments"])
+            payload = deltas.code_input(call["index"], text[len(call["sent"]) :])
+        else:
+            text = call["arguments"]
+            payload = deltas.function_arguments(call["index"], text[len(call["sent"]) :])
+        if len(text) > len(call["sent"]):
+            call["sent"] = text
+            self.publish_step_delta(step, payload)
+
+    def announce_unnamed(self, step: RunStep, calls: dict[int, dict[str, Any]]) -> None:
+        """Calls whose name never came are announced as functions at the end of the model's reply."""
+        for key in sorted(calls):
+            if calls[key]["index"] is None:
+                self.announce_call(step, calls, calls[key])
+                self.stream_arguments(step, calls[key])
+
+    def publish_step_delta(self, step: RunStep, tool_call: dict[str, Any]) -> None:
+        stream.publish(self.run_row.pk, "thread.run.step.delta", deltas.step_delta(step.pk, tool_call))
 
     def call_type(self, name: str) -> str:
         """A call of a tool the server runs, or a function the client runs."""
@@ -478,14 +488,7 @@ class Executor:
         call["outputs"] = result.outputs
         self.pending_images += result.images
         self.written_files.update(result.files)
-        self.publish_step_delta(
-            step,
-            {
-                "index": call["index"],
-                "type": "code_interpreter",
-                "code_interpreter": {"outputs": [{"index": i, **output} for i, output in enumerate(result.outputs)]},
-            },
-        )
+        self.publish_step_delta(step, deltas.code_outputs(call["index"], result.outputs))
 
     def require_action(self, step: RunStep, ordered: list[dict[str, Any]]) -> None:
         """Parks the run until the client submits the function calls' outputs; frees the worker."""
@@ -507,7 +510,7 @@ class Executor:
         if not moved:
             raise Cancelled
         run.refresh_from_db()
-        stream.publish(run.pk, "thread.run.requires_action", lifecycle.run_data(run))
+        stream.publish(run.pk, "thread.run.requires_action", run_object(run))
         stream.end_segment(run.pk, final=False)
 
     def add_usage(self, usage: dict[str, int] | None) -> None:
@@ -515,14 +518,6 @@ class Executor:
             return
         for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
             self.usage[key] = self.usage.get(key, 0) + int(usage.get(key) or 0)
-
-
-def _text_delta(message_id: str, text: str) -> dict[str, Any]:
-    return {
-        "id": message_id,
-        "object": "thread.message.delta",
-        "delta": {"content": [{"index": 0, "type": "text", "text": {"value": text, "annotations": []}}]},
-    }
 
 
 def _insert_first(step: RunStep, message: Message) -> None:

@@ -109,8 +109,7 @@ def _timeline(run: Run) -> list[list[dict[str, Any]]]:
 
 
 def system_text(run: Run) -> str:
-    parts = [run.instructions or "", run.additional_instructions or ""]
-    return "\n\n".join(p for p in parts if p)
+    return run.effective_instructions
 
 
 def build(run: Run) -> Prompt:

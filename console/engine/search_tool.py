@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.assistants.models import Assistant
-from console.engine.annotations import marker_annotations
+from console.engine.annotations import Markers
 from console.runs.models import Run
 from console.threads.models import Thread
 
@@ -112,5 +112,6 @@ def for_model_from_details(details: dict[str, Any], call_number: int) -> str:
     return "\n\n".join(parts) or "No results."
 
 
-def citation_annotations(text: str, citations: dict[str, str]) -> list[dict[str, Any]]:
-    return marker_annotations(text, citations, "file_citation")
+def citation_markers(citations: dict[str, str]) -> Markers:
+    """A source's marker in the reply becomes a file_citation annotation."""
+    return {marker: ("file_citation", file_id) for marker, file_id in citations.items()}

@@ -13,10 +13,8 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from console.api.schemas.messages import MessageObject
-from console.api.schemas.runs import RunObject, RunStepObject
-from console.api.schemas.threads import ThreadObject
 from console.events import stream
+from console.payloads.objects import message_object, run_object, step_object, thread_object
 from console.runs.models import Run, RunStep
 from console.threads.models import Message, Thread
 
@@ -29,23 +27,11 @@ WORKING = ("in_progress", "cancelling")
 EXECUTE_RUN_TASK = "console.engine.tasks.execute_run"
 
 
-def run_data(run: Run) -> dict[str, Any]:
-    return RunObject.of(run).model_dump(mode="json")
-
-
-def step_data(step: RunStep) -> dict[str, Any]:
-    return RunStepObject.of(step).model_dump(mode="json")
-
-
-def message_data(message: Message) -> dict[str, Any]:
-    return MessageObject.of(message).model_dump(mode="json")
-
-
 def announce_created(run: Run, thread: Thread | None = None) -> None:
     events: list[tuple[str, Any]] = []
     if thread is not None:
-        events.append(("thread.created", ThreadObject.of(thread).model_dump(mode="json")))
-    data = run_data(run)
+        events.append(("thread.created", thread_object(thread)))
+    data = run_object(run)
     events.append(("thread.run.created", data))
     events.append(("thread.run.queued", data))
     stream.publish_many(run.id, events)
@@ -70,7 +56,7 @@ def claim(run_id: str) -> Run | None:
     if not claimed:
         return None
     run = Run.objects.get(pk=run_id)
-    stream.publish(run.id, "thread.run.in_progress", run_data(run))
+    stream.publish(run.id, "thread.run.in_progress", run_object(run))
     return run
 
 
@@ -91,14 +77,14 @@ def _close_open_parts(run: Run, step_status: str, message_reason: str | None) ->
         if step_status == "failed":
             step.last_error = run.last_error
         step.save()
-        events.append((f"thread.run.step.{step_status}", step_data(step)))
+        events.append((f"thread.run.step.{step_status}", step_object(step)))
     if message_reason:
         for message in Message.objects.filter(run_id=run.id, status="in_progress"):
             message.status = "incomplete"
             message.incomplete_at = now
             message.incomplete_details = {"reason": message_reason}
             message.save()
-            events.append(("thread.message.incomplete", message_data(message)))
+            events.append(("thread.message.incomplete", message_object(message)))
     return events
 
 
@@ -118,10 +104,10 @@ def finish(run: Run, status: str, *, from_statuses: tuple[str, ...] = WORKING, *
         step_status = {"failed": "failed", "cancelled": "cancelled", "expired": "expired"}.get(status)
         reason = {"failed": "run_failed", "cancelled": "run_cancelled", "expired": "run_expired"}.get(status)
         events = _close_open_parts(run, step_status, reason) if step_status else []
-    data = run_data(run)
+    data = run_object(run)
+    # A failed run carries its last_error; no `error` event follows, as with OpenAI (that event
+    # means the stream itself broke, and the Node SDK's stream helper throws on it).
     events.append((f"thread.run.{status}", data))
-    if status == "failed" and run.last_error:
-        events.append(("error", {"message": run.last_error["message"], "type": "server_error", "param": None, "code": run.last_error["code"]}))
     stream.publish_many(run.id, events)
     stream.end_segment(run.id, final=True)
     return True

@@ -64,6 +64,12 @@ class Run(ApiObject):
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
+    @property
+    def effective_instructions(self) -> str:
+        """What the model is given, and what the Run object shows: the instructions, then the
+        run's additional_instructions appended."""
+        return "\n\n".join(part for part in (self.instructions, self.additional_instructions) if part)
+
 
 class RunStep(ApiObject):
     id_prefix = "step_"

@@ -16,6 +16,7 @@ from django.utils import timezone
 from console.assistants.services import get_assistant
 from console.core.errors import DomainError, NotFound
 from console.events import stream
+from console.payloads.objects import run_object, step_object
 from console.projects.models import Project
 from console.runs import lifecycle
 from console.runs.models import ACTIVE_STATUSES, Run, RunStep
@@ -182,7 +183,7 @@ def cancel_run(project: Project, thread_id: str, run_id: str) -> Run:
         if Run.objects.filter(pk=run.pk, status="in_progress").update(status="cancelling"):
             stream.request_cancel(run.id)
             run.refresh_from_db()
-            stream.publish(run.id, "thread.run.cancelling", lifecycle.run_data(run))
+            stream.publish(run.id, "thread.run.cancelling", run_object(run))
             stream.flush()
             return run
         run.refresh_from_db()
@@ -223,8 +224,8 @@ def submit_tool_outputs(project: Project, thread_id: str, run_id: str, outputs: 
             step.completed_at = timezone.now()
             step.save()
         run.refresh_from_db()
-        events = ([("thread.run.step.completed", lifecycle.step_data(step))] if step else []) + [
-            ("thread.run.queued", lifecycle.run_data(run))
+        events = ([("thread.run.step.completed", step_object(step))] if step else []) + [
+            ("thread.run.queued", run_object(run))
         ]
         transaction.on_commit(lambda: _announce(run.id, events))
         lifecycle.enqueue(run)

@@ -31,7 +31,8 @@ def test_it_sends_overrides_and_additional_messages(api, provider):
             "temperature": 0.1,
         },
     ).json()
-    assert run["model"] == "other-model" and run["instructions"] == "Override."
+    # The run shows the instructions the model is given: the additional ones appended.
+    assert run["model"] == "other-model" and run["instructions"] == "Override.\n\nAlso this."
     assert run["temperature"] == 0.1 and run["top_p"] == 0.8
     wait_for_status(api, thread_id, run["id"], {"completed"})
     sent = next(r for r in provider.requests if r["model"] == "other-model")
@@ -40,6 +41,7 @@ def test_it_sends_overrides_and_additional_messages(api, provider):
         {"role": "user", "content": "first"},
         {"role": "user", "content": "second"},
     ]
+    assert api.get(f"threads/{thread_id}/runs/{run['id']}").json()["instructions"] == sent["messages"][0]["content"]
     assert sent["temperature"] == 0.1 and sent["top_p"] == 0.8
     assert sent["response_format"] == {
         "type": "json_schema",

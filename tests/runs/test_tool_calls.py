@@ -136,3 +136,24 @@ def test_it_rejects_outputs_for_a_run_not_waiting(api, provider):
         json={"tool_outputs": [{"tool_call_id": "call_x", "output": "1"}]},
     )
     assert r.status_code == 400
+
+
+def test_it_announces_a_call_once_its_name_arrives(api, provider):
+    """A provider that sends a call's id and first arguments before its name: the step's first delta
+    for the call still carries its name and empty arguments, and no argument text is lost."""
+    provider.script(ToolCalls([Call("get_weather", '{"city": "Oslo"}')], head_arguments=4, name_late=True))
+    assistant_id = new_assistant(api, tools=[WEATHER])
+    thread_id = new_thread(api)
+    with api.stream("POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}) as r:
+        events = read_events(r)
+    calls = [d["delta"]["step_details"]["tool_calls"][0] for n, d in events if n == "thread.run.step.delta"]
+    call_id = dict(events)["thread.run.requires_action"]["required_action"]["submit_tool_outputs"]["tool_calls"][0]["id"]
+    assert calls[0] == {
+        "index": 0,
+        "id": call_id,
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": "", "output": None},
+    }
+    assert "".join(c["function"]["arguments"] for c in calls[1:]) == '{"city": "Oslo"}'
+    step = RunStep.objects.get(run__thread_id=thread_id, type="tool_calls")
+    assert step.step_details["tool_calls"][0]["function"]["arguments"] == '{"city": "Oslo"}'

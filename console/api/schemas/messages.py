@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from console.api.schemas.base import ApiModel, Metadata
-from console.core.models import unix
-from console.threads.models import Message
 
 MESSAGE_TEXT_MAX = 256_000
 Detail = Literal["auto", "low", "high"]
@@ -65,39 +63,3 @@ class CreateMessageRequest(ApiModel):
 
 class ModifyMessageRequest(ApiModel):
     metadata: Metadata = None
-
-
-class MessageObject(ApiModel):
-    id: str
-    object: Literal["thread.message"] = "thread.message"
-    created_at: int
-    thread_id: str
-    status: str
-    incomplete_details: dict[str, Any] | None
-    completed_at: int | None
-    incomplete_at: int | None
-    role: str
-    content: list[dict[str, Any]]
-    assistant_id: str | None
-    run_id: str | None
-    attachments: list[dict[str, Any]]
-    metadata: dict[str, str]
-
-    @classmethod
-    def of(cls, m: Message) -> MessageObject:
-        return cls.model_construct(
-            id=m.id,
-            object="thread.message",
-            created_at=m.created_at_unix,
-            thread_id=m.thread_id,
-            status=m.status,
-            incomplete_details=m.incomplete_details,
-            completed_at=unix(m.completed_at),
-            incomplete_at=unix(m.incomplete_at),
-            role=m.role,
-            content=m.content,
-            assistant_id=m.assistant_id,
-            run_id=m.run_id,
-            attachments=m.attachments,
-            metadata=m.metadata,
-        )

@@ -13,15 +13,14 @@ from console.api.schemas.runs import (
     CreateRunRequest,
     CreateThreadAndRunRequest,
     ModifyRunRequest,
-    RunObject,
     RunOptions,
-    RunStepObject,
     SubmitToolOutputsRequest,
 )
 from console.api.schemas.tools import normalize_response_format, normalize_tool, normalize_tool_resources
 from console.api.validation import parse_body, quote_choices
 from console.api.views.threads import new_message
 from console.events import stream
+from console.payloads.objects import run_object, step_object
 from console.runs import services
 from console.runs.models import Run
 
@@ -67,7 +66,7 @@ def _params(body: RunOptions, sent: set[str]) -> services.RunParams:
 
 
 def _render(run: Run) -> HttpResponse:
-    return json_response(RunObject.of(run).model_dump(mode="json"))
+    return json_response(run_object(run))
 
 
 def _stream(run_id: str, after: str = stream.START) -> HttpResponseBase:
@@ -78,7 +77,7 @@ def _stream(run_id: str, after: str = stream.START) -> HttpResponseBase:
 def runs(request: ApiRequest, thread_id: str) -> HttpResponseBase:
     if request.method == "GET":
         page = page_from_query(request.GET)
-        return list_response(services.list_runs(request.project, thread_id), page, RunObject.of)
+        return list_response(services.list_runs(request.project, thread_id), page, run_object)
     _include_content(request)
     body, sent = parse_body(request, CreateRunRequest)
     created = services.create_run(
@@ -142,13 +141,13 @@ def steps(request: ApiRequest, thread_id: str, run_id: str) -> HttpResponseBase:
     include = _include_content(request)
     page = page_from_query(request.GET)
     queryset = services.list_steps(request.project, thread_id, run_id)
-    return list_response(queryset, page, lambda s: RunStepObject.of(s, include_content=include))
+    return list_response(queryset, page, lambda s: step_object(s, include_content=include))
 
 
 @api_view("GET")
 def step(request: ApiRequest, thread_id: str, run_id: str, step_id: str) -> HttpResponseBase:
     include = _include_content(request)
     found = services.get_step(request.project, thread_id, run_id, step_id)
-    return json_response(RunStepObject.of(found, include_content=include).model_dump(mode="json"))
+    return json_response(step_object(found, include_content=include))
 
 

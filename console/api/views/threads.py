@@ -11,10 +11,11 @@ from console.api.errors import invalid_request
 from console.api.jsonresp import json_response
 from console.api.pagination import list_response, page_from_query
 from console.api.schemas.base import DeletedObject
-from console.api.schemas.messages import CreateMessageRequest, MessageObject, ModifyMessageRequest
-from console.api.schemas.threads import CreateThreadRequest, ModifyThreadRequest, ThreadObject
+from console.api.schemas.messages import CreateMessageRequest, ModifyMessageRequest
+from console.api.schemas.threads import CreateThreadRequest, ModifyThreadRequest
 from console.api.schemas.tools import normalize_tool_resources
 from console.api.validation import parse_body
+from console.payloads.objects import message_object, thread_object
 from console.threads import services
 from console.threads.models import Message, Thread
 
@@ -37,11 +38,11 @@ def new_message(body: CreateMessageRequest) -> services.NewMessage:
 
 
 def _render_thread(thread: Thread) -> HttpResponse:
-    return json_response(ThreadObject.of(thread).model_dump(mode="json"))
+    return json_response(thread_object(thread))
 
 
 def _render_message(message: Message) -> HttpResponse:
-    return json_response(MessageObject.of(message).model_dump(mode="json"))
+    return json_response(message_object(message))
 
 
 def _metadata_filter(request: HttpRequest) -> dict[str, str]:
@@ -102,7 +103,7 @@ def threads(request: ApiRequest) -> HttpResponse:
         # assistant, creation time and message text.
         page = page_from_query(request.GET)
         queryset = services.list_threads(request.project, _metadata_filter(request), **_search_filters(request))
-        return list_response(queryset, page, ThreadObject.of)
+        return list_response(queryset, page, thread_object)
     body, _ = parse_body(request, CreateThreadRequest)
     thread = services.create_thread(
         request.project,
@@ -134,7 +135,7 @@ def messages(request: ApiRequest, thread_id: str) -> HttpResponse:
     if request.method == "GET":
         page = page_from_query(request.GET)
         queryset = services.list_messages(request.project, thread_id, run_id=request.GET.get("run_id"))
-        return list_response(queryset, page, MessageObject.of)
+        return list_response(queryset, page, message_object)
     body, _ = parse_body(request, CreateMessageRequest)
     return _render_message(services.create_message(request.project, thread_id, new_message(body)))
 
