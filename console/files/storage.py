@@ -117,7 +117,9 @@ def _s3_body(name: str) -> Any:
     backend = storage()
     if is_local():
         return None
-    key = backend._normalize_name(backend._clean_name(name))  # type: ignore[attr-defined]
+    from storages.utils import clean_name, safe_join
+
+    key = safe_join(backend.location, clean_name(name))  # type: ignore[attr-defined]
     return backend.bucket.Object(key).get()["Body"]  # type: ignore[attr-defined]
 
 
