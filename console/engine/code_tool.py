@@ -197,7 +197,8 @@ def run_code_here(run: Run, code: str) -> CodeResult:
             stored = create_file(
                 run.project,
                 source=source,
-                source_path=None,
+                # A private copy in the sandbox's outbox: storage may take it over.
+                source_path=str(output.path),
                 filename=output.name.rsplit("/", 1)[-1],
                 purpose="assistants_output",
                 size=output.path.stat().st_size,

@@ -9,6 +9,7 @@ caller that needs a real path (a parser) gets a temporary copy that is deleted w
 from __future__ import annotations
 
 import contextlib
+import mimetypes
 import os
 import shutil
 import tempfile
@@ -47,19 +48,38 @@ class _Source(DjangoFile):
 def save(name: str, source: IO[bytes], *, source_path: str | None = None, size: int | None = None) -> str:
     """Stores `source` under `name` (which must be new) and returns the stored name.
 
-    Local storage moves a spooled temporary upload into place; S3 uploads it in parts.
+    `source_path`, when given, is a file on disk holding the same bytes that may be consumed: local
+    storage moves it into place, S3 uploads it in parts read from disk one at a time.
     """
-    if source_path and os.path.exists(source_path) and is_local():
-        target = Path(settings.MEDIA_ROOT) / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(source_path, target)
-        return name
+    if source_path and os.path.exists(source_path):
+        if is_local():
+            target = Path(settings.MEDIA_ROOT) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(source_path, target)
+            return name
+        return _s3_upload_file(name, source_path)
     with contextlib.suppress(AttributeError, OSError, ValueError):
         source.seek(0)
     if size is None:
         size = _measure(source)
-    wrapped = _Source(source, size)
-    return storage().save(name, wrapped)
+    return storage().save(name, _Source(source, size))
+
+
+def _s3_key(name: str) -> str:
+    from storages.utils import clean_name, safe_join
+
+    return safe_join(storage().location, clean_name(name))  # type: ignore[attr-defined]
+
+
+def _s3_upload_file(name: str, path: str) -> str:
+    """Uploads a file on disk. boto3 reads each part from disk as it sends it; given an open file
+    object instead, it would read every part into memory up front."""
+    backend = storage()
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    backend.bucket.Object(_s3_key(name)).upload_file(  # type: ignore[attr-defined]
+        path, ExtraArgs={"ContentType": content_type}, Config=backend.transfer_config  # type: ignore[attr-defined]
+    )
+    return name
 
 
 def _measure(source: IO[bytes]) -> int:
@@ -73,6 +93,8 @@ def _measure(source: IO[bytes]) -> int:
 
 def save_path(name: str, path: Path) -> str:
     """Stores the local file at `path` under `name`, leaving `path` in place."""
+    if not is_local():
+        return _s3_upload_file(name, str(path))
     with open(path, "rb") as handle:
         return save(name, handle, size=path.stat().st_size)
 
@@ -117,10 +139,7 @@ def _s3_body(name: str) -> Any:
     backend = storage()
     if is_local():
         return None
-    from storages.utils import clean_name, safe_join
-
-    key = safe_join(backend.location, clean_name(name))  # type: ignore[attr-defined]
-    return backend.bucket.Object(key).get()["Body"]  # type: ignore[attr-defined]
+    return backend.bucket.Object(_s3_key(name)).get()["Body"]  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager
