@@ -8,8 +8,9 @@ S3 is moto's server mode on loopback (moto[server]), the same as the multi-node 
 measurement runs in a fresh child process configured only by environment variables, as a server is.
 
 `ingest` uploads every corpus file through console.files.services.create_file (timed apart), then
-ingests them all through the real task (console.vector_stores.ingest, run eagerly and one file at a
-time, on SQLite) and compares files/s: the S3 run pays for fetching each file into a temporary copy.
+ingests them all through the real task body (console.vector_stores.ingest.ingest, --threads files
+at a time as a threads-pool worker runs them, on SQLite) and compares files/s: the S3 run also
+fetches each file into a temporary copy. Run it on an otherwise idle machine.
 
 `memory` starts uvicorn (as `make run` does), uploads a file of --mb MB through POST /v1/files,
 downloads it through GET /v1/files/{id}/content, and samples the server's RSS every 20 ms: it
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -55,9 +57,10 @@ def cmd_ingest(args: argparse.Namespace) -> None:
 
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-storage-") as tmp:
-        results["local"] = _child(["_ingest", "--every", str(args.every)], _env(pathlib.Path(tmp) / "local", None))
+        options = ["_ingest", "--every", str(args.every), "--threads", str(args.threads)]
+        results["local"] = _child(options, _env(pathlib.Path(tmp) / "local", None))
         with moto_server() as s3:
-            results["s3"] = _child(["_ingest", "--every", str(args.every)], _env(pathlib.Path(tmp) / "s3", s3))
+            results["s3"] = _child(options, _env(pathlib.Path(tmp) / "s3", s3))
     print("| storage | files (completed) | MB | upload files/s | ingestion files/s | ingestion MB/s |")
     print("|---|---|---|---|---|---|")
     for name, r in results.items():
@@ -75,17 +78,20 @@ def _ingest_child(args: argparse.Namespace) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
     django.setup()
     from django.core.management import call_command
+    from django.db import connections
     from django.db.models import Count
 
     from bench.retrieval import corpus_files
     from console import celery_app
     from console.files import services as files
     from console.projects.services import get_or_create_project
+    from console.vector_stores import ingest
     from console.vector_stores import services as stores
     from console.vector_stores.models import VectorStoreFile
 
     call_command("migrate", verbosity=0)
-    celery_app.conf.task_always_eager = True
+    # The batch's tasks go nowhere; this process runs them itself below, as a threads-pool worker would.
+    celery_app.conf.broker_url = "memory://"
     project = get_or_create_project("bench")
     corpus = corpus_files(args.every)
     size = 0
@@ -101,8 +107,17 @@ def _ingest_child(args: argparse.Namespace) -> None:
         ids.append(stored.pk)
     upload_s = time.perf_counter() - started
     store = stores.create_store(project, name="corpus")
-    started = time.perf_counter()
     stores.create_batch(project, store.pk, [stores.NewFile(file_id=i) for i in ids])
+
+    def one(file_id: str) -> None:
+        try:
+            ingest.ingest(store.pk, file_id)
+        finally:
+            connections.close_all()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(args.threads) as pool:
+        list(pool.map(one, ids))
     ingest_s = time.perf_counter() - started
     statuses = {
         row["status"]: row["n"]
@@ -230,8 +245,10 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     ingest = sub.add_parser("ingest")
     ingest.add_argument("--every", type=int, default=1, help="take every Nth corpus file")
+    ingest.add_argument("--threads", type=int, default=4, help="files ingested at once, as a worker's threads do")
     child = sub.add_parser("_ingest")
     child.add_argument("--every", type=int, default=1)
+    child.add_argument("--threads", type=int, default=4)
     memory = sub.add_parser("memory")
     memory.add_argument("--mb", type=int, default=200)
     args = parser.parse_args()

@@ -139,7 +139,8 @@ def _s3_body(name: str) -> Any:
     backend = storage()
     if is_local():
         return None
-    return backend.bucket.Object(_s3_key(name)).get()["Body"]  # type: ignore[attr-defined]
+    s3 = backend.connection.meta.client  # type: ignore[attr-defined]
+    return s3.get_object(Bucket=backend.bucket_name, Key=_s3_key(name))["Body"]  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager
