@@ -62,6 +62,7 @@ class Cluster:
     workers: dict[str, subprocess.Popen]  # node name -> process
     s3: S3Server
     redis: Any
+    redis_url: str
     provider: FakeProvider
     dirs: list[Path] = field(default_factory=list)
 
@@ -148,7 +149,9 @@ def cluster(django_db_setup: None, django_db_blocker: Any) -> Iterator[Cluster]:
             for web in webs:
                 _wait(lambda web=web: _answers(web), 60, f"{web} to start")
             _wait(lambda: len(redis.keys("sandbox:alive:*")) == 2, 60, "both workers to start")
-            yield Cluster(webs=webs, workers=workers, s3=s3, redis=redis, provider=provider, dirs=[work])
+            yield Cluster(
+                webs=webs, workers=workers, s3=s3, redis=redis, redis_url=redis_url, provider=provider, dirs=[work]
+            )
         finally:
             for process in processes:
                 if process.poll() is None:
@@ -218,21 +221,48 @@ def test_it_ingests_a_batch_of_50_files_uploaded_through_both_webs(cluster, owne
     assert not [o for o in remaining.get("Contents", []) if o["Key"].endswith(file_ids[2])]
 
 
+def _workers_take_runs(cluster: Cluster, *nodes: str) -> None:
+    """Lets only `nodes` take runs from the shared queue; every worker keeps its own queue."""
+    from celery import Celery
+
+    control = Celery(broker=cluster.redis_url).control
+    for name in cluster.workers:
+        if cluster.workers[name].poll() is not None:
+            continue
+        destination = [f"{name}@multinode"]
+        if name in nodes:
+            replies = control.add_consumer("celery", destination=destination, reply=True, timeout=10)
+        else:
+            replies = control.cancel_consumer("celery", destination=destination, reply=True, timeout=10)
+        assert replies, f"{name} did not answer"
+
+
 def test_it_keeps_a_threads_code_state_over_ten_runs_whichever_worker_runs_them(cluster, owner):
     clients = [cluster.sdk(i, owner.key) for i in range(2)]
     assistant = clients[0].beta.assistants.create(model="fake", tools=[{"type": "code_interpreter"}])
     thread = clients[1].beta.threads.create()
-    for i in range(1, 11):
-        cluster.provider.script(code_call("x = 1\nprint(x)" if i == 1 else "x += 1\nprint(x)"), Text(f"x is {i}"))
-        client = clients[i % 2]
-        client.beta.threads.messages.create(thread.id, role="user", content="add one")
-        run = client.beta.threads.runs.create_and_poll(
-            thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=100
-        )
-        assert run.status == "completed", run.last_error
-        assert _code_logs(clients[(i + 1) % 2], thread.id, run.id) == f"{i}\n"
-    holder = cluster.redis.get(f"sandbox:thread:{thread.id}")
-    assert holder and holder.decode().startswith("sandbox.w")
+    holder = None
+    try:
+        for i in range(1, 11):
+            if i == 2:  # runs 2-6 execute on the other worker and reach the session through its queue
+                holder = cluster.redis.get(f"sandbox:thread:{thread.id}").decode().split(".")[1].split("@")[0]
+                _workers_take_runs(cluster, next(name for name in cluster.workers if name != holder))
+            if i == 7:  # runs 7-10 execute where the session is
+                _workers_take_runs(cluster, holder)
+            cluster.provider.script(
+                code_call("x = 1\nprint(x)" if i == 1 else "x += 1\nprint(x)"), Text(f"x is {i}")
+            )
+            client = clients[i % 2]
+            client.beta.threads.messages.create(thread.id, role="user", content="add one")
+            run = client.beta.threads.runs.create_and_poll(
+                thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=100
+            )
+            assert run.status == "completed", run.last_error
+            assert _code_logs(clients[(i + 1) % 2], thread.id, run.id) == f"{i}\n"
+    finally:
+        _workers_take_runs(cluster, *cluster.workers)
+    # The session stayed with the worker that started it.
+    assert cluster.redis.get(f"sandbox:thread:{thread.id}").decode().split(".")[1] == f"{holder}@multinode"
 
 
 def test_it_streams_a_run_created_on_one_web_from_the_other(cluster, owner):
