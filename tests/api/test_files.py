@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from console.files.models import File
 from console.files import storage
+from console.files.models import File
 
 PURPOSES = ["assistants", "vision", "batch", "fine-tune", "user_data"]
 MB = 1024 * 1024
