@@ -240,7 +240,10 @@ def _workers_take_runs(cluster: Cluster, *nodes: str) -> None:
 def test_it_keeps_a_threads_code_state_over_ten_runs_whichever_worker_runs_them(cluster, owner):
     clients = [cluster.sdk(i, owner.key) for i in range(2)]
     assistant = clients[0].beta.assistants.create(model="fake", tools=[{"type": "code_interpreter"}])
-    thread = clients[1].beta.threads.create()
+    # The first value comes from an input file, read from S3 onto whichever worker runs the code.
+    start = clients[0].files.create(file=("start.txt", b"1"), purpose="assistants")
+    thread = clients[1].beta.threads.create(tool_resources={"code_interpreter": {"file_ids": [start.id]}})
+    first = "x = int(open('/mnt/data/start.txt').read())\nopen('/mnt/data/out.txt', 'w').write('from the sandbox')\nprint(x)"
     holder = None
     try:
         for i in range(1, 11):
@@ -250,7 +253,7 @@ def test_it_keeps_a_threads_code_state_over_ten_runs_whichever_worker_runs_them(
             if i == 7:  # runs 7-10 execute where the session is
                 _workers_take_runs(cluster, holder)
             cluster.provider.script(
-                code_call("x = 1\nprint(x)" if i == 1 else "x += 1\nprint(x)"), Text(f"x is {i}")
+                code_call(first if i == 1 else "x += 1\nprint(x)"), Text(f"x is {i}")
             )
             client = clients[i % 2]
             client.beta.threads.messages.create(thread.id, role="user", content="add one")
@@ -261,6 +264,10 @@ def test_it_keeps_a_threads_code_state_over_ten_runs_whichever_worker_runs_them(
             assert _code_logs(clients[(i + 1) % 2], thread.id, run.id) == f"{i}\n"
     finally:
         _workers_take_runs(cluster, *cluster.workers)
+    # The file the code wrote is stored in S3 and served by both webs.
+    written = [f for f in clients[0].files.list(purpose="assistants_output") if f.filename == "out.txt"]
+    assert len(written) == 1
+    assert clients[1].files.content(written[0].id).read() == b"from the sandbox"
     # The session stayed with the worker that started it.
     assert cluster.redis.get(f"sandbox:thread:{thread.id}").decode().split(".")[1] == f"{holder}@multinode"
 
