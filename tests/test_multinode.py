@@ -303,41 +303,48 @@ def test_it_survives_a_worker_killed_mid_run(cluster, owner):
     cluster.provider.script(code_call("y = 5\nprint(y)"), Text("stored"))
     run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=100)
     assert run.status == "completed"
-    holder = cluster.redis.get(f"sandbox:thread:{thread.id}").decode()
-    victim_name = holder.split(".")[1].split("@")[0]
+    victim_name = cluster.redis.get(f"sandbox:thread:{thread.id}").decode().split(".")[1].split("@")[0]
+    survivor_name = next(name for name in cluster.workers if name != victim_name)
     victim = cluster.workers[victim_name]
 
-    # The next run is in the middle of a code call when the worker holding the session is killed.
-    cluster.provider.script(code_call("import time\ntime.sleep(2)\nprint(y)"), Text("after the crash"))
-    run = other.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
-    _wait(
-        lambda: any(
-            s.type == "tool_calls" for s in other.beta.threads.runs.steps.list(run.id, thread_id=thread.id).data
-        ),
-        30,
-        "the code call to start",
-    )
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.wait(timeout=10)
-    run = _wait(
-        lambda: (r := client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)).status
-        in {"completed", "failed"}
-        and r,
-        60,
-        "the interrupted run to end",
-    )
-    if run.status == "failed":  # it ran on the killed worker: the reaper ended it cleanly
-        assert run.last_error.code == "server_error"
-    else:  # it ran on the other worker, which started a new session and said so
-        assert "was lost" in _code_logs(client, thread.id, run.id)
-    cluster.provider.reset()
+    # The next run executes on the survivor, which sends its code to the victim holding the session;
+    # the victim is killed in the middle of that call.
+    _workers_take_runs(cluster, survivor_name)
+    try:
+        cluster.provider.script(code_call("import time\ntime.sleep(2)\nprint(y)"), Text("after the crash"))
+        run = other.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        _wait(
+            lambda: any(
+                s.type == "tool_calls" for s in other.beta.threads.runs.steps.list(run.id, thread_id=thread.id).data
+            ),
+            30,
+            "the code call to start",
+        )
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(timeout=10)
+        run = _wait(
+            lambda: (r := client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)).status
+            in {"completed", "failed"}
+            and r,
+            60,
+            "the interrupted run to end",
+        )
+        # The survivor started a new session, told the model so, and finished the run.
+        assert run.status == "completed", run.last_error
+        logs = _code_logs(client, thread.id, run.id)
+        assert "was lost" in logs and "NameError" in logs
+        messages = client.beta.threads.messages.list(thread.id, run_id=run.id)
+        assert messages.data[0].content[0].text.value == "after the crash"
 
-    # Later runs work, on the surviving worker.
-    cluster.provider.script(code_call("print('alive')"), Text("fine"))
-    client.beta.threads.messages.create(thread.id, role="user", content="again")
-    run = other.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=100)
-    assert run.status == "completed", run.last_error
-    logs = _code_logs(client, thread.id, run.id)
-    assert logs.endswith("alive\n")
-    holder = cluster.redis.get(f"sandbox:thread:{thread.id}").decode()
-    assert victim_name not in holder
+        # Later runs work, on the survivor, in its new session.
+        cluster.provider.script(code_call("y = 7\nprint(y * 6)"), Text("fine"))
+        client.beta.threads.messages.create(thread.id, role="user", content="again")
+        run = other.beta.threads.runs.create_and_poll(
+            thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=100
+        )
+        assert run.status == "completed", run.last_error
+        assert _code_logs(client, thread.id, run.id) == "42\n"
+        holder = cluster.redis.get(f"sandbox:thread:{thread.id}").decode()
+        assert holder.split(".")[1] == f"{survivor_name}@multinode"
+    finally:
+        _workers_take_runs(cluster, *cluster.workers)
