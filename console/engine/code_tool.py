@@ -115,8 +115,9 @@ def session_files(run: Run) -> list[tuple[str, Path]]:
 def _local_copy(file: File) -> Path:
     """The file's bytes on this machine: the stored file itself, or a cached copy from object storage.
 
-    Files never change, so a copy per file id is downloaded once and reused by later calls; copies
-    unused for SANDBOX_OUTBOX_TTL are removed.
+    Files never change, so a copy per file id is downloaded once and reused by later calls; a copy
+    older than SANDBOX_OUTBOX_TTL is removed (and fetched again when needed). Its mtime is left
+    alone: the sandbox re-copies an input into a session only when the source's mtime changes.
     """
     if storage.is_local():
         return Path(storage.storage().path(file.storage_name))
@@ -124,7 +125,6 @@ def _local_copy(file: File) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     target = cache / file.pk
     if target.exists():
-        os.utime(target)
         return target
     _prune(cache)
     handle = tempfile.NamedTemporaryFile(dir=cache, prefix=".download-", delete=False)
