@@ -13,10 +13,17 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 # The official Node SDK, for tests/node (npm ci from tests/node/package-lock.json; needs node and npm).
 NODE_STAMP := tests/node/node_modules/.package-lock.json
 
-.PHONY: run test test-sqlite test-postgres test-sdk1 lint clean
+.PHONY: run worker test test-sqlite test-postgres test-sdk1 lint clean
 
 run: $(RUN_STAMP) $(SANDBOX_STAMP)
 	$(VENV)/bin/python -m console.launcher
+
+# Only a Celery worker, joining a deployment from another machine with the same environment
+# (DATABASE_URL, REDIS_URL, FILE_STORAGE=s3 and the S3_*/AWS_* settings; see docs/deploy.md).
+worker: $(RUN_STAMP) $(SANDBOX_STAMP)
+	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "make worker joins a deployment: set DATABASE_URL and REDIS_URL (docs/deploy.md)"; exit 1; }
+	$(VENV)/bin/python -m celery -A console worker --pool threads --concurrency $${WORKER_CONCURRENCY:-200} \
+		--loglevel $${LOG_LEVEL:-INFO} --without-gossip --without-mingle
 
 test: lint test-sqlite test-postgres test-sdk1
 

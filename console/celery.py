@@ -2,7 +2,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import celeryd_after_setup, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 
@@ -17,3 +17,18 @@ def _freeze_startup_objects(**_: Any) -> None:
     from console.core.gc_tuning import freeze_startup_objects
 
     freeze_startup_objects()
+
+
+@celeryd_after_setup.connect
+def _consume_own_queue(sender: str, instance: Any, **_: Any) -> None:
+    """Each worker process also consumes a queue of its own: code_interpreter calls for the sessions it holds."""
+    from console.sandbox.routing import start_worker_queue
+
+    instance.app.amqp.queues.select_add(start_worker_queue(sender))
+
+
+@worker_shutdown.connect
+def _stop_own_queue(**_: Any) -> None:
+    from console.sandbox.routing import stop_worker_queue
+
+    stop_worker_queue()

@@ -149,6 +149,38 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = str(MEDIA_ROOT / "tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
+
+# File bytes (console/files/storage.py): local files under MEDIA_ROOT, or S3-compatible object storage.
+FILE_STORAGE = os.environ.get("FILE_STORAGE", "local").strip().lower() or "local"
+if FILE_STORAGE not in {"local", "s3"}:
+    raise ValueError(f"FILE_STORAGE must be 'local' or 's3', not {FILE_STORAGE!r}")
+STORAGES: dict[str, dict] = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if FILE_STORAGE == "s3":
+    from boto3.s3.transfer import TransferConfig
+
+    if not os.environ.get("S3_BUCKET"):
+        raise ValueError("FILE_STORAGE=s3 needs S3_BUCKET")
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["S3_BUCKET"],
+            "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,
+            "location": os.environ.get("S3_PREFIX", "").strip("/"),
+            "region_name": os.environ.get("AWS_DEFAULT_REGION") or None,
+            # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY come from the environment (boto3's own chain).
+            "file_overwrite": True,
+            "querystring_auth": False,
+            # Parts of 8 MB, at most 4 in flight: a large upload stays a few tens of MB in memory.
+            "transfer_config": TransferConfig(
+                multipart_threshold=8 << 20, multipart_chunksize=8 << 20, max_concurrency=4
+            ),
+            # S3File reads spill to disk past this, instead of holding a whole object in memory.
+            "max_memory_size": 2 << 20,
+        },
+    }
 # OpenAI's per-file limit; a larger upload gets 413.
 FILE_MAX_BYTES = int(os.environ.get("FILE_MAX_BYTES", str(512 * 1024 * 1024)))
 
@@ -169,6 +201,8 @@ CELERY_WORKER_CONSUMER = "console.core.broker:Consumer"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
 # Runs in flight keep going through a broker outage; their events and rows do not need the broker.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Task modules outside the installed apps (autodiscovery finds the apps' own tasks.py).
+CELERY_IMPORTS = ["console.engine.code_tasks"]
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -195,8 +229,8 @@ CELERY_BEAT_SCHEDULE = {
 RUN_REAPER_INTERVAL = float(os.environ.get("RUN_REAPER_INTERVAL", "5"))
 CELERY_BEAT_SCHEDULE["reap-runs"] = {"task": "console.runs.tasks.reap_runs", "schedule": RUN_REAPER_INTERVAL}
 # Also re-enqueues ingestions whose task vanished (unclaimed for INGEST_REQUEUE_AFTER seconds).
-CELERY_BEAT_SCHEDULE["expire-vector-stores"] = {
-    "task": "console.vector_stores.tasks.expire_vector_stores",
+CELERY_BEAT_SCHEDULE["expire-vector-stores-and-requeue-ingestion"] = {
+    "task": "console.vector_stores.tasks.expire_stores_and_requeue_ingestion",
     "schedule": 60.0,
 }
 INGEST_REQUEUE_AFTER = float(os.environ.get("INGEST_REQUEUE_AFTER", "60"))
@@ -219,3 +253,37 @@ PROVIDER_RETRY_BACKOFF = float(os.environ.get("PROVIDER_RETRY_BACKOFF", "0.5"))
 
 # code_interpreter: wall-clock limit of one call (the sandbox's own limits: docs/sandbox.md).
 CODE_INTERPRETER_TIMEOUT = float(os.environ.get("CODE_INTERPRETER_TIMEOUT", "60"))
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+# The code_interpreter sandbox (docs/sandbox.md), read by console/sandbox/service.py.
+SANDBOX_ROOT = Path(os.environ.get("SANDBOX_ROOT") or VAR_DIR / "sandbox")
+SANDBOX_PYTHON = Path(os.environ.get("SANDBOX_PYTHON", "").strip() or VAR_DIR / "sandbox-runtime" / "bin" / "python")
+SANDBOX_IDLE_TIMEOUT = env_float("SANDBOX_IDLE_TIMEOUT", 3600)
+SANDBOX_MAX_SESSIONS = env_int("SANDBOX_MAX_SESSIONS", 32)
+SANDBOX_UID_BASE = env_int("SANDBOX_UID_BASE", 61000)
+SANDBOX_BWRAP = os.environ.get("SANDBOX_BWRAP") or "bwrap"
+SANDBOX_OUTBOX_TTL = env_float("SANDBOX_OUTBOX_TTL", 3600)
+SANDBOX_THREADS = env_int("SANDBOX_THREADS", 2)
+_MB = 1 << 20
+# The fields of console.sandbox.common.SandboxLimits.
+SANDBOX_LIMITS = {
+    "memory_bytes": env_int("SANDBOX_MEMORY_MB", 1024) * _MB,
+    "cpu_seconds": env_int("SANDBOX_CPU_SECONDS", 900),
+    "max_procs": env_int("SANDBOX_MAX_PROCS", 64),
+    "max_file_bytes": env_int("SANDBOX_MAX_FILE_MB", 100) * _MB,
+    "max_open_files": env_int("SANDBOX_MAX_OPEN_FILES", 1024),
+    "max_output_bytes": env_int("SANDBOX_MAX_OUTPUT_BYTES", 1 << 20),
+    "tmp_bytes": env_int("SANDBOX_TMP_MB", 256) * _MB,
+    "max_data_bytes": env_int("SANDBOX_MAX_DATA_MB", 1024) * _MB,
+    "max_output_files": env_int("SANDBOX_MAX_OUTPUT_FILES", 64),
+}

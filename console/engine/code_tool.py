@@ -3,22 +3,33 @@
 Files in: the code_interpreter files of the assistant, the thread and the thread's message
 attachments appear under /mnt/data. Files out: images become image outputs (and image_file
 content of the reply); other files become `assistants_output` files the reply can cite.
+
+A thread's session lives in one worker process; a call made anywhere else is sent there
+(console/sandbox/routing.py). When that process is gone, the call starts a new session here and the
+output says the state was reset.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from dataclasses import dataclass, field
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
 from console.assistants.models import Assistant
 from console.engine.annotations import Markers
+from console.files import storage
 from console.files.models import File
-from console.files.services import create_file, storage_path
+from console.files.services import create_file
 from console.runs.models import Run
+from console.sandbox import routing
 from console.threads.models import Message, Thread
 
 log = logging.getLogger(__name__)
@@ -78,8 +89,14 @@ def partial_code(arguments: str) -> str:
     return "".join(out)
 
 
-def session_files(run: Run) -> list[tuple[str, Any]]:
-    """(name, host path) of the files this run's code may read."""
+RESET_NOTE = (
+    "The code_interpreter session of this thread was lost (the worker holding it stopped) and a new "
+    "one was started: variables and files from earlier calls are gone."
+)
+
+
+def session_files(run: Run) -> list[tuple[str, Path]]:
+    """(name, local path) of the files this run's code may read."""
     ids: list[str] = []
     assistant = Assistant.objects.filter(pk=run.assistant_id).only("tool_resources").first()
     thread = Thread.objects.filter(pk=run.thread_id).only("tool_resources").first()
@@ -92,10 +109,70 @@ def session_files(run: Run) -> list[tuple[str, Any]]:
                 ids.append(attachment["file_id"])
     wanted = list(dict.fromkeys(ids))[:MAX_FILES]
     files = {f.pk: f for f in File.objects.filter(project_id=run.project_id, pk__in=wanted)}
-    return [(files[i].filename, storage_path(files[i].storage_name)) for i in wanted if i in files]
+    return [(files[i].filename, _local_copy(files[i])) for i in wanted if i in files]
+
+
+def _local_copy(file: File) -> Path:
+    """The file's bytes on this machine: the stored file itself, or a cached copy from object storage.
+
+    Files never change, so a copy per file id is downloaded once and reused by later calls; a copy
+    older than SANDBOX_OUTBOX_TTL is removed (and fetched again when needed). Its mtime is left
+    alone: the sandbox re-copies an input into a session only when the source's mtime changes.
+    """
+    if storage.is_local():
+        return Path(storage.storage().path(file.storage_name))
+    cache = Path(settings.SANDBOX_ROOT) / "inputs"
+    cache.mkdir(parents=True, exist_ok=True)
+    target = cache / file.pk
+    if target.exists():
+        return target
+    _prune(cache)
+    handle = tempfile.NamedTemporaryFile(dir=cache, prefix=".download-", delete=False)
+    try:
+        with handle:
+            for block in storage.blocks(file.storage_name, 1 << 20):
+                handle.write(block)
+        os.replace(handle.name, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(handle.name)
+    return target
+
+
+def _prune(cache: Path) -> None:
+    cutoff = time.time() - settings.SANDBOX_OUTBOX_TTL
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(cache):
+            with contextlib.suppress(OSError):
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
 
 
 def run_code(run: Run, code: str) -> CodeResult:
+    """Runs the code in the thread's session, wherever it lives."""
+    holder = routing.owner(run.thread_id)
+    lost = False
+    if holder is not None and holder != routing.own_queue():
+        if routing.alive(holder):
+            answer = routing.call(holder, run.pk, code, settings.CODE_INTERPRETER_TIMEOUT)
+            if answer is not None:
+                return CodeResult(**answer)
+        routing.forget_owner(run.thread_id, holder)
+        lost = True
+    result = run_code_here(run, code)
+    if lost:
+        result.for_model = f"{RESET_NOTE}\n{result.for_model}"
+        result.outputs.insert(0, {"type": "logs", "logs": RESET_NOTE})
+    return result
+
+
+def run_code_in_session(run_id: str, code: str) -> dict[str, Any]:
+    """For a call sent here by another process: runs it in this process's session of the thread."""
+    run = Run.objects.select_related("project").get(pk=run_id)
+    return asdict(run_code_here(run, code))
+
+
+def run_code_here(run: Run, code: str) -> CodeResult:
     from console.sandbox.service import SandboxError, get_manager
 
     try:
@@ -106,7 +183,7 @@ def run_code(run: Run, code: str) -> CodeResult:
         log.error("sandbox unavailable: %s", exc)
         message = f"The code could not run: the sandbox is unavailable ({exc})."
         return CodeResult(outputs=[{"type": "logs", "logs": message}], for_model=message)
-
+    routing.record_owner(run.thread_id)
     outputs: list[dict[str, Any]] = []
     logs = result.logs
     if result.error and result.error not in logs:
@@ -120,7 +197,8 @@ def run_code(run: Run, code: str) -> CodeResult:
             stored = create_file(
                 run.project,
                 source=source,
-                source_path=None,
+                # A private copy in the sandbox's outbox: storage may take it over.
+                source_path=str(output.path),
                 filename=output.name.rsplit("/", 1)[-1],
                 purpose="assistants_output",
                 size=output.path.stat().st_size,

@@ -9,8 +9,8 @@ from typing import Any
 
 from console import tokens
 from console.engine.search_tool import for_model_from_details
+from console.files import storage
 from console.files.models import File
-from console.files.services import storage_path
 from console.runs.models import Run, RunStep
 from console.threads.models import Message
 
@@ -29,7 +29,7 @@ def _image_url(file_id: str, detail: str) -> dict[str, Any] | None:
     file = File.objects.filter(pk=file_id).first()
     if file is None:
         return None
-    data = storage_path(file.storage_name).read_bytes()
+    data = storage.read_bytes(file.storage_name)
     media = "image/png"
     lowered = file.filename.lower()
     if lowered.endswith((".jpg", ".jpeg")):

@@ -1,29 +1,24 @@
-"""Files: bytes under MEDIA_ROOT, rows in the database."""
+"""Files: bytes in the configured storage (console/files/storage.py), rows in the database.
+
+Deleting a File fires Django's pre_delete for it; vector stores listen (console/vector_stores/apps.py)
+and drop the file with its chunks, so this package never reaches into vector stores.
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import IO, Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from console.core.errors import DomainError, NotFound
 from console.core.ids import new_id
+from console.files import storage
 from console.files.models import File
 from console.projects.models import Project
-
-COPY_CHUNK = 1024 * 1024
-
-
-def storage_path(storage_name: str) -> Path:
-    return Path(settings.MEDIA_ROOT) / storage_name
 
 
 def get_file(project: Project, file_id: str) -> File:
@@ -66,17 +61,9 @@ def create_file(
     size: int,
     expires_after_seconds: int | None = None,
 ) -> File:
-    """Stores the upload. A spooled temporary file is moved into place, anything else is copied in chunks."""
+    """Stores the upload: local storage moves a spooled temporary file into place, S3 streams it in parts."""
     file_id = new_id("file-")
-    storage_name = f"files/{project.pk}/{file_id}"
-    target = storage_path(storage_name)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if source_path and os.path.exists(source_path):
-        shutil.move(source_path, target)
-    else:
-        source.seek(0)
-        with open(target, "wb") as out:
-            shutil.copyfileobj(source, out, COPY_CHUNK)
+    storage_name = storage.save(f"files/{project.pk}/{file_id}", source, source_path=source_path, size=size)
     now = timezone.now()
     expires_at: datetime | None = None
     if expires_after_seconds is not None:
@@ -93,24 +80,16 @@ def create_file(
             expires_at=expires_at,
         )
     except Exception:
-        target.unlink(missing_ok=True)
+        storage.delete(storage_name)
         raise
-
-
-def _forget_in_vector_stores(file_id: str) -> None:
-    """A deleted file leaves every vector store, chunks included."""
-    from console.vector_stores.services import forget_file
-
-    forget_file(file_id)
 
 
 def delete_file(project: Project, file_id: str) -> None:
     file = get_file(project, file_id)
-    path = storage_path(file.storage_name)
+    name = file.storage_name
     with transaction.atomic():
-        _forget_in_vector_stores(file.id)
         file.delete()
-        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+        transaction.on_commit(lambda: storage.delete(name))
 
 
 def delete_expired_files(now: datetime | None = None) -> int:
@@ -118,37 +97,8 @@ def delete_expired_files(now: datetime | None = None) -> int:
     now = now or timezone.now()
     count = 0
     for file in File.objects.filter(expires_at__lte=now).only("pk", "storage_name"):
-        path = storage_path(file.storage_name)
-        _forget_in_vector_stores(file.id)
+        name = file.storage_name
         file.delete()
-        path.unlink(missing_ok=True)
+        storage.delete(name)
         count += 1
     return count
-
-
-def file_usage(project: Project, file_id: str) -> dict[str, list[str]]:
-    """Which of the project's vector stores hold the file, and which assistants use it.
-
-    An assistant uses a file through code_interpreter's file_ids, or through a file_search vector
-    store that holds it. Tool resources are JSON, and JSON containment is not portable across the
-    databases, so assistants are matched here from their (id, tool_resources) pairs.
-    """
-    from console.assistants.models import Assistant
-    from console.vector_stores.models import VectorStoreFile
-
-    get_file(project, file_id)
-    stores = list(
-        VectorStoreFile.objects.filter(file_id=file_id, store__project=project)
-        .order_by("store__created_at", "store_id")
-        .values_list("store_id", flat=True)
-    )
-    held = set(stores)
-    assistants = []
-    rows = Assistant.objects.filter(project=project).order_by("created_at", "id").values_list("id", "tool_resources")
-    for assistant_id, resources in rows.iterator(chunk_size=2000):
-        resources = resources or {}
-        code_files = (resources.get("code_interpreter") or {}).get("file_ids") or []
-        search_stores = (resources.get("file_search") or {}).get("vector_store_ids") or []
-        if file_id in code_files or held.intersection(search_stores):
-            assistants.append(assistant_id)
-    return {"assistants": assistants, "vector_stores": stores}

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from console.files.services import storage_path
+from console.files import storage
 from console.vector_stores.models import VectorStoreFile
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,9 @@ def _index(row: VectorStoreFile, claim: datetime) -> int:
     from console.retrieval.index import index_file
     from console.retrieval.parsing import extract_text
 
-    text = extract_text(storage_path(row.file.storage_name), row.file.filename)
+    # With object storage the parser reads a temporary local copy, deleted once the text is out.
+    with storage.local_path(row.file.storage_name) as path:
+        text = extract_text(path, row.file.filename)
     static = row.chunking_strategy["static"]
     chunks = chunk_text(text, max_tokens=static["max_chunk_size_tokens"], overlap=static["chunk_overlap_tokens"])
     # Embedding is the slow, paid part: skip it for a file cancelled while it was parsed.

@@ -11,5 +11,6 @@ def ingest_file(vector_store_id: str, file_id: str) -> None:
 
 
 @shared_task(ignore_result=True)
-def expire_vector_stores() -> dict[str, int]:
+def expire_stores_and_requeue_ingestion() -> dict[str, int]:
+    """Expires vector stores past their expires_after, and re-queues ingestion whose claim went stale."""
     return {"expired": services.expire_stores(), "requeued": ingest.requeue_stale()}

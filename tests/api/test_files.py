@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from console.files import storage
 from console.files.models import File
-from console.files.services import storage_path
 
 PURPOSES = ["assistants", "vision", "batch", "fine-tune", "user_data"]
 MB = 1024 * 1024
@@ -45,7 +45,7 @@ def test_it_uploads_a_file_for_each_purpose(api, owner, purpose):
     stored = File.objects.get(pk=body["id"])
     assert stored.project_id == owner.project.pk
     assert stored.purpose == purpose and stored.bytes == 18 and stored.expires_at is None
-    assert storage_path(stored.storage_name).read_bytes() == b"line one\nline two\n"
+    assert storage.read_bytes(stored.storage_name) == b"line one\nline two\n"
 
 
 def test_it_retrieves_a_file(api):
@@ -70,7 +70,7 @@ def test_it_round_trips_a_few_megabytes_of_binary(api):
     created = _upload(api, data, "blob.bin", "user_data").json()
     assert created["bytes"] == len(data)
     stored = File.objects.get(pk=created["id"])
-    assert storage_path(stored.storage_name).read_bytes() == data
+    assert storage.read_bytes(stored.storage_name) == data
 
     with api.stream("GET", f"files/{created['id']}/content") as r:
         assert r.status_code == 200
@@ -91,14 +91,14 @@ def test_it_answers_404_for_a_missing_file(api):
 
 def test_it_deletes_a_file_and_its_bytes(api):
     created = _upload(api, b"secret bytes").json()
-    path = storage_path(File.objects.get(pk=created["id"]).storage_name)
-    assert path.exists()
+    name = File.objects.get(pk=created["id"]).storage_name
+    assert storage.exists(name)
 
     r = api.delete(f"files/{created['id']}")
     assert r.status_code == 200, r.text
     assert r.json() == {"id": created["id"], "object": "file", "deleted": True}
     assert not File.objects.filter(pk=created["id"]).exists()
-    assert not path.exists()
+    assert not storage.exists(name)
     assert api.get(f"files/{created['id']}").status_code == 404
     assert api.get(f"files/{created['id']}/content").status_code == 404
     assert api.delete(f"files/{created['id']}").status_code == 404
@@ -339,7 +339,7 @@ def test_it_accepts_a_file_at_the_limit(api, one_mb_limit):
     r = _upload(api, data, "exact.bin")
     assert r.status_code == 200, r.text
     assert r.json()["bytes"] == MB
-    assert storage_path(File.objects.get().storage_name).read_bytes() == data
+    assert storage.read_bytes(File.objects.get().storage_name) == data
 
 
 def _multipart_chunks(boundary: str, payload: bytes):
@@ -389,4 +389,4 @@ def test_it_accepts_a_chunked_upload_under_the_limit(live_url, owner):
         )
     assert r.status_code == 200, r.text
     assert r.json()["bytes"] == len(data)
-    assert storage_path(File.objects.get().storage_name).read_bytes() == data
+    assert storage.read_bytes(File.objects.get().storage_name) == data

@@ -50,10 +50,10 @@ def test_it_takes_over_a_stale_claim(owner):
 
 
 def test_a_missing_upload_is_a_server_error(owner):
-    from console.files.services import storage_path
+    from console.files import storage
 
     row = _row(owner)
-    storage_path(row.file.storage_name).unlink()
+    storage.delete(row.file.storage_name)
     ingest.ingest(row.store_id, row.file_id)
     row.refresh_from_db()
     assert row.status == "failed" and row.last_error["code"] == "server_error"

@@ -247,8 +247,8 @@ def test_it_expires_a_store_after_its_last_activity(vs_api):
 def test_the_expiry_task_is_scheduled():
     from django.conf import settings
 
-    entry = settings.CELERY_BEAT_SCHEDULE["expire-vector-stores"]
-    assert entry["task"] == "console.vector_stores.tasks.expire_vector_stores"
+    entry = settings.CELERY_BEAT_SCHEDULE["expire-vector-stores-and-requeue-ingestion"]
+    assert entry["task"] == "console.vector_stores.tasks.expire_stores_and_requeue_ingestion"
 
 
 def test_activity_pushes_expiry_back(api, owner):

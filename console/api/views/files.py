@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -18,8 +17,9 @@ from console.api.pagination import list_response, page_from_query
 from console.api.schemas.base import DeletedObject
 from console.api.schemas.files import FileObject
 from console.api.validation import quote_choices
-from console.files import services
+from console.files import services, storage
 from console.files.models import PURPOSES, File
+from console.vector_stores.file_usage import file_usage as file_usage_of
 
 DOWNLOAD_BLOCK = 256 * 1024
 FORM_FIELDS = {"file", "purpose", "expires_after[anchor]", "expires_after[seconds]"}
@@ -151,23 +151,21 @@ def file(request: ApiRequest, file_id: str) -> HttpResponse:
     return _render(services.get_file(request.project, file_id))
 
 
-async def _blocks(path: Path) -> AsyncIterator[bytes]:
-    handle = await asyncio.to_thread(open, path, "rb")
+async def _blocks(storage_name: str) -> AsyncIterator[bytes]:
+    blocks = storage.blocks(storage_name, DOWNLOAD_BLOCK)
     try:
-        while block := await asyncio.to_thread(handle.read, DOWNLOAD_BLOCK):
+        while block := await asyncio.to_thread(next, blocks, b""):
             yield block
     finally:
-        handle.close()
+        await asyncio.to_thread(blocks.close)
 
 
 @api_view("GET")
 def file_content(request: ApiRequest, file_id: str) -> StreamingHttpResponse:
     stored = services.get_file(request.project, file_id)
-    path = services.storage_path(stored.storage_name)
-    size = path.stat().st_size
     # An async iterator: under ASGI, Django reads a sync one (as FileResponse gives) whole into memory first.
-    response = StreamingHttpResponse(_blocks(path), content_type="application/octet-stream")
-    response["Content-Length"] = str(size)
+    response = StreamingHttpResponse(_blocks(stored.storage_name), content_type="application/octet-stream")
+    response["Content-Length"] = str(stored.bytes)
     disposition = content_disposition_header(as_attachment=True, filename=stored.filename)
     if disposition:
         response["Content-Disposition"] = disposition
@@ -177,5 +175,5 @@ def file_content(request: ApiRequest, file_id: str) -> StreamingHttpResponse:
 @api_view("GET")
 def file_usage(request: ApiRequest, file_id: str) -> HttpResponse:
     """An extension beyond OpenAI: the assistants and vector stores that use a file, by id."""
-    usage = services.file_usage(request.project, file_id)
+    usage = file_usage_of(request.project, file_id)
     return json_response({"object": "file.usage", "id": file_id, **usage})
