@@ -7,9 +7,12 @@ after it, so a file cancelled, re-added or removed meanwhile keeps no stale chun
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timedelta
 
+from celery import current_app
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -107,13 +110,25 @@ def ingest(store_id: str, file_id: str) -> None:
         _finish(row, claim, "completed", usage_bytes=usage, last_error=None)
 
 
+# The task is sent by name, so this module (which the task calls) never imports the task module.
+INGEST_FILE_TASK = "console.vector_stores.tasks.ingest_file"
+
+
+def send(store_id: str, file_id: str) -> None:
+    """Queues the ingestion of one file now."""
+    current_app.send_task(INGEST_FILE_TASK, args=(store_id, file_id))
+
+
+def enqueue(store_id: str, file_id: str) -> None:
+    """Queues the ingestion of one file once the current transaction commits."""
+    transaction.on_commit(functools.partial(send, store_id, file_id))
+
+
 def requeue_stale(now: datetime | None = None) -> int:
     """Re-enqueues files whose task may have been lost: never claimed INGEST_REQUEUE_AFTER seconds
     after they were added (Redis lost its data), or claimed by a worker that died (CLAIM_TIMEOUT).
     The claim keeps a duplicate task from doing the work twice."""
     from django.conf import settings
-
-    from console.vector_stores.tasks import ingest_file
 
     now = now or timezone.now()
     unclaimed = now - timedelta(seconds=settings.INGEST_REQUEUE_AFTER)
@@ -123,7 +138,7 @@ def requeue_stale(now: datetime | None = None) -> int:
     count = 0
     for store_id, file_id in pending.values_list("store_id", "file_id"):
         try:
-            ingest_file.delay(store_id, file_id)
+            send(store_id, file_id)
         except Exception:  # the broker is away: the next sweep tries again
             log.warning("could not enqueue ingestion of %s again; retrying at the next sweep", file_id, exc_info=True)
             break

@@ -19,6 +19,7 @@ from django.utils import timezone
 from console.core.errors import DomainError, NotFound
 from console.files.services import require_files
 from console.projects.models import Project
+from console.vector_stores import ingest
 from console.vector_stores.models import AUTO_CHUNKING, FileBatch, VectorStore, VectorStoreFile
 
 # Stores a thread creates for itself (tool_resources.file_search.vector_stores, message attachments)
@@ -214,9 +215,7 @@ def expire_stores(now: datetime | None = None) -> int:
 
 
 def _enqueue(store_id: str, file_id: str) -> None:
-    from console.vector_stores.tasks import ingest_file
-
-    ingest_file.delay_on_commit(store_id, file_id)
+    ingest.enqueue(store_id, file_id)
 
 
 def _add_files(store: VectorStore, files: list[NewFile], batch: FileBatch | None = None) -> list[VectorStoreFile]:

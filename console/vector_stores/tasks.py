@@ -5,7 +5,7 @@ from celery import shared_task
 from console.vector_stores import ingest, services
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name=ingest.INGEST_FILE_TASK, acks_late=True, ignore_result=True)
 def ingest_file(vector_store_id: str, file_id: str) -> None:
     ingest.ingest(vector_store_id, file_id)
 
