@@ -165,12 +165,13 @@ def provider_server() -> Iterator[object]:
 
 
 @pytest.fixture
-def provider(provider_server, worker, monkeypatch):  # type: ignore[no-untyped-def]
-    """The fake model provider, scripted per test; runs are routed to it."""
+def provider(provider_server, worker, settings):  # type: ignore[no-untyped-def]
+    """The fake model provider, scripted per test; runs are routed to it (through Django settings,
+    which console/settings.py parses from the environment once)."""
     provider_server.reset()
     settings.PROVIDER_RETRY_BACKOFF = 0.01
-    monkeypatch.setenv("LLM_BASE_URL", provider_server.base_url)
-    monkeypatch.setenv("LLM_API_KEY", "test-provider-key")
-    monkeypatch.delenv("LLM_PROVIDERS", raising=False)
+    settings.LLM_BASE_URL = provider_server.base_url
+    settings.LLM_API_KEY = "test-provider-key"
+    settings.LLM_PROVIDERS = ()
     yield provider_server
     provider_server.reset()

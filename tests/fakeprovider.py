@@ -7,6 +7,11 @@ everything else runs for real. Each test scripts the replies it wants, in order:
     provider.script(Text("Hello"), ToolCalls([Call("get_weather", '{"city":"Paris"}')]), Error(429))
     ... point the server under test at provider.base_url ...
     provider.requests  # the request bodies the server sent, parsed
+    provider.calls     # every request to the other endpoints: method, path, auth, size, sha256
+
+Besides Chat Completions it serves GET /models (provider.models), POST /embeddings, POST
+/responses (streamed too), POST /moderations and a multipart POST /audio/transcriptions that
+reports the size and SHA-256 of the body it received; a scripted Error answers those too.
 
 The server is uvicorn running a raw ASGI app on its own event loop in a daemon thread, so
 hundreds of concurrent streams cost no threads. For benchmarks it also runs standalone:
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import math
 import random
 import re
@@ -138,6 +144,8 @@ class Drop:
 Answer = Text | ToolCalls | Drop
 Reply = Answer | Error
 
+_OTHER_PATHS = ("/v1/embeddings", "/v1/responses", "/v1/moderations", "/v1/audio/transcriptions")
+
 _ERROR_TYPES = {
     400: ("invalid_request_error", None),
     401: ("invalid_request_error", "invalid_api_key"),
@@ -190,6 +198,8 @@ class FakeProvider:
         self.request_times: list[float] = []
         self.auth_headers: list[str] = []
         self.first_token_times: list[float] = []
+        self.calls: list[dict[str, Any]] = []
+        self.models = ["fake-model", "gpt-4o-mini", "gpt-4o"]
         self._script: list[list[Any]] = []  # [reply, remaining uses]
         self._lock = threading.Lock()
         self._closing = False
@@ -217,6 +227,8 @@ class FakeProvider:
             self.request_times.clear()
             self.auth_headers.clear()
             self.first_token_times.clear()
+            self.calls.clear()
+            self.models = ["fake-model", "gpt-4o-mini", "gpt-4o"]
 
     def _server_for(self, loop: str) -> uvicorn.Server:
         config = uvicorn.Config(
@@ -275,6 +287,14 @@ class FakeProvider:
             reply: Reply = entry[0]
             return reply
 
+    def _next_error(self) -> Error | None:
+        """The scripted Error due now, if the next scripted reply is one."""
+        with self._lock:
+            if not self._script or not isinstance(self._script[0][0], Error):
+                return None
+        reply = self._next()
+        return reply if isinstance(reply, Error) else None
+
     # -------------------------------------------------------------------- ASGI
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -287,16 +307,18 @@ class FakeProvider:
         for name, value in scope["headers"]:
             if name == b"authorization":
                 auth = value.decode("latin-1")
-        if path not in ("/v1/chat/completions", "/v1/models"):
+        if path not in ("/v1/chat/completions", "/v1/models", *_OTHER_PATHS):
             return await _json(send, 404, _error_body(404, f"Unknown path {method} {path}"))
         if not auth.startswith("Bearer ") or len(auth) <= len("Bearer "):
             return await _json(send, 401, _error_body(401, "Missing bearer token in Authorization header"))
         if path == "/v1/models" and method == "GET":
             models = [
                 {"id": m, "object": "model", "created": 1700000000, "owned_by": "fakeprovider"}
-                for m in ("fake-model", "gpt-4o-mini", "gpt-4o")
+                for m in self.models
             ]
             return await _json(send, 200, {"object": "list", "data": models})
+        if method == "POST" and path in _OTHER_PATHS:
+            return await self._other(scope, path, auth, receive, send)
         if method != "POST" or path != "/v1/chat/completions":
             return await _json(send, 404, _error_body(404, f"Unknown path {method} {path}"))
         raw = bytearray()
@@ -326,6 +348,78 @@ class FakeProvider:
             await self._stream(body, reply, receive, send)
         else:
             await self._complete(body, reply, send)
+
+    async def _other(self, scope: Scope, path: str, auth: str, receive: Receive, send: Send) -> None:
+        """Embeddings, Responses, moderations and a multipart upload echo (see the module docstring)."""
+        digest, size, raw = hashlib.sha256(), 0, bytearray()
+        multipart = path == "/v1/audio/transcriptions"
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            piece = message.get("body", b"")
+            digest.update(piece)
+            size += len(piece)
+            if not multipart or len(raw) < 65536:
+                raw += piece
+            if not message.get("more_body"):
+                break
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        call = {
+            "method": scope["method"],
+            "path": path,
+            "query": scope.get("query_string", b"").decode(),
+            "auth": auth,
+            "content_type": headers.get("content-type", ""),
+            "content_length": headers.get("content-length"),
+            "size": size,
+            "sha256": digest.hexdigest(),
+            "body": None,
+        }
+        with self._lock:
+            self.calls.append(call)
+        error = self._next_error()
+        if error is not None:
+            extra = [(b"retry-after", b"0")] if error.status == 429 else []
+            return await _json(send, error.status, _error_body(error.status, error.message), extra)
+        if multipart:
+            found = re.search(rb'name="model"\r\n\r\n([^\r]*)\r\n', bytes(raw))
+            model = found.group(1).decode() if found else None
+            usage = {"type": "tokens", "input_tokens": 7, "output_tokens": 3, "total_tokens": 10}
+            return await _json(send, 200, {"text": f"{size} bytes", "model": model, "size": size,
+                                           "sha256": call["sha256"], "usage": usage})
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return await _json(send, 400, _error_body(400, f"Invalid JSON body: {exc}"))
+        call["body"] = body
+        if path == "/v1/embeddings":
+            texts = body.get("input")
+            texts = [texts] if isinstance(texts, str) else list(texts or [])
+            data = [
+                {"object": "embedding", "index": i, "embedding": [float(len(t)), 1.0, 0.0]}
+                for i, t in enumerate(texts)
+            ]
+            tokens = sum(len(_WORD.findall(t)) for t in texts)
+            usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+            answer = {"object": "list", "data": list(reversed(data)), "model": body.get("model"), "usage": usage}
+            return await _json(send, 200, answer)
+        if path == "/v1/moderations":
+            return await _json(send, 200, {"id": "modr-" + _rand(8), "model": body.get("model"), "results": [
+                {"flagged": False, "categories": {}, "category_scores": {}}]})
+        words = ["Hello", " from", " responses."]
+        usage = {"input_tokens": 5, "output_tokens": len(words), "total_tokens": 5 + len(words)}
+        response = {"id": "resp_" + _rand(12), "object": "response", "status": "completed",
+                    "model": body.get("model"), "output_text": "".join(words), "usage": usage}
+        if not body.get("stream"):
+            return await _json(send, 200, response)
+        await _start(send, 200, [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")])
+        events = [{"type": "response.created", "response": {**response, "status": "in_progress", "usage": None}}]
+        events += [{"type": "response.output_text.delta", "delta": w} for w in words]
+        events.append({"type": "response.completed", "response": response})
+        for event in events:
+            await _body(send, b"event: %s\ndata: %s\n\n" % (event["type"].encode(), orjson.dumps(event)), more=True)
+        await _body(send, b"")
 
     async def _complete(self, body: dict[str, Any], reply: Answer, send: Send) -> None:
         if isinstance(reply, Drop):

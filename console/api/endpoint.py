@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
@@ -56,5 +57,31 @@ def api_view(*methods: str) -> Callable[[ApiView], ApiView]:
                 return server_error()
 
         return wrapper
+
+    return decorate
+
+
+def async_api_view(*methods: str) -> Callable[[ApiView], ApiView]:
+    """api_view for async views (they run on the event loop; key auth runs in the request's thread)."""
+    allowed = set(methods)
+
+    def decorate(view: ApiView) -> ApiView:
+        @csrf_exempt
+        @functools.wraps(view)
+        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            try:
+                request.project = await sync_to_async(authenticate)(request)  # type: ignore[attr-defined]
+                if request.method not in allowed:
+                    return method_not_allowed(request)
+                return await view(request, *args, **kwargs)  # type: ignore[no-any-return]
+            except ApiError as exc:
+                return exc.response()
+            except DomainError as exc:
+                return domain_error_response(exc)
+            except Exception:
+                log.exception("Unhandled error in %s %s", request.method, request.path)
+                return server_error()
+
+        return wrapper  # type: ignore[return-value]
 
     return decorate

@@ -115,8 +115,8 @@ def test_it_fails_alone_with_a_readable_last_error(api, provider, reply, code, f
         assert message.status == "incomplete" and message.incomplete_details == {"reason": "run_failed"}
 
 
-def test_it_fails_clearly_without_a_provider(api, provider, monkeypatch):
-    monkeypatch.delenv("LLM_BASE_URL")
+def test_it_fails_clearly_without_a_provider(api, provider, settings):
+    settings.LLM_BASE_URL = ""
     assistant_id = new_assistant(api)
     thread_id = new_thread(api)
     run = api.post(f"threads/{thread_id}/runs", json={"assistant_id": assistant_id}).json()
