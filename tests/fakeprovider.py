@@ -65,6 +65,8 @@ class Text:
     delay: float = 0.0
     usage: tuple[int, int] | None = None
     finish_reason: str = "stop"
+    # When given, the stream holds after its first chunk until this is set (10 s at most).
+    gate: threading.Event | None = None
     _deltas: list[bytes] | None = field(default=None, init=False, repr=False, compare=False)
 
     def pieces(self) -> list[str]:
@@ -480,6 +482,8 @@ class FakeProvider:
                 await _body(send, prefix + delta + middle, more=True)
                 if i == 0 and self.record:
                     self.first_token_times.append(time.monotonic())
+                if i == 0 and isinstance(reply, Text) and reply.gate is not None:
+                    await asyncio.get_running_loop().run_in_executor(None, reply.gate.wait, 10)
             if isinstance(reply, Drop):
                 return  # returning mid-response makes uvicorn close the connection
             tail = [prefix + b'{},"logprobs":null,"finish_reason":"%s"}]}\n\n' % finish.encode()]

@@ -11,12 +11,12 @@ from typing import Any
 
 import httpx
 
-from console.providers.http import MAX_ATTEMPTS, TIMEOUT, headers_for, retry_delay, retryable, sync_client
+from console.providers.http import MAX_ATTEMPTS, headers_for, retry_delay, retryable, sync_client
 
 log = logging.getLogger(__name__)
 
 # Embedding a batch can take a while on a CPU-bound server, but not as long as a chat answer.
-EMBEDDINGS_TIMEOUT = httpx.Timeout(TIMEOUT, read=60.0)
+EMBEDDINGS_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=30.0)
 
 
 class EmbeddingError(Exception):

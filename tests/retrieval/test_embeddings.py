@@ -37,11 +37,11 @@ def test_it_posts_to_the_embeddings_endpoint(fake) -> None:
 
 
 def test_it_batches_inputs(fake) -> None:
-    embedder = OpenAIEmbedder(fake.base_url, "m")
+    embedder = OpenAIEmbedder(fake.base_url, "m", "sk-y")
     vectors = embedder.embed([str(i) for i in range(300)])
     assert len(vectors) == 300
     assert [len(c["body"]["input"]) for c in fake.calls] == [128, 128, 44]
-    assert "dimensions" not in fake.calls[0]["body"] and fake.calls[0]["auth"] == ""
+    assert "dimensions" not in fake.calls[0]["body"] and fake.calls[0]["auth"] == "Bearer sk-y"
     assert embedder.dimensions == 3
 
 

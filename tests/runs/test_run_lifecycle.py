@@ -222,6 +222,7 @@ def test_it_fails_a_run_whose_worker_died(api, provider, redis_url, settings):
         "DATABASE_URL": _database_url(),
         "REDIS_URL": redis_url,
         "LLM_BASE_URL": provider.base_url,
+        "LLM_API_KEY": "test-provider-key",
         "RUN_HEARTBEAT_SECONDS": "0.2",
         "VAR_DIR": str(settings.VAR_DIR),
     }
