@@ -193,6 +193,8 @@ class FakeProvider:
         default: Reply | None = None,
         record: bool = True,
         start: bool = True,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
     ) -> None:
         self.default: Reply = default or Text("Hello from the fake model.")
         self.record = record
@@ -209,7 +211,8 @@ class FakeProvider:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.port: int = self._sock.getsockname()[1]
-        self.base_url = f"http://{host}:{self.port}/v1"
+        self.ssl = {"ssl_certfile": ssl_certfile, "ssl_keyfile": ssl_keyfile} if ssl_certfile else {}
+        self.base_url = f"{'https' if ssl_certfile else 'http'}://{host}:{self.port}/v1"
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         if start:
@@ -242,6 +245,7 @@ class FakeProvider:
             log_level="warning",
             timeout_graceful_shutdown=2,
             backlog=4096,
+            **self.ssl,
         )
         server = uvicorn.Server(config)
         self._server = server
