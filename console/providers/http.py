@@ -44,6 +44,13 @@ def async_client() -> httpx.AsyncClient:
     return found
 
 
+async def aclose_async_client() -> None:
+    """Closes this event loop's client (a loop that ends without this leaves aiohttp warnings)."""
+    found = _async_clients.pop(asyncio.get_running_loop(), None)
+    if found is not None:
+        await found.aclose()
+
+
 def sync_client() -> httpx.Client:
     global _sync_client
     with _sync_lock:
