@@ -32,6 +32,8 @@ def test_it_forwards_chat_completions_with_the_servers_key(api, provider, owner)
     assert owner.key not in provider.auth_headers[0]
     assert provider.requests[0]["messages"] == [{"role": "user", "content": "hi"}]
     assert _usage_rows(owner) == [("/v1/chat/completions", "fake-model", 4, 2, 6)]
+    today = api.get("usage", params={"days": 1}).json()["data"][0]
+    assert (today["runs"], today["prompt_tokens"], today["completion_tokens"], today["total_tokens"]) == (0, 4, 2, 6)
 
 
 def test_it_routes_by_model_and_renames_upstream(api, provider, owner, settings):
