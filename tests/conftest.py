@@ -43,7 +43,13 @@ def live_url(django_db_setup: None, redis_url: str) -> Iterator[str]:
     port = _free_port()
     config = uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = _ThreadedServer(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    async def serve() -> None:
+        from console.providers.http import aclose_async_client
+
+        await server.serve()
+        await aclose_async_client()  # the provider client of this loop (pass-through, /v1/models)
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:

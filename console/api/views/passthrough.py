@@ -66,7 +66,8 @@ async def passthrough(request: ApiRequest) -> HttpResponseBase:
     parsed: Any = None
     if request.content_type == "multipart/form-data":
         head = b""
-        while model is None and len(head) < min(length, MODEL_SCAN_BYTES):
+        scan = min(length, MODEL_SCAN_BYTES) if length else MODEL_SCAN_BYTES  # 0: a chunked body
+        while model is None and len(head) < scan:
             piece = request.read(64 * 1024)
             if not piece:
                 break
