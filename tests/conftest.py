@@ -159,6 +159,10 @@ def worker(live_url: str, redis_url: str) -> Iterator[None]:
         celery_app, pool="threads", concurrency=16, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
     ):
         yield
+    from console.engine import loop
+    from console.providers.http import aclose_async_client
+
+    loop.run(aclose_async_client())  # the engine loop's provider client
 
 
 @pytest.fixture(scope="session")
