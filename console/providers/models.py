@@ -52,7 +52,8 @@ async def _provider_models(route: ProviderRoute) -> list[dict[str, Any]] | None:
     except (httpx.HTTPError, ValueError, AttributeError) as exc:
         log.warning("could not list the models of %s: %r", route.base_url, exc)
     # A failure is kept briefly too, so a provider that is down does not slow every listing.
-    _cache[key] = (now + (settings.MODELS_CACHE_SECONDS if found is not None else min(5.0, settings.MODELS_CACHE_SECONDS)), found)
+    keep = settings.MODELS_CACHE_SECONDS if found is not None else min(5.0, settings.MODELS_CACHE_SECONDS)
+    _cache[key] = (now + keep, found)
     return found
 
 

@@ -15,6 +15,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
+
 
 @dataclass(frozen=True)
 class ProviderRoute:
@@ -44,9 +46,12 @@ def parse_routes(raw: str) -> tuple[ProviderRoute, ...]:
     raw = raw.strip()
     if not raw:
         return ()
-    if not raw.startswith("["):
+    if not raw.startswith(("[", "{")):
         raw = Path(raw).read_text()
-    entries = json.loads(raw)
+    try:
+        entries = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"LLM_PROVIDERS is not valid JSON: {exc}") from None
     if not isinstance(entries, list) or not all(isinstance(e, dict) and e.get("base_url") for e in entries):
         raise ValueError("LLM_PROVIDERS must be a JSON list of routes, each with a base_url")
     return tuple(
@@ -68,8 +73,6 @@ def default_route(base_url: str, api_key: str) -> ProviderRoute | None:
 
 def configured_routes() -> tuple[ProviderRoute, ...]:
     """Every configured route in matching order, the default (LLM_BASE_URL) last."""
-    from django.conf import settings
-
     routes: tuple[ProviderRoute, ...] = tuple(settings.LLM_PROVIDERS)
     fallback = default_route(settings.LLM_BASE_URL, settings.LLM_API_KEY)
     return (*routes, fallback) if fallback else routes
