@@ -133,6 +133,7 @@ class Error:
     status: int
     message: str = "error"
     times: int = 1
+    plain: bool = False  # answer the message as text/plain, as a proxy or a bare server would
 
 
 @dataclass
@@ -348,8 +349,7 @@ class FakeProvider:
                 self.auth_headers.append(auth)
         reply = self._next()
         if isinstance(reply, Error):
-            headers = [(b"retry-after", b"0")] if reply.status == 429 else []
-            return await _json(send, reply.status, _error_body(reply.status, reply.message), headers)
+            return await _error(send, reply)
         if body.get("stream"):
             await self._stream(body, reply, receive, send)
         else:
@@ -386,8 +386,7 @@ class FakeProvider:
             self.calls.append(call)
         error = self._next_error()
         if error is not None:
-            extra = [(b"retry-after", b"0")] if error.status == 429 else []
-            return await _json(send, error.status, _error_body(error.status, error.message), extra)
+            return await _error(send, error)
         if multipart:
             found = re.search(rb'name="model"\r\n\r\n([^\r]*)\r\n', bytes(raw))
             model = found.group(1).decode() if found else None
@@ -507,6 +506,15 @@ def _error_body(status: int, message: str) -> dict[str, Any]:
         status, ("server_error" if status >= 500 else "invalid_request_error", None)
     )
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+async def _error(send: Send, error: Error) -> None:
+    headers = [(b"retry-after", b"0")] if error.status == 429 else []
+    if error.plain:
+        data = error.message.encode()
+        await _start(send, error.status, [(b"content-type", b"text/plain"), *headers])
+        return await _body(send, data)
+    await _json(send, error.status, _error_body(error.status, error.message), headers)
 
 
 async def _json(

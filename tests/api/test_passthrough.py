@@ -132,6 +132,15 @@ def test_it_returns_provider_errors_with_their_status_and_body(api, provider, ow
     assert r.json() == {
         "error": {"message": "bad messages", "type": "invalid_request_error", "param": None, "code": None}
     }
+    provider.script(Error(503, "Service Unavailable", plain=True))
+    r = api.post("chat/completions", json={"model": "fake-model", "messages": []})
+    assert r.status_code == 503  # a page that is not OpenAI's envelope comes back wrapped in one
+    assert r.json()["error"] == {
+        "message": "The model provider answered 503: Service Unavailable",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    }
     r = api.get("fine_tuning/jobs")  # the fake provider has no such path
     assert r.status_code == 404 and r.json()["error"]["message"] == "Unknown path GET /v1/fine_tuning/jobs"
     assert _usage_rows(owner) == []

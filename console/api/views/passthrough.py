@@ -104,7 +104,9 @@ async def passthrough(request: ApiRequest) -> HttpResponseBase:
                                      client_headers, content)
     except ProviderUnreachable as exc:
         log.warning("%s %s: %s", request.method, request.path, exc)
-        return error_response(502, f"{exc}", type="server_error", code="provider_unreachable")
+        return error_response(
+            502, "Could not reach the model provider.", type="server_error", code="provider_unreachable"
+        )
     return await _relay(request, response, model or "")
 
 
@@ -125,6 +127,13 @@ async def _relay(request: ApiRequest, response: httpx.Response, model: str) -> H
                 await _record(request, model, usage_in(orjson.loads(body)))
             except orjson.JSONDecodeError:
                 pass
+        elif response.status_code >= 400 and not content_type.startswith("application/json"):
+            # Not OpenAI's envelope (a proxy's or a server's HTML or text page): wrapped in one.
+            text = body[:300].decode("utf-8", "replace").strip()
+            kind = "server_error" if response.status_code >= 500 else "invalid_request_error"
+            return error_response(
+                response.status_code, f"The model provider answered {response.status_code}: {text}", type=kind
+            )
         relayed = HttpResponse(body, status=response.status_code)
         for name, value in headers.items():
             relayed[name] = value
