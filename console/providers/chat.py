@@ -155,6 +155,11 @@ async def stream_chat(body: dict[str, Any]) -> AsyncGenerator[list[Chunk], None]
                     raise ProviderError("server_error", "The model provider's stream ended before it was complete.")
                 return
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # httpx-aiohttp reports a connection the server closed as a ConnectTimeout, mid-stream too.
+            if yielded:
+                raise ProviderError(
+                    "server_error", f"The connection to the model provider failed mid-stream: {exc!r}"
+                ) from None
             if last:
                 raise ProviderError("server_error", f"Could not reach the model provider: {exc}") from None
             await asyncio.sleep(retry_delay(attempt))
