@@ -119,6 +119,20 @@ def test_it_streams_a_multipart_upload_to_the_provider(api, provider, owner):
     assert _usage_rows(owner) == [("/v1/audio/transcriptions", "whisper-1", 7, 3, 10)]
 
 
+def test_it_routes_a_multipart_upload_by_its_model_field(api, provider, settings):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        settings.LLM_BASE_URL = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"  # the default is down
+    settings.LLM_PROVIDERS = (ProviderRoute(match="whisper*", base_url=provider.base_url, api_key="audio-key"),)
+    r = api.post(
+        "audio/transcriptions",
+        data={"model": "whisper-1"},
+        files={"file": ("a.wav", b"RIFF" + b"\0" * 5000, "audio/wav")},
+    )
+    assert r.status_code == 200, r.text
+    assert provider.calls[0]["auth"] == "Bearer audio-key"
+
+
 def test_it_forwards_a_multipart_upload_through_the_sdk(sdk, provider):
     result = sdk.audio.transcriptions.create(model="whisper-1", file=("a.wav", b"RIFF" + b"\0" * 1000))
     assert result.text.endswith(" bytes")
@@ -168,9 +182,9 @@ def test_it_answers_502_when_the_provider_is_unreachable(api, provider, settings
 
 
 def test_it_forwards_requests_without_a_model_to_the_default_provider(api, provider):
-    r = api.post("moderations", json={"input": "hi"})
+    r = api.post("moderations", params={"x": "1 2"}, json={"input": "hi"})
     assert r.status_code == 200 and r.json()["results"][0]["flagged"] is False
-    assert provider.calls[0]["path"] == "/v1/moderations"
+    assert provider.calls[0]["path"] == "/v1/moderations" and provider.calls[0]["query"] == "x=1+2"
 
 
 @pytest.mark.parametrize("path", ["chat/completions", "embeddings"])
