@@ -117,7 +117,8 @@ async def stream_chat(body: dict[str, Any]) -> AsyncGenerator[list[Chunk], None]
     except NoProvider as exc:
         raise ProviderError("server_error", str(exc)) from None
     request = {**body, "model": route.model, "stream": True, "stream_options": {"include_usage": True}}
-    headers = headers_for(route.api_key)
+    # Uncompressed, so the body is read raw: httpx's decoder chain costs CPU on every chunk.
+    headers = {**headers_for(route.api_key), "Accept-Encoding": "identity"}
     url = f"{route.base_url}/chat/completions"
     content = orjson.dumps(request)
 
@@ -140,7 +141,8 @@ async def stream_chat(body: dict[str, Any]) -> AsyncGenerator[list[Chunk], None]
                     raise ProviderError("server_error", f"The model provider failed (HTTP {status}): {message}")
                 lines = _SSEData()
                 finished = False
-                async for piece in response.aiter_bytes():
+                encoded = response.headers.get("content-encoding", "identity") != "identity"
+                async for piece in response.aiter_bytes() if encoded else response.aiter_raw():
                     chunks, finished = _chunks(lines.feed(piece))
                     if chunks:
                         yielded = True
