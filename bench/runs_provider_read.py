@@ -41,6 +41,7 @@ def main() -> None:
     django.setup()
     logging.getLogger("httpx").setLevel(logging.WARNING)
     from console.providers.chat import stream_chat
+    from console.providers.http import aclose_async_client
 
     provider = subprocess.Popen(
         [
@@ -71,6 +72,7 @@ def main() -> None:
         started, cpu = time.monotonic(), time.process_time()
         counts = await asyncio.gather(*(one() for _ in range(args.streams)))
         cpu = time.process_time() - cpu
+        await aclose_async_client()
         total = sum(counts)
         print(
             f"{args.streams} streams, {total} chunks, wall {time.monotonic() - started:.2f} s, "

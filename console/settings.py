@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "console.engine",
     "console.vector_stores",
     "console.retrieval",
+    "console.passthrough",
     "console.web",
 ]
 
@@ -250,6 +251,27 @@ RUN_STREAM_COALESCE_MS = float(os.environ.get("RUN_STREAM_COALESCE_MS", "50"))
 # Model providers: 429, 5xx and connect errors are retried up to 4 times, waiting
 # PROVIDER_RETRY_BACKOFF * 2^attempt seconds (capped at 8 s, or the provider's retry-after).
 PROVIDER_RETRY_BACKOFF = float(os.environ.get("PROVIDER_RETRY_BACKOFF", "0.5"))
+
+# Model providers (docs/models.md, README "Configuration"), parsed once here.
+from console.providers.routing import ProviderRoute, parse_routes  # noqa: E402
+
+LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "").strip()
+LLM_API_KEY = os.environ.get("LLM_API_KEY", "").strip()
+LLM_PROVIDERS: tuple[ProviderRoute, ...] = parse_routes(os.environ.get("LLM_PROVIDERS", ""))
+# Connections to providers, per worker or server process: at most this many at once.
+PROVIDER_MAX_CONNECTIONS = int(os.environ.get("PROVIDER_MAX_CONNECTIONS", "2000"))
+# GET /v1/models: how long each provider may take to list its models, and how long a list is kept.
+MODELS_TIMEOUT = float(os.environ.get("MODELS_TIMEOUT", "3"))
+MODELS_CACHE_SECONDS = float(os.environ.get("MODELS_CACHE_SECONDS", "60"))
+# /v1 paths this server does not implement go to the model's provider (docs/api.md); 0: 404 instead.
+PASSTHROUGH = env_bool("PASSTHROUGH", True)
+
+# Embeddings for vector stores (docs/retrieval.md).
+EMBEDDINGS_BASE_URL = os.environ.get("EMBEDDINGS_BASE_URL", "").strip()
+EMBEDDINGS_MODEL = os.environ.get("EMBEDDINGS_MODEL", "").strip()
+EMBEDDINGS_API_KEY = os.environ.get("EMBEDDINGS_API_KEY", "").strip()
+EMBEDDINGS_DIMENSIONS: int | None = int(os.environ.get("EMBEDDINGS_DIMENSIONS", "0").strip() or 0) or None
+EMBEDDINGS_LOCAL = os.environ.get("EMBEDDINGS_LOCAL", "").strip().lower() in {"1", "true", "yes", "on", "local"}
 
 # code_interpreter: wall-clock limit of one call (the sandbox's own limits: docs/sandbox.md).
 CODE_INTERPRETER_TIMEOUT = float(os.environ.get("CODE_INTERPRETER_TIMEOUT", "60"))

@@ -43,7 +43,13 @@ def live_url(django_db_setup: None, redis_url: str) -> Iterator[str]:
     port = _free_port()
     config = uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = _ThreadedServer(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    async def serve() -> None:
+        from console.providers.http import aclose_async_client
+
+        await server.serve()
+        await aclose_async_client()  # the provider client of this loop (pass-through, /v1/models)
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
@@ -153,6 +159,10 @@ def worker(live_url: str, redis_url: str) -> Iterator[None]:
         celery_app, pool="threads", concurrency=16, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
     ):
         yield
+    from console.engine import loop
+    from console.providers.http import aclose_async_client
+
+    loop.run(aclose_async_client())  # the engine loop's provider client
 
 
 @pytest.fixture(scope="session")
@@ -165,12 +175,13 @@ def provider_server() -> Iterator[object]:
 
 
 @pytest.fixture
-def provider(provider_server, worker, monkeypatch):  # type: ignore[no-untyped-def]
-    """The fake model provider, scripted per test; runs are routed to it."""
+def provider(provider_server, worker, settings):  # type: ignore[no-untyped-def]
+    """The fake model provider, scripted per test; runs are routed to it (through Django settings,
+    which console/settings.py parses from the environment once)."""
     provider_server.reset()
     settings.PROVIDER_RETRY_BACKOFF = 0.01
-    monkeypatch.setenv("LLM_BASE_URL", provider_server.base_url)
-    monkeypatch.setenv("LLM_API_KEY", "test-provider-key")
-    monkeypatch.delenv("LLM_PROVIDERS", raising=False)
+    settings.LLM_BASE_URL = provider_server.base_url
+    settings.LLM_API_KEY = "test-provider-key"
+    settings.LLM_PROVIDERS = ()
     yield provider_server
     provider_server.reset()

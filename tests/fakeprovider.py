@@ -7,6 +7,11 @@ everything else runs for real. Each test scripts the replies it wants, in order:
     provider.script(Text("Hello"), ToolCalls([Call("get_weather", '{"city":"Paris"}')]), Error(429))
     ... point the server under test at provider.base_url ...
     provider.requests  # the request bodies the server sent, parsed
+    provider.calls     # every request to the other endpoints: method, path, auth, size, sha256
+
+Besides Chat Completions it serves GET /models (provider.models), POST /embeddings, POST
+/responses (streamed too), POST /moderations and a multipart POST /audio/transcriptions that
+reports the size and SHA-256 of the body it received; a scripted Error answers those too.
 
 The server is uvicorn running a raw ASGI app on its own event loop in a daemon thread, so
 hundreds of concurrent streams cost no threads. For benchmarks it also runs standalone:
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import math
 import random
 import re
@@ -59,6 +65,8 @@ class Text:
     delay: float = 0.0
     usage: tuple[int, int] | None = None
     finish_reason: str = "stop"
+    # When given, the stream holds after its first chunk until this is set (10 s at most).
+    gate: threading.Event | None = None
     _deltas: list[bytes] | None = field(default=None, init=False, repr=False, compare=False)
 
     def pieces(self) -> list[str]:
@@ -134,6 +142,7 @@ class Error:
     status: int
     message: str = "error"
     times: int = 1
+    plain: bool = False  # answer the message as text/plain, as a proxy or a bare server would
 
 
 @dataclass
@@ -146,6 +155,8 @@ class Drop:
 
 Answer = Text | ToolCalls | Drop
 Reply = Answer | Error
+
+_OTHER_PATHS = ("/v1/embeddings", "/v1/responses", "/v1/moderations", "/v1/audio/transcriptions")
 
 _ERROR_TYPES = {
     400: ("invalid_request_error", None),
@@ -192,6 +203,8 @@ class FakeProvider:
         default: Reply | None = None,
         record: bool = True,
         start: bool = True,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
     ) -> None:
         self.default: Reply = default or Text("Hello from the fake model.")
         self.record = record
@@ -199,6 +212,8 @@ class FakeProvider:
         self.request_times: list[float] = []
         self.auth_headers: list[str] = []
         self.first_token_times: list[float] = []
+        self.calls: list[dict[str, Any]] = []
+        self.models = ["fake-model", "gpt-4o-mini", "gpt-4o"]
         self._script: list[list[Any]] = []  # [reply, remaining uses]
         self._lock = threading.Lock()
         self._closing = False
@@ -206,7 +221,8 @@ class FakeProvider:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.port: int = self._sock.getsockname()[1]
-        self.base_url = f"http://{host}:{self.port}/v1"
+        self.ssl = {"ssl_certfile": ssl_certfile, "ssl_keyfile": ssl_keyfile} if ssl_certfile else {}
+        self.base_url = f"{'https' if ssl_certfile else 'http'}://{host}:{self.port}/v1"
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         if start:
@@ -226,6 +242,8 @@ class FakeProvider:
             self.request_times.clear()
             self.auth_headers.clear()
             self.first_token_times.clear()
+            self.calls.clear()
+            self.models = ["fake-model", "gpt-4o-mini", "gpt-4o"]
 
     def _server_for(self, loop: str) -> uvicorn.Server:
         config = uvicorn.Config(
@@ -237,6 +255,7 @@ class FakeProvider:
             log_level="warning",
             timeout_graceful_shutdown=2,
             backlog=4096,
+            **self.ssl,
         )
         server = uvicorn.Server(config)
         self._server = server
@@ -284,6 +303,14 @@ class FakeProvider:
             reply: Reply = entry[0]
             return reply
 
+    def _next_error(self) -> Error | None:
+        """The scripted Error due now, if the next scripted reply is one."""
+        with self._lock:
+            if not self._script or not isinstance(self._script[0][0], Error):
+                return None
+        reply = self._next()
+        return reply if isinstance(reply, Error) else None
+
     # -------------------------------------------------------------------- ASGI
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -296,16 +323,18 @@ class FakeProvider:
         for name, value in scope["headers"]:
             if name == b"authorization":
                 auth = value.decode("latin-1")
-        if path not in ("/v1/chat/completions", "/v1/models"):
+        if path not in ("/v1/chat/completions", "/v1/models", *_OTHER_PATHS):
             return await _json(send, 404, _error_body(404, f"Unknown path {method} {path}"))
         if not auth.startswith("Bearer ") or len(auth) <= len("Bearer "):
             return await _json(send, 401, _error_body(401, "Missing bearer token in Authorization header"))
         if path == "/v1/models" and method == "GET":
             models = [
                 {"id": m, "object": "model", "created": 1700000000, "owned_by": "fakeprovider"}
-                for m in ("fake-model", "gpt-4o-mini", "gpt-4o")
+                for m in self.models
             ]
             return await _json(send, 200, {"object": "list", "data": models})
+        if method == "POST" and path in _OTHER_PATHS:
+            return await self._other(scope, path, auth, receive, send)
         if method != "POST" or path != "/v1/chat/completions":
             return await _json(send, 404, _error_body(404, f"Unknown path {method} {path}"))
         raw = bytearray()
@@ -329,12 +358,82 @@ class FakeProvider:
                 self.auth_headers.append(auth)
         reply = self._next()
         if isinstance(reply, Error):
-            headers = [(b"retry-after", b"0")] if reply.status == 429 else []
-            return await _json(send, reply.status, _error_body(reply.status, reply.message), headers)
+            return await _error(send, reply)
         if body.get("stream"):
             await self._stream(body, reply, receive, send)
         else:
             await self._complete(body, reply, send)
+
+    async def _other(self, scope: Scope, path: str, auth: str, receive: Receive, send: Send) -> None:
+        """Embeddings, Responses, moderations and a multipart upload echo (see the module docstring)."""
+        digest, size, raw = hashlib.sha256(), 0, bytearray()
+        multipart = path == "/v1/audio/transcriptions"
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            piece = message.get("body", b"")
+            digest.update(piece)
+            size += len(piece)
+            if not multipart or len(raw) < 65536:
+                raw += piece
+            if not message.get("more_body"):
+                break
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        call = {
+            "method": scope["method"],
+            "path": path,
+            "query": scope.get("query_string", b"").decode(),
+            "auth": auth,
+            "content_type": headers.get("content-type", ""),
+            "content_length": headers.get("content-length"),
+            "size": size,
+            "sha256": digest.hexdigest(),
+            "body": None,
+        }
+        with self._lock:
+            self.calls.append(call)
+        error = self._next_error()
+        if error is not None:
+            return await _error(send, error)
+        if multipart:
+            found = re.search(rb'name="model"\r\n\r\n([^\r]*)\r\n', bytes(raw))
+            model = found.group(1).decode() if found else None
+            usage = {"type": "tokens", "input_tokens": 7, "output_tokens": 3, "total_tokens": 10}
+            return await _json(send, 200, {"text": f"{size} bytes", "model": model, "size": size,
+                                           "sha256": call["sha256"], "usage": usage})
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return await _json(send, 400, _error_body(400, f"Invalid JSON body: {exc}"))
+        call["body"] = body
+        if path == "/v1/embeddings":
+            texts = body.get("input")
+            texts = [texts] if isinstance(texts, str) else list(texts or [])
+            data = [
+                {"object": "embedding", "index": i, "embedding": [float(len(t)), 1.0, 0.0]}
+                for i, t in enumerate(texts)
+            ]
+            tokens = sum(len(_WORD.findall(t)) for t in texts)
+            usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+            answer = {"object": "list", "data": list(reversed(data)), "model": body.get("model"), "usage": usage}
+            return await _json(send, 200, answer)
+        if path == "/v1/moderations":
+            return await _json(send, 200, {"id": "modr-" + _rand(8), "model": body.get("model"), "results": [
+                {"flagged": False, "categories": {}, "category_scores": {}}]})
+        words = ["Hello", " from", " responses."]
+        usage = {"input_tokens": 5, "output_tokens": len(words), "total_tokens": 5 + len(words)}
+        response = {"id": "resp_" + _rand(12), "object": "response", "status": "completed",
+                    "model": body.get("model"), "output_text": "".join(words), "usage": usage}
+        if not body.get("stream"):
+            return await _json(send, 200, response)
+        await _start(send, 200, [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")])
+        events = [{"type": "response.created", "response": {**response, "status": "in_progress", "usage": None}}]
+        events += [{"type": "response.output_text.delta", "delta": w} for w in words]
+        events.append({"type": "response.completed", "response": response})
+        for event in events:
+            await _body(send, b"event: %s\ndata: %s\n\n" % (event["type"].encode(), orjson.dumps(event)), more=True)
+        await _body(send, b"")
 
     async def _complete(self, body: dict[str, Any], reply: Answer, send: Send) -> None:
         if isinstance(reply, Drop):
@@ -395,6 +494,8 @@ class FakeProvider:
                 await _body(send, prefix + delta + middle, more=True)
                 if i == 0 and self.record:
                     self.first_token_times.append(time.monotonic())
+                if i == 0 and isinstance(reply, Text) and reply.gate is not None:
+                    await asyncio.get_running_loop().run_in_executor(None, reply.gate.wait, 10)
             if isinstance(reply, Drop):
                 return  # returning mid-response makes uvicorn close the connection
             tail = [prefix + b'{},"logprobs":null,"finish_reason":"%s"}]}\n\n' % finish.encode()]
@@ -414,6 +515,15 @@ def _error_body(status: int, message: str) -> dict[str, Any]:
         status, ("server_error" if status >= 500 else "invalid_request_error", None)
     )
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+async def _error(send: Send, error: Error) -> None:
+    headers = [(b"retry-after", b"0")] if error.status == 429 else []
+    if error.plain:
+        data = error.message.encode()
+        await _start(send, error.status, [(b"content-type", b"text/plain"), *headers])
+        return await _body(send, data)
+    await _json(send, error.status, _error_body(error.status, error.message), headers)
 
 
 async def _json(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
@@ -19,6 +20,7 @@ from console.projects.models import Project
 log = logging.getLogger(__name__)
 
 ApiView = Callable[..., HttpResponseBase]
+AsyncApiView = Callable[..., Coroutine[Any, Any, HttpResponseBase]]
 
 
 class ApiRequest(HttpRequest):
@@ -47,6 +49,32 @@ def api_view(*methods: str) -> Callable[[ApiView], ApiView]:
                 if request.method not in allowed:
                     return method_not_allowed(request)
                 return view(request, *args, **kwargs)
+            except ApiError as exc:
+                return exc.response()
+            except DomainError as exc:
+                return domain_error_response(exc)
+            except Exception:
+                log.exception("Unhandled error in %s %s", request.method, request.path)
+                return server_error()
+
+        return wrapper
+
+    return decorate
+
+
+def async_api_view(*methods: str) -> Callable[[AsyncApiView], AsyncApiView]:
+    """api_view for async views (they run on the event loop; key auth runs in the request's thread)."""
+    allowed = set(methods)
+
+    def decorate(view: AsyncApiView) -> AsyncApiView:
+        @csrf_exempt
+        @functools.wraps(view)
+        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            try:
+                request.project = await sync_to_async(authenticate)(request)  # type: ignore[attr-defined]
+                if request.method not in allowed:
+                    return method_not_allowed(request)
+                return await view(request, *args, **kwargs)
             except ApiError as exc:
                 return exc.response()
             except DomainError as exc:

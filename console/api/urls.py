@@ -1,14 +1,6 @@
 from django.urls import path, re_path
 
-from console.api.endpoint import api_view
-from console.api.errors import error_response
-from console.api.views import assistants, files, runs, threads, usage, vector_stores
-
-
-@api_view("GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS")
-def unknown_url(request):  # type: ignore[no-untyped-def]
-    return error_response(404, f"Invalid URL ({request.method} {request.path})")
-
+from console.api.views import assistants, files, models, passthrough, runs, threads, usage, vector_stores
 
 urlpatterns = [
     path("assistants", assistants.assistants),
@@ -30,6 +22,8 @@ urlpatterns = [
     path("files/<str:file_id>/content", files.file_content),
     path("files/<str:file_id>/usage", files.file_usage),  # extension
     path("usage", usage.usage),  # extension
+    path("models", models.models),
+    path("models/<path:model_id>", models.model),
     path("vector_stores", vector_stores.vector_stores),
     path("vector_stores/<str:vector_store_id>", vector_stores.vector_store),
     path("vector_stores/<str:vector_store_id>/search", vector_stores.search),
@@ -40,5 +34,6 @@ urlpatterns = [
     path("vector_stores/<str:vector_store_id>/file_batches/<str:batch_id>", vector_stores.file_batch),
     path("vector_stores/<str:vector_store_id>/file_batches/<str:batch_id>/cancel", vector_stores.cancel_file_batch),
     path("vector_stores/<str:vector_store_id>/file_batches/<str:batch_id>/files", vector_stores.file_batch_files),
-    re_path(r"^.*$", unknown_url),
+    # Everything else goes to the model's provider (PASSTHROUGH=0: 404).
+    re_path(r"^.*$", passthrough.passthrough),
 ]

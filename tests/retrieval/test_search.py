@@ -175,7 +175,7 @@ def test_it_searches_embeddings_with_filters(settings, exact_limit: int) -> None
 def test_it_uses_the_configured_embedder_by_default(settings) -> None:
     settings.EMBEDDINGS_BASE_URL = ""
     settings.EMBEDDINGS_MODEL = ""
-    settings.EMBEDDINGS_LOCAL = ""
+    settings.EMBEDDINGS_LOCAL = False
     add("vs_1", "file-1", ["configured by environment"])
     assert len(search(["vs_1"], "environment")) == 1
 

@@ -114,8 +114,8 @@ def test_it_fails_alone_with_a_readable_last_error(api, provider, reply, code, f
         assert message.status == "incomplete" and message.incomplete_details == {"reason": "run_failed"}
 
 
-def test_it_fails_clearly_without_a_provider(api, provider, monkeypatch):
-    monkeypatch.delenv("LLM_BASE_URL")
+def test_it_fails_clearly_without_a_provider(api, provider, settings):
+    settings.LLM_BASE_URL = ""
     assistant_id = new_assistant(api)
     thread_id = new_thread(api)
     run = api.post(f"threads/{thread_id}/runs", json={"assistant_id": assistant_id}).json()
@@ -221,6 +221,7 @@ def test_it_fails_a_run_whose_worker_died(api, provider, redis_url, settings):
         "DATABASE_URL": _database_url(),
         "REDIS_URL": redis_url,
         "LLM_BASE_URL": provider.base_url,
+        "LLM_API_KEY": "test-provider-key",
         "RUN_HEARTBEAT_SECONDS": "0.2",
         "VAR_DIR": str(settings.VAR_DIR),
     }

@@ -54,6 +54,16 @@ def test_it_creates_an_assistant(people, owner, api):
     assert AuditLog.objects.filter(action="assistant.create", object_id=created["id"], username="eddie-editor").exists()
 
 
+def test_it_offers_the_models_of_the_providers_and_takes_any_name(people, owner, api, provider):
+    page = client_for(people.editor).get(_url(owner, "/new")).content.decode()
+    assert 'list="f-model-names"' in page
+    for name in ("fake-model", "gpt-4o-mini", "gpt-4o"):
+        assert f'<option value="{name}"></option>' in page
+    response = htmx(client_for(people.editor), "post", _url(owner, "/new"), _form(model="my-own-model"))
+    assert response.status_code == 200
+    assert api.get("assistants").json()["data"][0]["model"] == "my-own-model"
+
+
 def test_it_keeps_viewers_from_creating_or_editing(people, owner, api):
     assistant = api.post("assistants", json={"model": "gpt-4o", "name": "Locked"}).json()
     viewer = client_for(people.viewer)

@@ -41,6 +41,14 @@ def _vector_stores(client: Client) -> list[dict[str, Any]]:
         return []  # an upstream without vector stores: the picker stays empty
 
 
+def _model_names(client: Client) -> list[str]:
+    """What GET /v1/models lists, offered in the model field (which still takes any name)."""
+    try:
+        return [m["id"] for m in client.get("models")["data"] if isinstance(m.get("id"), str)]
+    except (UpstreamError, KeyError, TypeError, AttributeError):
+        return []  # an upstream without /models: the field is free text only
+
+
 @login_required
 @require_GET
 @handles_upstream
@@ -65,7 +73,8 @@ def assistants(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
 def _form_context(access: ProjectAccess, client: Client, form: assistant_form.AssistantForm,
                   assistant: dict[str, Any] | None, saved: bool = False) -> dict[str, Any]:
     return {"access": access, "form": form, "assistant": assistant, "saved": saved,
-            "vector_stores": _vector_stores(client) if access.can_edit else []}
+            "vector_stores": _vector_stores(client) if access.can_edit else [],
+            "model_names": _model_names(client) if access.can_edit else []}
 
 
 @login_required
