@@ -1,7 +1,8 @@
-"""The assistant edit form <-> the API's assistant body, with checks the API cannot do for us.
+"""The assistant edit form <-> the API's assistant body.
 
-Function parameters must be valid JSON Schema before we send them; everything else is left to
-the API, whose messages are shown next to the field they name.
+The API validates everything, JSON Schemas of function parameters included, and its messages are
+shown next to the field they name (attach_api_error). The form also checks each function's
+parameters locally, only so that several bad rows are reported at once, each on its own row.
 """
 
 from __future__ import annotations

@@ -56,6 +56,11 @@ class UpstreamError(Exception):
         return self.status == 404
 
 
+class UpstreamTimeout(UpstreamError):
+    """The API did not answer within CONSOLE_UPSTREAM_TIMEOUT (pages answer 504)."""
+
+
+
 @dataclass(frozen=True)
 class Connection:
     base_url: str
@@ -70,8 +75,20 @@ def _key_is_live(row: Upstream) -> bool:
     return row.api_key_id is not None and ApiKey.objects.filter(pk=row.api_key_id, revoked_at__isnull=True).exists()
 
 
+def _reencrypt(row: Upstream) -> None:
+    """A key still under a SECRET_KEY_FALLBACKS secret moves to the current SECRET_KEY on first use."""
+    if not getattr(settings, "SECRET_KEY_FALLBACKS", None):
+        return
+    rotated = crypto.rotate(row.key_encrypted)
+    if rotated is not None and crypto.decrypt_current(row.key_encrypted) is None:
+        Upstream.objects.filter(pk=row.pk, key_encrypted=row.key_encrypted).update(key_encrypted=rotated)
+        row.key_encrypted = rotated
+
+
 def connection_for(project: Project) -> Connection:
     row = Upstream.objects.filter(project=project).first()
+    if row is not None:
+        _reencrypt(row)
     if row is not None and not row.is_self:
         key = crypto.decrypt(row.key_encrypted)
         if key is None:
@@ -135,7 +152,7 @@ def _error_from(response: httpx.Response) -> UpstreamError:
 
 def _transport_error(exc: httpx.HTTPError) -> UpstreamError:
     if isinstance(exc, httpx.TimeoutException):
-        return UpstreamError("The API did not answer in time. Try again in a moment.")
+        return UpstreamTimeout("The API did not answer in time. Try again in a moment.")
     return UpstreamError("The API cannot be reached right now. Try again in a moment.")
 
 

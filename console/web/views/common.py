@@ -11,7 +11,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
-from console.web.upstream import UpstreamError
+from console.web.upstream import UpstreamError, UpstreamTimeout
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -32,7 +32,7 @@ def render_page(
 
 
 def upstream_failure(request: HttpRequest, exc: UpstreamError) -> HttpResponse:
-    status = 504 if exc.status is None and "in time" in exc.message else 502
+    status = 504 if isinstance(exc, UpstreamTimeout) else 502
     context = {"message": exc.message}
     if getattr(request, "htmx", False):
         return render(request, "web/_upstream_error.html", context, status=status)
