@@ -256,6 +256,15 @@
     root.querySelectorAll("[data-stream-url]:not([data-started])").forEach(startStream);
   }
 
+  // What inline hx-on handlers did before the CSP: clear a field after a successful post, or ask
+  // another element to refresh itself.
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.target.closest && e.target.closest("[data-clear-on-success], [data-refresh-after]");
+    if (!form || !e.detail.successful) return;
+    if (form.dataset.clearOnSuccess && form.elements[form.dataset.clearOnSuccess]) form.elements[form.dataset.clearOnSuccess].value = "";
+    if (form.dataset.refreshAfter && window.htmx) htmx.trigger(form.dataset.refreshAfter, "refresh");
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     init(document);
     document.body.addEventListener("htmx:load", function (e) { init(e.target.parentElement || e.target); });
