@@ -78,6 +78,11 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+def message_text_matches(text: str) -> _TextPartLike:
+    """A filter for messages with a text part containing `text`, ignoring case."""
+    return _TextPartLike(F("content"), Value(_like_pattern(text)))
+
+
 def list_threads(
     project: Project,
     metadata: dict[str, str] | None = None,
@@ -105,8 +110,7 @@ def list_threads(
             | Q(Exists(Message.objects.filter(thread=OuterRef("pk"), assistant_id=assistant_id)))
         )
     if text:
-        matches = _TextPartLike(F("content"), Value(_like_pattern(text)))
-        threads = threads.filter(Exists(Message.objects.filter(thread=OuterRef("pk")).filter(matches)))
+        threads = threads.filter(Exists(Message.objects.filter(thread=OuterRef("pk")).filter(message_text_matches(text))))
     return threads
 
 

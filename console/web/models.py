@@ -135,3 +135,60 @@ class RunWatch(models.Model):
             return f"{seconds:.1f} s"
         minutes, rest = divmod(int(seconds), 60)
         return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+
+class UserPreference(models.Model):
+    """Where a user lands after signing in: the project they last opened."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="console_preference")
+    last_project = models.ForeignKey(Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+
+class ModelPrice(models.Model):
+    """What a project pays its provider per million tokens of one model, as an admin entered it."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    model = models.CharField(max_length=256)
+    input_per_million = models.DecimalField(max_digits=12, decimal_places=4)
+    output_per_million = models.DecimalField(max_digits=12, decimal_places=4)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "model"], name="one_price_per_project_model")]
+
+
+class UploadSession(models.Model):
+    """A multi-file upload into a vector store, recorded as it happens so a closed tab loses nothing sent.
+
+    Each file is attached to the store as soon as its upload finishes; `expected` lists every file the
+    browser announced, so reopening the store shows what arrived and what did not.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    vector_store_id = models.CharField(max_length=64)
+    # Announced names, in the order chosen; arrived maps a name's index (as text) to its file id.
+    expected = models.JSONField(default=list)
+    arrived = models.JSONField(default=dict)
+    # Index -> why that file's upload or attach failed.
+    failed = models.JSONField(default=dict)
+    # Ingestion counts of the arrived files, kept up to date by the watch task.
+    status = models.CharField(max_length=20, default="uploading")
+    in_progress = models.IntegerField(default=0)
+    completed = models.IntegerField(default=0)
+    ingest_failed = models.IntegerField(default=0)
+    created_by = models.CharField(max_length=150, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "vector_store_id", "-created_at"], name="upload_page")]
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for i, name in enumerate(self.expected) if str(i) not in self.arrived]
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in ("completed", "incomplete")

@@ -51,13 +51,13 @@ def test_it_searches_threads_by_text_assistant_and_dates(people, owner, api):
 
 def test_it_keeps_the_filters_when_loading_more(people, owner, api):
     ids = [api.post("threads", json={"messages": [{"role": "user", "content": f"topic alpha {i}"}]}).json()["id"]
-           for i in range(27)]
+           for i in range(52)]
     noise = api.post("threads", json={"messages": [{"role": "user", "content": "beta"}]}).json()["id"]
     client = client_for(people.viewer)
     first = htmx(client, "get", _url(owner), {"q": "alpha"}).content.decode()
     assert "Load more" in first and noise not in first
     assert "?q=alpha&after=" in first
-    last_shown = ids[::-1][24]
+    last_shown = ids[::-1][49]
     rest = htmx(client, "get", _url(owner), {"q": "alpha", "after": last_shown}).content.decode()
     assert ids[1] in rest and ids[0] in rest and noise not in rest and "Load more" not in rest
 
