@@ -1,21 +1,18 @@
 """The thread list people read: ordered by last activity, each thread with a short summary.
 
 Backs `GET /v1/threads?order_by=last_activity&include[]=summary` (an extension, docs/api.md).
-Last activity is the time of the thread's newest message, or its creation when it has none; it is
-read through the (thread, created_at, id) message index, one seek per thread, so the first page of
-a project with 10,000 threads stays cheap (bench/thread_list.py). Summaries are computed for the
-rows of the page only.
+Last activity is Thread.last_activity_at (the newest message or run, kept by threads.activity),
+read through the (project, last_activity_at, id) index, so the first page of a project with 10,000
+threads costs one index walk (bench/thread_list.py). Summaries are computed for the page's rows only.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from console.runs.models import Run
 from console.threads.models import Message, Thread
@@ -25,24 +22,18 @@ PREVIEW_CHARS = 200
 SNIPPET_CHARS = 160
 
 
-def with_last_activity(threads: QuerySet[Thread]) -> QuerySet[Thread]:
-    newest = Message.objects.filter(thread=OuterRef("pk")).order_by("-created_at", "-id").values("created_at")[:1]
-    return threads.annotate(last_activity=Coalesce(Subquery(newest), F("created_at")))
-
-
 def page_by_last_activity(
     threads: QuerySet[Thread], *, limit: int, descending: bool, after: Thread | None
 ) -> tuple[list[Thread], bool]:
     """One page in last-activity order (ties broken by id), continuing after the `after` thread."""
-    rows = with_last_activity(threads)
+    rows = threads
     if after is not None:
-        newest = Message.objects.filter(thread=after).order_by("-created_at", "-id").values_list("created_at", flat=True)
-        anchor = newest.first() or after.created_at
+        anchor = after.last_activity_at
         if descending:
-            rows = rows.filter(Q(last_activity__lt=anchor) | Q(last_activity=anchor, id__lt=after.pk))
+            rows = rows.filter(Q(last_activity_at__lt=anchor) | Q(last_activity_at=anchor, id__lt=after.pk))
         else:
-            rows = rows.filter(Q(last_activity__gt=anchor) | Q(last_activity=anchor, id__gt=after.pk))
-    ordering = ("-last_activity", "-id") if descending else ("last_activity", "id")
+            rows = rows.filter(Q(last_activity_at__gt=anchor) | Q(last_activity_at=anchor, id__gt=after.pk))
+    ordering = ("-last_activity_at", "-id") if descending else ("last_activity_at", "id")
     page = list(rows.order_by(*ordering)[: limit + 1])
     return page[:limit], len(page) > limit
 
@@ -98,15 +89,14 @@ def summaries(threads: list[Thread], text: str | None = None) -> dict[str, Summa
     first_user = (
         Message.objects.filter(thread=OuterRef("pk"), role="user").order_by("created_at", "id").values("content")[:1]
     )
-    newest = Message.objects.filter(thread=OuterRef("pk")).order_by("-created_at", "-id").values("created_at")[:1]
     count = (
         Message.objects.filter(thread=OuterRef("pk")).order_by().values("thread").annotate(n=Count("id")).values("n")
     )
     rows = {
         row["pk"]: row
         for row in Thread.objects.filter(pk__in=ids)
-        .annotate(first_user=Subquery(first_user), newest=Subquery(newest), n=Subquery(count))
-        .values("pk", "created_at", "first_user", "newest", "n")
+        .annotate(first_user=Subquery(first_user), n=Subquery(count))
+        .values("pk", "last_activity_at", "first_user", "n")
     }
     assistants: dict[str, list[str]] = {pk: [] for pk in ids}
     last_runs: dict[str, dict[str, Any]] = {}
@@ -129,12 +119,9 @@ def summaries(threads: list[Thread], text: str | None = None) -> dict[str, Summa
         first = row["first_user"]
         if isinstance(first, str):  # a JSON subquery may come back undecoded
             first = json.loads(first)
-        newest_at: datetime = row["newest"] or row["created_at"]
-        if isinstance(newest_at, str):
-            newest_at = datetime.fromisoformat(newest_at)
         out[pk] = Summary(
             first_user_message=_preview(text_of(first)) if first is not None else None,
-            last_activity_at=int(newest_at.timestamp()),
+            last_activity_at=int(row["last_activity_at"].timestamp()),
             message_count=row["n"] or 0,
             assistant_ids=assistants[pk],
             last_run=last_runs.get(pk),

@@ -137,7 +137,9 @@ def create_thread(
             project, tool_resources, expires_after=vector_stores.THREAD_STORE_EXPIRY
         )
         tool_resources = vector_stores.attach_to_thread(project, tool_resources, _file_search_attachments(messages))
-        thread = Thread.objects.create(project=project, created_at=now, tool_resources=tool_resources, metadata=metadata)
+        last = now + timedelta(microseconds=max(0, len(messages) - 1))
+        thread = Thread.objects.create(project=project, created_at=now, last_activity_at=last,
+                                       tool_resources=tool_resources, metadata=metadata)
         # One microsecond apart, so the initial messages keep their order under (created_at, id).
         Message.objects.bulk_create(
             [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from console.runs.models import Run
-from console.threads.models import Message, Thread
+from console.threads.models import Thread
 
 
 def _thread(api, *texts: str) -> str:  # type: ignore[no-untyped-def]
@@ -18,21 +18,12 @@ def test_it_orders_by_last_activity_and_summarises_each_thread(api, owner):
     old = _thread(api, "First question about invoices", "and a follow-up")
     new = _thread(api, "Where is my parcel?")
     empty = _thread(api)
-    base = datetime(2026, 3, 1, tzinfo=UTC)
-    Thread.objects.filter(pk=old).update(created_at=base)
-    Thread.objects.filter(pk=new).update(created_at=base + timedelta(days=1))
-    Thread.objects.filter(pk=empty).update(created_at=base + timedelta(days=2))
-    Message.objects.filter(thread_id=new).update(created_at=base + timedelta(days=1))
-    # The oldest thread got a reply last, so it leads the list.
-    for i, message in enumerate(Message.objects.filter(thread_id=old).order_by("created_at", "id")):
-        Message.objects.filter(pk=message.pk).update(created_at=base + timedelta(seconds=i))
-    Message.objects.create(id="msg_reply" + "x" * 24, thread_id=old, role="assistant", assistant_id="asst_a",
-                           content=[{"type": "text", "text": {"value": "Here you go", "annotations": []}}],
-                           created_at=base + timedelta(days=5))
-    Run.objects.create(project=owner.project, thread_id=old, assistant_id="asst_a", model="m", status="completed",
-                       created_at=base + timedelta(days=4))
+    # The oldest thread gets a reply last, so it leads the list.
+    assert api.post(f"threads/{old}/messages", json={"role": "user", "content": "Any news?"}).status_code == 200
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    Run.objects.create(project=owner.project, thread_id=old, assistant_id="asst_a", model="m", status="completed")
     Run.objects.create(project=owner.project, thread_id=old, assistant_id="asst_b", model="m", status="failed",
-                       last_error={"code": "server_error", "message": "boom"}, created_at=base + timedelta(days=5))
+                       last_error={"code": "server_error", "message": "boom"}, created_at=later)
 
     r = api.get("threads", params={"order_by": "last_activity", "include[]": "summary", "limit": 2})
     assert r.status_code == 200, r.text
@@ -41,7 +32,8 @@ def test_it_orders_by_last_activity_and_summarises_each_thread(api, owner):
     summary = body["data"][0]["summary"]
     assert summary["first_user_message"] == "First question about invoices"
     assert summary["message_count"] == 3 and summary["assistant_ids"] == ["asst_a", "asst_b"]
-    assert summary["last_activity_at"] == int((base + timedelta(days=5)).timestamp())
+    assert summary["last_activity_at"] == int(later.timestamp())
+    assert Thread.objects.get(pk=old).last_activity_at == later
     assert summary["last_run"]["status"] == "failed" and summary["last_run"]["last_error"]["message"] == "boom"
     assert body["data"][1]["summary"]["first_user_message"] is None and body["data"][1]["summary"]["message_count"] == 0
 
