@@ -93,6 +93,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "console.web.views.common.project_switcher",
             ],
         },
     }
@@ -184,6 +185,11 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-files": {"task": "console.files.tasks.purge_expired_files", "schedule": 600.0},
+}
+# Thread retention per project (the console's Cleanup page); every deletion is in the audit log.
+CELERY_BEAT_SCHEDULE["apply-thread-retention"] = {
+    "task": "console.web.tasks.apply_retention",
+    "schedule": float(os.environ.get("RETENTION_INTERVAL_SECONDS", "3600")),
 }
 CELERY_BEAT_SCHEDULE["reap-runs"] = {"task": "console.runs.tasks.reap_runs", "schedule": 10.0}
 CELERY_BEAT_SCHEDULE["expire-vector-stores"] = {

@@ -2,7 +2,7 @@ from django.urls import path, re_path
 
 from console.api.endpoint import api_view
 from console.api.errors import error_response
-from console.api.views import assistants, files, runs, threads, usage, vector_stores
+from console.api.views import activity, assistants, files, runs, threads, usage, vector_stores
 
 
 @api_view("GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS")
@@ -30,6 +30,8 @@ urlpatterns = [
     path("files/<str:file_id>/content", files.file_content),
     path("files/<str:file_id>/usage", files.file_usage),  # extension
     path("usage", usage.usage),  # extension
+    path("runs", activity.runs),  # extension
+    path("file_batches", activity.file_batches),  # extension
     path("vector_stores", vector_stores.vector_stores),
     path("vector_stores/<str:vector_store_id>", vector_stores.vector_store),
     path("vector_stores/<str:vector_store_id>/search", vector_stores.search),

@@ -90,6 +90,7 @@ def list_threads(
     assistant_id: str | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    last_activity_before: datetime | None = None,
     text: str | None = None,
 ) -> QuerySet[Thread]:
     """The project's threads; the keyword filters back the console's thread search (an extension)."""
@@ -102,6 +103,8 @@ def list_threads(
         threads = threads.filter(created_at__gte=created_after)
     if created_before is not None:
         threads = threads.filter(created_at__lt=created_before)
+    if last_activity_before is not None:
+        threads = threads.filter(last_activity_at__lt=last_activity_before)
     if assistant_id:
         from console.runs.models import Run
 

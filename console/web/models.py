@@ -162,33 +162,52 @@ class ModelPrice(models.Model):
 class UploadSession(models.Model):
     """A multi-file upload into a vector store, recorded as it happens so a closed tab loses nothing sent.
 
-    Each file is attached to the store as soon as its upload finishes; `expected` lists every file the
-    browser announced, so reopening the store shows what arrived and what did not.
+    The browser announces every file first (one UploadItem each); each file is attached to the store as
+    soon as its upload finishes, so reopening the store shows what arrived and what did not. A Celery
+    task (console.web.tasks.watch_upload) follows the arrived files' ingestion.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     vector_store_id = models.CharField(max_length=64)
-    # Announced names, in the order chosen; arrived maps a name's index (as text) to its file id.
-    expected = models.JSONField(default=list)
-    arrived = models.JSONField(default=dict)
-    # Index -> why that file's upload or attach failed.
-    failed = models.JSONField(default=dict)
-    # Ingestion counts of the arrived files, kept up to date by the watch task.
+    # uploading -> completed (every file arrived or failed, ingestion over) or incomplete (files never
+    # arrived: the tab closed or the network went away for good).
     status = models.CharField(max_length=20, default="uploading")
-    in_progress = models.IntegerField(default=0)
-    completed = models.IntegerField(default=0)
-    ingest_failed = models.IntegerField(default=0)
     created_by = models.CharField(max_length=150, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
+    # The last file that arrived (or the creation): a session quiet for long is given up on.
     updated_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["project", "vector_store_id", "-created_at"], name="upload_page")]
 
     @property
-    def missing(self) -> list[str]:
-        return [name for i, name in enumerate(self.expected) if str(i) not in self.arrived]
-
-    @property
     def is_done(self) -> bool:
         return self.status in ("completed", "incomplete")
+
+
+class UploadItem(models.Model):
+    """One announced file of an upload session."""
+
+    WAITING, INGESTING, COMPLETED, FAILED, MISSING = "waiting", "in_progress", "completed", "failed", "missing"
+
+    session = models.ForeignKey(UploadSession, on_delete=models.CASCADE, related_name="items")
+    index = models.IntegerField()
+    name = models.CharField(max_length=512)
+    # Set when the file arrived; status then follows its vector store file (in_progress -> completed/failed).
+    file_id = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(max_length=20, default=WAITING)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "index"], name="one_item_per_index")]
+        ordering = ["index"]
+
+
+class ProjectSettings(models.Model):
+    """Console-level settings of a project, set by its admins."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="console_settings")
+    # Threads with no message or run for this many days are deleted by beat (console.web.tasks.apply_retention).
+    thread_retention_days = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)

@@ -10,8 +10,9 @@ from typing import Any
 from django.db import transaction
 
 from console.projects.models import Project
-from console.web.models import RunWatch
+from console.web.models import RunWatch, UploadItem, UploadSession
 from console.web.tasks import watch_run as watch_run_task
+from console.web.tasks import watch_upload
 
 
 def watch_run(project: Project, thread_id: str, run: dict[str, Any], created_by: str, retry_of: str = "") -> RunWatch:
@@ -24,3 +25,14 @@ def watch_run(project: Project, thread_id: str, run: dict[str, Any], created_by:
         )
         transaction.on_commit(lambda: watch_run_task.delay(watch.pk))
     return watch
+
+
+def start_upload(project: Project, vector_store_id: str, names: list[str], created_by: str) -> UploadSession:
+    """Records every file the browser is about to send, and starts following the session."""
+    with transaction.atomic():
+        session = UploadSession.objects.create(project=project, vector_store_id=vector_store_id, created_by=created_by)
+        UploadItem.objects.bulk_create(
+            [UploadItem(session=session, index=i, name=name[:512]) for i, name in enumerate(names)], batch_size=500
+        )
+        transaction.on_commit(lambda: watch_upload.delay(session.pk))
+    return session

@@ -54,7 +54,7 @@ def _metadata_filter(request: HttpRequest) -> dict[str, str]:
 SEARCH_MAX_CHARS = 256
 
 
-def _time_param(request: HttpRequest, name: str) -> datetime | None:
+def time_param(request: HttpRequest, name: str) -> datetime | None:
     raw = request.GET.get(name)
     if raw is None or raw == "":
         return None
@@ -90,8 +90,9 @@ def _search_filters(request: HttpRequest) -> dict[str, Any]:
         )
     return {
         "assistant_id": request.GET.get("assistant_id", "").strip() or None,
-        "created_after": _time_param(request, "created_after"),
-        "created_before": _time_param(request, "created_before"),
+        "created_after": time_param(request, "created_after"),
+        "created_before": time_param(request, "created_before"),
+        "last_activity_before": time_param(request, "last_activity_before"),
         "text": text or None,
     }
 

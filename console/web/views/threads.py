@@ -15,7 +15,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from console.web import audit, markdown
+from console.web import audit, costs, markdown
 from console.web.access import ProjectAccess, project_for_user
 from console.web.models import Role
 from console.web.upstream import Client, UpstreamError, client_for
@@ -204,12 +204,20 @@ def _pretty(raw: Any) -> str:
 def thread_runs(request: HtmxHttpRequest, project_id: int, thread_id: str) -> HttpResponse:
     access, client, found = _get_thread_for_user(request, project_id, thread_id)
     after = request.GET.get("after") or None
+    prices = costs.prices_for(access.project)
     with client:
         page = client.get(f"threads/{thread_id}/runs", {"limit": RUNS_PAGE, "after": after})
         runs = [_view_run(run, client.get(f"threads/{thread_id}/runs/{run['id']}/steps",
                                           {"limit": 100, "order": "asc"})["data"]) for run in page["data"]]
+        # The thread's total covers every run, not only this page's.
+        every = page["data"] if not page["has_more"] else client.list_all(f"threads/{thread_id}/runs")
+    for run in runs:
+        run["cost"] = costs.money(costs.run_cost(prices, run))
+    run_costs = [costs.run_cost(prices, run) for run in every if run.get("usage")]
     context = {"access": access, "thread": found, "runs": runs, "has_more": page["has_more"],
-               "next_after": runs[-1]["id"] if runs else ""}
+               "next_after": runs[-1]["id"] if runs else "",
+               "thread_cost": costs.money(costs.total(run_costs)), "cost_partial": None in run_costs,
+               "thread_tokens": sum(int((run.get("usage") or {}).get("total_tokens") or 0) for run in every)}
     return render_page(request, "web/thread_runs.html", context, partial="runs")
 
 
