@@ -107,7 +107,7 @@ def rerun_body(run: dict[str, Any]) -> dict[str, Any]:
     """A new run of the same assistant on the same thread with the same settings as `run`."""
     body: dict[str, Any] = {"assistant_id": run["assistant_id"]}
     for name in RERUN_FIELDS:
-        if run.get(name) is not None:
+        if run.get(name) not in (None, {}, ""):
             body[name] = run[name]
     return body
 
