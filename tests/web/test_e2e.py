@@ -208,12 +208,12 @@ def test_it_uploads_a_batch_and_shows_it_complete(browser, people, owner, api, w
     _shot(page, "vector-stores")
     page.get_by_role("link", name="Manuals").click()
     page.locator("#batch-files").set_input_files(files)
-    page.get_by_text("6 of 6 uploaded").wait_for()
-    page.locator(".batch [data-counts]", has_text="6 completed").wait_for(timeout=30000)
+    page.get_by_text("6 of 6 uploaded and added to the store").wait_for()
+    page.locator("[data-upload-counts]", has_text="6 ingested").wait_for(timeout=30000)
     assert page.locator(".upload-list li").count() == 6
     _shot(page, "vector-store-batch")
     # Reopening the page still shows the batch and its outcome.
     page.reload()
-    page.locator(".batch [data-counts]", has_text="6 completed").wait_for()
+    page.locator("[data-upload-counts]", has_text="6 of 6 arrived").wait_for()
     assert page.get_by_text("manual-3.txt").count() == 1
     page.context.close()
