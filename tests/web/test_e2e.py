@@ -130,9 +130,13 @@ def test_it_works_in_a_real_browser(browser, people, owner, api, provider, live_
     # Full-text search narrows the list as one types.
     page.get_by_label("Search messages").fill("weather in oslo")
     page.wait_for_function("() => document.querySelectorAll('#results tbody tr').length === 1")
-    page.get_by_role("link", name=thread_id).wait_for()
+    # Rows are named by their first user message; the id is shown under it.
+    row_link = page.locator(f'td.conv a[href$="/threads/{thread_id}"]')
+    row_link.wait_for()
+    assert row_link.inner_text() == "Tell me something"
+    assert "weather in oslo" in page.locator("td.conv .snippet").inner_text().lower()
     _shot(page, "threads-search")
-    page.get_by_role("link", name=thread_id).click()
+    row_link.click()
     page.locator(".run").first.wait_for()
     page.get_by_text("snow, -3C").first.wait_for()
     assert page.locator(".msg").count() == 4
