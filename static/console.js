@@ -3,28 +3,22 @@
 (function () {
   "use strict";
 
-  function renumberFunctions(form) {
-    form.querySelectorAll("input[name=function_strict]").forEach(function (box, i) { box.value = String(i); });
-  }
-
+  // Repeatable rows of a Django formset: a new row takes the next index from the management
+  // form's TOTAL_FORMS; a removed row leaves a gap, which the formset reads as an empty row.
   document.addEventListener("click", function (event) {
     var add = event.target.closest("[data-add-row]");
     if (add) {
       var template = document.getElementById(add.dataset.addRow);
       var into = document.getElementById(add.dataset.into);
-      var row = template.content.firstElementChild.cloneNode(true);
-      into.appendChild(row);
-      renumberFunctions(add.form);
-      var first = row.querySelector("input, textarea");
+      var total = add.form.querySelector('input[name="' + add.dataset.prefix + '-TOTAL_FORMS"]');
+      into.insertAdjacentHTML("beforeend", template.innerHTML.replace(/__prefix__/g, total.value));
+      total.value = String(Number(total.value) + 1);
+      var first = into.lastElementChild.querySelector("input, textarea");
       if (first) first.focus();
       return;
     }
     var remove = event.target.closest("[data-remove-row]");
-    if (remove) {
-      var form = remove.form;
-      remove.parentElement.closest(".kv, .fnrow").remove();
-      if (form) renumberFunctions(form);
-    }
+    if (remove) remove.parentElement.closest(".kv, .fnrow").remove();
   });
 
   function localTimes(root) {

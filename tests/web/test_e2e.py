@@ -6,36 +6,12 @@ Screenshots of each page go to artifacts/screenshots/.
 from __future__ import annotations
 
 import json
-import shutil
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from tests.fakeprovider import Call, Text, ToolCalls
-from tests.web.conftest import PASSWORD
+from tests.web.conftest import PASSWORD, SHOTS, needs_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists(),
-                                reason="needs Debian's chromium (.ci/run installs it)")
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop running in this thread; the test's own ORM calls
-    # (fixtures, flush) are still synchronous, so Django's async-safety check would refuse them.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
+pytestmark = needs_chromium
 
 
 def _login(browser, live_url: str, username: str, width: int = 1280):  # type: ignore[no-untyped-def]
