@@ -121,6 +121,11 @@ def seed(env: dict[str, str], count: int) -> dict[str, Any]:
     Thread.objects.bulk_create(threads, batch_size=1000)
     Run.objects.bulk_create(runs, batch_size=1000)
     Message.objects.bulk_create(messages, batch_size=1000)
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # planner statistics, as autovacuum would gather them
     return {"project": project.pk, "key": key, "threads": len(threads), "messages": len(messages), "runs": len(runs)}
 
 

@@ -168,7 +168,7 @@ def upload_start(request: HtmxHttpRequest, project_id: int, store_id: str) -> Ht
     """The browser announces the files it is about to send; each then arrives on its own request."""
     access, client, _ = _get_store_for_user(request, project_id, store_id, Role.EDITOR)
     client.__exit__()
-    names = [n for n in request.POST.getlist("name")][: uploads.MAX_FILES]
+    names = request.POST.getlist("name")[: uploads.MAX_FILES]
     if not names:
         return JsonResponse({"error": "No files were chosen."}, status=400)
     session = watching.start_upload(access.project, store_id, names, request.user.get_username())
