@@ -38,6 +38,9 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Former SECRET_KEYs, comma-separated: sessions and the console's stored upstream keys made under
+# them stay readable after a rotation.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 DEBUG = env_bool("DEBUG")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -74,6 +77,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "console.web.csp.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -91,6 +95,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "console.web.views.common.project_switcher",
             ],
         },
     }
@@ -225,6 +230,11 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-files": {"task": "console.files.tasks.purge_expired_files", "schedule": 600.0},
+}
+# Thread retention per project (the console's Cleanup page); every deletion is in the audit log.
+CELERY_BEAT_SCHEDULE["apply-thread-retention"] = {
+    "task": "console.web.tasks.apply_retention",
+    "schedule": float(os.environ.get("RETENTION_INTERVAL_SECONDS", "3600")),
 }
 # Runs (docs/reliability.md): the reaper fails runs of dead workers and re-enqueues lost queued runs.
 RUN_REAPER_INTERVAL = float(os.environ.get("RUN_REAPER_INTERVAL", "5"))

@@ -3,28 +3,22 @@
 (function () {
   "use strict";
 
-  function renumberFunctions(form) {
-    form.querySelectorAll("input[name=function_strict]").forEach(function (box, i) { box.value = String(i); });
-  }
-
+  // Repeatable rows of a Django formset: a new row takes the next index from the management
+  // form's TOTAL_FORMS; a removed row leaves a gap, which the formset reads as an empty row.
   document.addEventListener("click", function (event) {
     var add = event.target.closest("[data-add-row]");
     if (add) {
       var template = document.getElementById(add.dataset.addRow);
       var into = document.getElementById(add.dataset.into);
-      var row = template.content.firstElementChild.cloneNode(true);
-      into.appendChild(row);
-      renumberFunctions(add.form);
-      var first = row.querySelector("input, textarea");
+      var total = add.form.querySelector('input[name="' + add.dataset.prefix + '-TOTAL_FORMS"]');
+      into.insertAdjacentHTML("beforeend", template.innerHTML.replace(/__prefix__/g, total.value));
+      total.value = String(Number(total.value) + 1);
+      var first = into.lastElementChild.querySelector("input, textarea");
       if (first) first.focus();
       return;
     }
     var remove = event.target.closest("[data-remove-row]");
-    if (remove) {
-      var form = remove.form;
-      remove.parentElement.closest(".kv, .fnrow").remove();
-      if (form) renumberFunctions(form);
-    }
+    if (remove) remove.parentElement.closest(".kv, .fnrow").remove();
   });
 
   function localTimes(root) {
@@ -133,7 +127,7 @@
     try { return JSON.parse(document.body.getAttribute("hx-headers")); } catch (e) { return {}; }
   }
 
-  function uploadOne(url, file, row, onProgress) {
+  function uploadOne(url, file, row, onProgress, fields) {
     return new Promise(function (resolve) {
       var xhr = new XMLHttpRequest();
       var bar = row.querySelector("progress");
@@ -148,16 +142,19 @@
         var body = {};
         try { body = JSON.parse(xhr.responseText); } catch (e) { body = { error: "Upload failed (" + xhr.status + ")." }; }
         bar.value = 100; onProgress();
-        if (xhr.status === 200 && body.id) { note.textContent = "uploaded"; resolve(body.id); }
+        if (xhr.status === 200 && body.id) { note.textContent = "added to the store"; resolve(body.id); }
         else { note.textContent = body.error || "failed"; note.className = "error"; resolve(null); }
       };
       xhr.onerror = function () { note.textContent = "network error"; note.className = "error"; resolve(null); };
       var data = new FormData();
+      Object.keys(fields || {}).forEach(function (k) { data.append(k, String(fields[k])); });
       data.append("file", file);
       xhr.send(data);
     });
   }
 
+  // The files are announced first (an upload session on the server), then each is sent and attached
+  // to the store as soon as it arrives: closing the tab loses only the files not yet sent.
   function startBatch(zone, files) {
     var list = zone.querySelector(".upload-list");
     var overall = zone.querySelector(".overall");
@@ -178,33 +175,38 @@
       overallBar.value = Math.round(sum / rows.length);
       overallText.textContent = overallBar.value + "% uploaded";
     }
-    var ids = [], next = 0;
-    function worker() {
-      if (next >= files.length) return Promise.resolve();
-      var i = next++;
-      rows[i].querySelector("[data-note]").textContent = "uploading";
-      return uploadOne(zone.dataset.uploadUrl, files[i], rows[i], progress).then(function (id) {
-        if (id) ids.push(id);
-        return worker();
-      });
-    }
-    var workers = [];
-    for (var w = 0; w < 4; w++) workers.push(worker());
-    Promise.all(workers).then(function () {
-      overallText.textContent = ids.length + " of " + files.length + " uploaded; ingesting…";
-      if (!ids.length) return;
-      var data = new FormData();
-      ids.forEach(function (id) { data.append("file_id", id); });
-      fetch(zone.dataset.batchUrl, { method: "POST", body: data, headers: Object.assign({ "HX-Request": "true" }, csrfHeaders()) })
-        .then(function (r) { return r.text(); })
-        .then(function (html) {
-          var empty = document.getElementById("no-batches");
-          if (empty) empty.remove();
-          var batches = document.getElementById("batches");
-          batches.insertAdjacentHTML("afterbegin", html);
-          if (window.htmx) htmx.process(batches.firstElementChild);
+    var announce = new FormData();
+    Array.prototype.forEach.call(files, function (file) { announce.append("name", file.name); });
+    fetch(zone.dataset.startUrl, { method: "POST", body: announce, headers: csrfHeaders() })
+      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+      .then(function (res) {
+        if (!res.ok) { overallText.textContent = res.body.error || "The upload could not start."; return; }
+        var session = res.body.session;
+        showSession(res.body.status_url);
+        var sent = 0, next = 0;
+        function worker() {
+          if (next >= files.length) return Promise.resolve();
+          var i = next++;
+          rows[i].querySelector("[data-note]").textContent = "uploading";
+          return uploadOne(zone.dataset.uploadUrl, files[i], rows[i], progress, { session: session, index: i })
+            .then(function (id) { if (id) sent += 1; return worker(); });
+        }
+        var workers = [];
+        for (var w = 0; w < 4; w++) workers.push(worker());
+        return Promise.all(workers).then(function () {
+          overallText.textContent = sent + " of " + files.length + " uploaded and added to the store; ingesting…";
         });
-    });
+      });
+  }
+
+  // The session's server-rendered progress, polled by htmx, at the top of the Uploads list.
+  function showSession(url) {
+    if (!window.htmx) return;
+    var empty = document.getElementById("no-uploads");
+    if (empty) empty.remove();
+    var box = document.createElement("div");
+    document.getElementById("uploads").prepend(box);
+    htmx.ajax("GET", url, { target: box, swap: "outerHTML" });
   }
 
   function initUploader(zone) {
@@ -245,6 +247,14 @@
       ],
       axes: [{}, { size: 60 }]
     });
+    // Cost per day on its own axis, when the project has prices for the models used.
+    if (days.some(function (d) { return d.cost !== null && d.cost !== undefined; })) {
+      data.push(days.map(function (d) { return d.cost === undefined ? null : d.cost; }));
+      opts.series.push({ label: "Cost ($)", scale: "usd", stroke: "#b45309", width: 2,
+        value: function (u, v) { return v === null ? "–" : "$" + v.toFixed(2); } });
+      opts.axes.push({ scale: "usd", side: 1, size: 60, grid: { show: false },
+        values: function (u, vals) { return vals.map(function (v) { return "$" + v; }); } });
+    }
     var chart = new uPlot(opts, data, box);
     window.addEventListener("resize", function () { chart.setSize(size()); });
   }
@@ -255,6 +265,15 @@
     localTimes(root);
     root.querySelectorAll("[data-stream-url]:not([data-started])").forEach(startStream);
   }
+
+  // What inline hx-on handlers did before the CSP: clear a field after a successful post, or ask
+  // another element to refresh itself.
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.target.closest && e.target.closest("[data-clear-on-success], [data-refresh-after]");
+    if (!form || !e.detail.successful) return;
+    if (form.dataset.clearOnSuccess && form.elements[form.dataset.clearOnSuccess]) form.elements[form.dataset.clearOnSuccess].value = "";
+    if (form.dataset.refreshAfter && window.htmx) htmx.trigger(form.dataset.refreshAfter, "refresh");
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     init(document);

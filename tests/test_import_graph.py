@@ -15,19 +15,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # Cycles being removed on other branches of issue #16; delete each entry once its fix is merged.
-KNOWN_CYCLES: list[frozenset[str]] = [
-    # files <-> vector_stores (branch multinode: deleting a file reaches vector stores without a loop).
-    frozenset(
-        {
-            "console.files.services",
-            "console.vector_stores.ingest",
-            "console.vector_stores.services",
-            "console.vector_stores.tasks",
-        }
-    ),
-    # web.tasks <-> web.run_watches (branch console2).
-    frozenset({"console.web.run_watches", "console.web.tasks"}),
-]
 
 
 def console_modules() -> dict[str, Path]:
@@ -121,5 +108,4 @@ def test_it_has_no_import_cycles_among_console_modules() -> None:
     graph = import_graph()
     assert "console.engine.executor" in graph and "console.runs.lifecycle" in graph["console.engine.executor"]
 
-    unexpected = [sorted(c) for c in cycles(graph) if c not in KNOWN_CYCLES]
-    assert unexpected == []
+    assert [sorted(c) for c in cycles(graph)] == []

@@ -1,6 +1,16 @@
 from django.urls import path, re_path
 
-from console.api.views import assistants, files, models, passthrough, runs, threads, usage, vector_stores
+from console.api.views import (
+    activity,
+    assistants,
+    files,
+    models,
+    passthrough,
+    runs,
+    threads,
+    usage,
+    vector_stores,
+)
 
 urlpatterns = [
     path("assistants", assistants.assistants),
@@ -24,6 +34,8 @@ urlpatterns = [
     path("usage", usage.usage),  # extension
     path("models", models.models),
     path("models/<path:model_id>", models.model),
+    path("runs", activity.runs),  # extension
+    path("file_batches", activity.file_batches),  # extension
     path("vector_stores", vector_stores.vector_stores),
     path("vector_stores/<str:vector_store_id>", vector_stores.vector_store),
     path("vector_stores/<str:vector_store_id>/search", vector_stores.search),

@@ -257,3 +257,15 @@ def parse_body(request: HttpRequest, model: type[M]) -> tuple[M, set[str]]:
     except ValidationError as exc:
         raise error_from_validation(exc, data) from None
     return parsed, set(data)
+
+
+def flag_param(request: HttpRequest, name: str) -> bool:
+    """A true/false query parameter of an extension; anything else is a 400 naming it."""
+    raw = (request.GET.get(name) or "").strip().lower()
+    if raw in ("", "false", "0"):
+        return False
+    if raw in ("true", "1"):
+        return True
+    raise invalid_request(
+        f"Invalid value: '{raw}'. Supported values are: 'true' and 'false'.", param=name, code="invalid_value"
+    )

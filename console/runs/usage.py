@@ -22,27 +22,46 @@ def _as_int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def daily_usage(project: Project, days: int, today: date | None = None) -> list[dict[str, Any]]:
-    """One row per day, oldest first, the last being today (UTC); days without runs count zero."""
+def daily_usage(
+    project: Project, days: int, today: date | None = None, by_model: bool = False
+) -> list[dict[str, Any]]:
+    """One row per day, oldest first, the last being today (UTC); days without runs count zero.
+
+    With by_model, each day also has `models`: the same counts per model (what cost is computed from).
+    """
     today = today or timezone.now().astimezone(UTC).date()
     first = today - timedelta(days=days - 1)
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
-    rows = {first + timedelta(days=n): {"runs": 0, **dict.fromkeys(FIELDS, 0)} for n in range(days)}
-    for created_at, usage in Run.objects.filter(project=project, created_at__gte=start).values_list(
-        "created_at", "usage"
+    rows: dict[date, dict[str, Any]] = {
+        first + timedelta(days=n): {"runs": 0, **dict.fromkeys(FIELDS, 0), **({"models": {}} if by_model else {})}
+        for n in range(days)
+    }
+    for created_at, usage, model in Run.objects.filter(project=project, created_at__gte=start).values_list(
+        "created_at", "usage", "model"
     ).iterator(chunk_size=2000):
         row = rows.get(created_at.astimezone(UTC).date())
         if row is None:  # a run created after "today" began elsewhere: clock skew
             continue
-        row["runs"] += 1
-        for name in FIELDS:
-            row[name] += _as_int((usage or {}).get(name))
-    forwarded = ForwardedUsage.objects.filter(project=project, created_at__gte=start).values_list("created_at", *FIELDS)
-    for created_at, *counts in forwarded.iterator(chunk_size=2000):
+        targets = [row]
+        if by_model:
+            targets.append(row["models"].setdefault(model, {"runs": 0, **dict.fromkeys(FIELDS, 0)}))
+        for target in targets:
+            target["runs"] += 1
+            for name in FIELDS:
+                target[name] += _as_int((usage or {}).get(name))
+    forwarded = ForwardedUsage.objects.filter(project=project, created_at__gte=start).values_list(
+        "created_at", "model", *FIELDS
+    )
+    for created_at, model, *counts in forwarded.iterator(chunk_size=2000):
         row = rows.get(created_at.astimezone(UTC).date())
-        if row is not None:
+        if row is None:
+            continue
+        targets = [row]
+        if by_model:  # forwarded requests are not runs: they add tokens (and cost), not run counts
+            targets.append(row["models"].setdefault(model, {"runs": 0, **dict.fromkeys(FIELDS, 0)}))
+        for target in targets:
             for name, count in zip(FIELDS, counts, strict=True):
-                row[name] += count
+                target[name] += count
     return [
         {
             "object": "usage.day",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 from console.core.models import ApiObject
 from console.projects.models import Project
@@ -12,9 +13,15 @@ class Thread(ApiObject):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="threads")
     tool_resources = models.JSONField(default=dict)
     metadata = models.JSONField(default=dict)
+    # When a message or run was last added (its creation time if none was): the console's thread list
+    # sorts by it and retention reads it. Kept by console.threads.activity, never moved backwards.
+    last_activity_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["project", "created_at", "id"], name="thread_page")]
+        indexes = [
+            models.Index(fields=["project", "created_at", "id"], name="thread_page"),
+            models.Index(fields=["project", "last_activity_at", "id"], name="thread_activity"),
+        ]
 
 
 class Message(ApiObject):

@@ -78,6 +78,11 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+def message_text_matches(text: str) -> _TextPartLike:
+    """A filter for messages with a text part containing `text`, ignoring case."""
+    return _TextPartLike(F("content"), Value(_like_pattern(text)))
+
+
 def list_threads(
     project: Project,
     metadata: dict[str, str] | None = None,
@@ -85,6 +90,7 @@ def list_threads(
     assistant_id: str | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    last_activity_before: datetime | None = None,
     text: str | None = None,
 ) -> QuerySet[Thread]:
     """The project's threads; the keyword filters back the console's thread search (an extension)."""
@@ -97,6 +103,8 @@ def list_threads(
         threads = threads.filter(created_at__gte=created_after)
     if created_before is not None:
         threads = threads.filter(created_at__lt=created_before)
+    if last_activity_before is not None:
+        threads = threads.filter(last_activity_at__lt=last_activity_before)
     if assistant_id:
         from console.runs.models import Run
 
@@ -105,8 +113,7 @@ def list_threads(
             | Q(Exists(Message.objects.filter(thread=OuterRef("pk"), assistant_id=assistant_id)))
         )
     if text:
-        matches = _TextPartLike(F("content"), Value(_like_pattern(text)))
-        threads = threads.filter(Exists(Message.objects.filter(thread=OuterRef("pk")).filter(matches)))
+        threads = threads.filter(Exists(Message.objects.filter(thread=OuterRef("pk")).filter(message_text_matches(text))))
     return threads
 
 
@@ -133,7 +140,9 @@ def create_thread(
             project, tool_resources, expires_after=vector_stores.THREAD_STORE_EXPIRY
         )
         tool_resources = vector_stores.attach_to_thread(project, tool_resources, _file_search_attachments(messages))
-        thread = Thread.objects.create(project=project, created_at=now, tool_resources=tool_resources, metadata=metadata)
+        last = now + timedelta(microseconds=max(0, len(messages) - 1))
+        thread = Thread.objects.create(project=project, created_at=now, last_activity_at=last,
+                                       tool_resources=tool_resources, metadata=metadata)
         # One microsecond apart, so the initial messages keep their order under (created_at, id).
         Message.objects.bulk_create(
             [

@@ -51,3 +51,25 @@ def project_for_user(user: Any, project_id: int, need: Role = Role.VIEWER) -> Pr
     if ROLE_RANK[role] < ROLE_RANK[need]:
         raise PermissionDenied(f"This needs the {need.label.lower()} role; you are a {role.label.lower()}.")
     return ProjectAccess(project=project, role=role)
+
+
+def remember_project(user: Any, project: Project) -> None:
+    """Where this user lands next time they sign in."""
+    from django.utils import timezone
+
+    from console.web.models import UserPreference
+
+    UserPreference.objects.update_or_create(user=user, defaults={"last_project": project, "updated_at": timezone.now()})
+
+
+def landing_project(user: Any) -> Project | None:
+    """The project a user lands in: the one last used (if still theirs), else their only one."""
+    from console.web.models import UserPreference
+
+    projects = projects_for(user)
+    pref = UserPreference.objects.filter(user=user).only("last_project_id").first()
+    if pref is not None and pref.last_project_id:
+        for project, _ in projects:
+            if project.pk == pref.last_project_id:
+                return project
+    return projects[0][0] if len(projects) == 1 else None

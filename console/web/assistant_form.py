@@ -1,7 +1,8 @@
-"""The assistant edit form <-> the API's assistant body, with checks the API cannot do for us.
+"""The assistant edit form <-> the API's assistant body, built from Django forms and formsets.
 
-Function parameters must be valid JSON Schema before we send them; everything else is left to
-the API, whose messages are shown next to the field they name.
+The API validates everything, JSON Schemas of function parameters included, and its messages are
+shown next to the field they name (attach_api_error). The forms check what a browser can get wrong
+(numbers, lengths, JSON) so that every bad field is reported at once, each next to its own row.
 """
 
 from __future__ import annotations
@@ -10,33 +11,142 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from django import forms
 from django.http import QueryDict
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 FIELDS = {"model", "name", "description", "instructions", "temperature", "top_p", "response_format", "tools", "metadata",
           "tool_resources"}
+RESPONSE_FORMATS = [("auto", "auto"), ("text", "text"), ("json_object", "JSON object"), ("json_schema", "JSON schema")]
 
 
-@dataclass
-class FunctionRow:
-    name: str = ""
-    description: str = ""
-    parameters: str = ""
-    strict: bool = False
-    error: str = ""
+class IdListField(forms.Field):
+    """Several values under one name (the vector store picker, or hidden inputs without one)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[str]:
+        return [str(v) for v in value or [] if v]
+
+
+class MainForm(forms.Form):
+    model = forms.CharField(max_length=256, error_messages={"required": "Enter a model."})
+    name = forms.CharField(max_length=256, required=False)
+    description = forms.CharField(max_length=512, required=False)
+    instructions = forms.CharField(required=False, strip=False)
+    # Ranges are the API's to check: its message then names the field.
+    temperature = forms.FloatField(required=False, error_messages={"invalid": "Enter a number."})
+    top_p = forms.FloatField(required=False, error_messages={"invalid": "Enter a number."})
+    code_interpreter = forms.BooleanField(required=False)
+    file_search = forms.BooleanField(required=False)
+    vector_store_ids = IdListField(required=False)
+    response_format_type = forms.ChoiceField(choices=RESPONSE_FORMATS, required=False)
+    response_format_schema = forms.CharField(required=False, strip=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("response_format_type") == "json_schema":
+            try:
+                data["response_format_json"] = json.loads(data.get("response_format_schema") or "")
+            except json.JSONDecodeError as exc:
+                self.add_error("response_format_schema", f"Not valid JSON: {exc.msg} (line {exc.lineno}).")
+        return data
+
+
+class FunctionForm(forms.Form):
+    name = forms.CharField(max_length=64)
+    description = forms.CharField(required=False)
+    parameters = forms.CharField(required=False, strip=False)
+    strict = forms.BooleanField(required=False)
+
+    def clean_parameters(self) -> dict[str, Any] | None:
+        raw = self.cleaned_data.get("parameters") or ""
+        if not raw.strip():
+            return None
+        try:
+            schema = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+        if not isinstance(schema, dict):
+            raise forms.ValidationError("Not a valid JSON Schema: the parameters must be a JSON object.")
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            raise forms.ValidationError(f"Not a valid JSON Schema: {exc.message}") from None
+        return schema
+
+
+class MetadataForm(forms.Form):
+    key = forms.CharField(max_length=64)
+    value = forms.CharField(max_length=512, required=False, strip=False)
+
+
+class BaseMetadataFormSet(forms.BaseFormSet):  # type: ignore[type-arg]
+    def clean(self) -> None:
+        keys = [f.cleaned_data["key"] for f in self.forms if f.cleaned_data.get("key")]
+        if len(keys) != len(set(keys)):
+            raise forms.ValidationError("Each metadata key may appear only once.")
+        if len(keys) > 16:
+            raise forms.ValidationError("Metadata holds at most 16 pairs.")
+
+
+FunctionFormSet = forms.formset_factory(FunctionForm, extra=0)
+MetadataFormSet = forms.formset_factory(MetadataForm, formset=BaseMetadataFormSet, extra=0)
 
 
 @dataclass
 class AssistantForm:
-    values: dict[str, Any] = field(default_factory=dict)
-    functions: list[FunctionRow] = field(default_factory=list)
-    metadata: list[tuple[str, str]] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)
+    """The three forms the page shows as one, plus messages the API sent back."""
+
+    main: MainForm
+    functions: forms.BaseFormSet  # type: ignore[type-arg]
+    metadata: forms.BaseFormSet  # type: ignore[type-arg]
+    api_errors: dict[str, str] = field(default_factory=dict)
+    # The function forms' indexes, in the order their tools were sent (tools[i] -> a row).
+    sent_functions: list[int] = field(default_factory=list)
+
+    @property
+    def values(self) -> dict[str, Any]:
+        main = self.main
+        if main.is_bound:
+            raw = {name: main[name].value() for name in main.fields}
+        else:
+            raw = {name: main.initial.get(name, f.initial) for name, f in main.fields.items()}
+        # Inputs show "" for nothing, never "None".
+        return {name: "" if value is None else value for name, value in raw.items()}
+
+    @property
+    def errors(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        if self.main.is_bound:
+            for name, messages in self.main.errors.items():
+                key = "response_format" if name == "response_format_schema" else name
+                found[key if key in FIELDS or key == "response_format" else "form"] = str(messages[0])
+            if self.metadata.non_form_errors():
+                found["metadata"] = str(self.metadata.non_form_errors()[0])
+            for row in self.metadata.forms:
+                for messages in row.errors.values():
+                    found.setdefault("metadata", str(messages[0]))
+        return {**found, **self.api_errors}
 
     @property
     def is_valid(self) -> bool:
-        return not self.errors and not any(f.error for f in self.functions)
+        return self.main.is_valid() and self.functions.is_valid() and self.metadata.is_valid() and not self.api_errors
+
+
+def _forms(data: QueryDict | None = None, *, main: dict[str, Any] | None = None,
+           functions: list[dict[str, Any]] | None = None, metadata: list[dict[str, Any]] | None = None
+           ) -> AssistantForm:
+    return AssistantForm(
+        main=MainForm(data, initial=main or {}),
+        functions=FunctionFormSet(data, initial=functions, prefix="functions"),
+        metadata=MetadataFormSet(data, initial=metadata, prefix="metadata"),
+    )
+
+
+def blank() -> AssistantForm:
+    return _forms(main={"model": "gpt-4o", "response_format_type": "auto"})
 
 
 def from_assistant(assistant: dict[str, Any]) -> AssistantForm:
@@ -47,8 +157,18 @@ def from_assistant(assistant: dict[str, Any]) -> AssistantForm:
     if isinstance(response_format, dict) and response_format.get("json_schema"):
         rf_schema = json.dumps(response_format["json_schema"], indent=2)
     file_search_ids = ((assistant.get("tool_resources") or {}).get("file_search") or {}).get("vector_store_ids") or []
-    form = AssistantForm(
-        values={
+    functions = []
+    for tool in tools:
+        if tool.get("type") == "function":
+            fn = tool.get("function") or {}
+            functions.append({
+                "name": fn.get("name", ""),
+                "description": fn.get("description") or "",
+                "parameters": json.dumps(fn["parameters"], indent=2) if fn.get("parameters") is not None else "",
+                "strict": bool(fn.get("strict")),
+            })
+    return _forms(
+        main={
             "model": assistant.get("model") or "",
             "name": assistant.get("name") or "",
             "description": assistant.get("description") or "",
@@ -61,111 +181,52 @@ def from_assistant(assistant: dict[str, Any]) -> AssistantForm:
             "response_format_type": rf_type,
             "response_format_schema": rf_schema,
         },
-        metadata=sorted((assistant.get("metadata") or {}).items()),
+        functions=functions,
+        metadata=[{"key": k, "value": v} for k, v in sorted((assistant.get("metadata") or {}).items())],
     )
-    for tool in tools:
-        if tool.get("type") == "function":
-            fn = tool.get("function") or {}
-            form.functions.append(
-                FunctionRow(
-                    name=fn.get("name", ""),
-                    description=fn.get("description") or "",
-                    parameters=json.dumps(fn["parameters"], indent=2) if fn.get("parameters") is not None else "",
-                    strict=bool(fn.get("strict")),
-                )
-            )
-    return form
-
-
-def _number(form: AssistantForm, post: QueryDict, name: str) -> float | None:
-    raw = post.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        form.errors[name] = "Enter a number."
-        return None
 
 
 def parse(post: QueryDict) -> tuple[AssistantForm, dict[str, Any]]:
-    """The submitted form and the API body it stands for (only valid when form.is_valid)."""
-    names = post.getlist("function_name")
-    descriptions = post.getlist("function_description")
-    parameters = post.getlist("function_parameters")
-    stricts = set(post.getlist("function_strict"))
-    keys, values = post.getlist("metadata_key"), post.getlist("metadata_value")
-    form = AssistantForm(
-        values={
-            "model": post.get("model", "").strip(),
-            "name": post.get("name", ""),
-            "description": post.get("description", ""),
-            "instructions": post.get("instructions", ""),
-            "temperature": post.get("temperature", "").strip(),
-            "top_p": post.get("top_p", "").strip(),
-            "code_interpreter": bool(post.get("code_interpreter")),
-            "file_search": bool(post.get("file_search")),
-            "vector_store_ids": post.getlist("vector_store_ids"),
-            "response_format_type": post.get("response_format_type", "auto"),
-            "response_format_schema": post.get("response_format_schema", ""),
-        },
-        metadata=[(k.strip(), v) for k, v in zip(keys, values, strict=False) if k.strip() or v.strip()],
-    )
+    """The submitted form and the API body it stands for (only meaningful when form.is_valid)."""
+    form = _forms(post)
+    if not form.is_valid:
+        return form, {}
+    data = form.main.cleaned_data
     tools: list[dict[str, Any]] = []
-    if form.values["code_interpreter"]:
+    if data["code_interpreter"]:
         tools.append({"type": "code_interpreter"})
-    if form.values["file_search"]:
+    if data["file_search"]:
         tools.append({"type": "file_search"})
-    for i, name in enumerate(names):
-        row = FunctionRow(
-            name=name.strip(),
-            description=descriptions[i] if i < len(descriptions) else "",
-            parameters=parameters[i] if i < len(parameters) else "",
-            strict=str(i) in stricts,
-        )
-        form.functions.append(row)
-        if not row.name and not row.parameters.strip():
-            continue  # an empty row the user added and left
-        function: dict[str, Any] = {"name": row.name}
-        if row.description:
-            function["description"] = row.description
-        if row.parameters.strip():
-            try:
-                schema = json.loads(row.parameters)
-                Draft202012Validator.check_schema(schema)
-                if not isinstance(schema, dict):
-                    raise SchemaError("The parameters must be a JSON object.")
-                function["parameters"] = schema
-            except json.JSONDecodeError as exc:
-                row.error = f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
-            except SchemaError as exc:
-                row.error = f"Not a valid JSON Schema: {exc.message}"
-        if row.strict:
+    for index, row in enumerate(form.functions.forms):
+        if not row.has_changed():
+            continue  # a row the user added and left empty
+        function: dict[str, Any] = {"name": row.cleaned_data["name"]}
+        if row.cleaned_data.get("description"):
+            function["description"] = row.cleaned_data["description"]
+        if row.cleaned_data.get("parameters") is not None:
+            function["parameters"] = row.cleaned_data["parameters"]
+        if row.cleaned_data.get("strict"):
             function["strict"] = True
         tools.append({"type": "function", "function": function})
-
+        form.sent_functions.append(index)
     body: dict[str, Any] = {
-        "model": form.values["model"],
-        "name": form.values["name"] or None,
-        "description": form.values["description"] or None,
-        "instructions": form.values["instructions"] or None,
-        "temperature": _number(form, post, "temperature"),
-        "top_p": _number(form, post, "top_p"),
+        "model": data["model"],
+        "name": data["name"] or None,
+        "description": data["description"] or None,
+        "instructions": data["instructions"] or None,
+        "temperature": data["temperature"],
+        "top_p": data["top_p"],
         "tools": tools,
-        "metadata": dict(form.metadata),
+        "metadata": {row.cleaned_data["key"]: row.cleaned_data["value"]
+                     for row in form.metadata.forms if row.has_changed() and row.cleaned_data.get("key")},
     }
-    if form.values["file_search"]:
-        body["tool_resources"] = {"file_search": {"vector_store_ids": form.values["vector_store_ids"]}}
-    rf_type = form.values["response_format_type"]
+    if data["file_search"]:
+        body["tool_resources"] = {"file_search": {"vector_store_ids": data["vector_store_ids"]}}
+    rf_type = data.get("response_format_type") or "auto"
     if rf_type == "json_schema":
-        try:
-            body["response_format"] = {"type": "json_schema", "json_schema": json.loads(form.values["response_format_schema"])}
-        except json.JSONDecodeError as exc:
-            form.errors["response_format"] = f"Not valid JSON: {exc.msg} (line {exc.lineno})."
-    elif rf_type in ("auto", "text", "json_object"):
+        body["response_format"] = {"type": "json_schema", "json_schema": data["response_format_json"]}
+    else:
         body["response_format"] = "auto" if rf_type == "auto" else {"type": rf_type}
-    if len(form.metadata) != len(dict(form.metadata)):
-        form.errors["metadata"] = "Each metadata key may appear only once."
     return form, body
 
 
@@ -177,9 +238,11 @@ def attach_api_error(form: AssistantForm, param: str | None, message: str) -> No
             index = int(param[6 : param.index("]")])
         except ValueError:
             index = -1
-        offset = int(form.values.get("code_interpreter", False)) + int(form.values.get("file_search", False))
-        if 0 <= index - offset < len(form.functions):
-            form.functions[index - offset].error = message
+        values = form.main.cleaned_data if hasattr(form.main, "cleaned_data") else {}
+        offset = int(bool(values.get("code_interpreter"))) + int(bool(values.get("file_search")))
+        if 0 <= index - offset < len(form.sent_functions):
+            form.functions.forms[form.sent_functions[index - offset]].add_error(None, message)
+            form.api_errors["_functions"] = message
             return
     top = param.split("[")[0].split(".")[0]
-    form.errors[top if top in FIELDS else "form"] = message
+    form.api_errors[top if top in FIELDS else "form"] = message

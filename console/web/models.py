@@ -135,3 +135,79 @@ class RunWatch(models.Model):
             return f"{seconds:.1f} s"
         minutes, rest = divmod(int(seconds), 60)
         return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+
+class UserPreference(models.Model):
+    """Where a user lands after signing in: the project they last opened."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="console_preference")
+    last_project = models.ForeignKey(Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+
+class ModelPrice(models.Model):
+    """What a project pays its provider per million tokens of one model, as an admin entered it."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    model = models.CharField(max_length=256)
+    input_per_million = models.DecimalField(max_digits=12, decimal_places=4)
+    output_per_million = models.DecimalField(max_digits=12, decimal_places=4)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "model"], name="one_price_per_project_model")]
+
+
+class UploadSession(models.Model):
+    """A multi-file upload into a vector store, recorded as it happens so a closed tab loses nothing sent.
+
+    The browser announces every file first (one UploadItem each); each file is attached to the store as
+    soon as its upload finishes, so reopening the store shows what arrived and what did not. A Celery
+    task (console.web.tasks.watch_upload) follows the arrived files' ingestion.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    vector_store_id = models.CharField(max_length=64)
+    # uploading -> completed (every file arrived or failed, ingestion over) or incomplete (files never
+    # arrived: the tab closed or the network went away for good).
+    status = models.CharField(max_length=20, default="uploading")
+    created_by = models.CharField(max_length=150, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    # The last file that arrived (or the creation): a session quiet for long is given up on.
+    updated_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "vector_store_id", "-created_at"], name="upload_page")]
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in ("completed", "incomplete")
+
+
+class UploadItem(models.Model):
+    """One announced file of an upload session."""
+
+    WAITING, INGESTING, COMPLETED, FAILED, MISSING = "waiting", "in_progress", "completed", "failed", "missing"
+
+    session = models.ForeignKey(UploadSession, on_delete=models.CASCADE, related_name="items")
+    index = models.IntegerField()
+    name = models.CharField(max_length=512)
+    # Set when the file arrived; status then follows its vector store file (in_progress -> completed/failed).
+    file_id = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(max_length=20, default=WAITING)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "index"], name="one_item_per_index")]
+        ordering = ["index"]
+
+
+class ProjectSettings(models.Model):
+    """Console-level settings of a project, set by its admins."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="console_settings")
+    # Threads with no message or run for this many days are deleted by beat (console.web.tasks.apply_retention).
+    thread_retention_days = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)

@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
-from console.projects.models import Project
 from console.web.models import RunWatch
 from console.web.upstream import UpstreamError, client_for
 
@@ -60,17 +58,3 @@ def refresh(watch: RunWatch) -> RunWatch:
         watch.save()
         return watch
     return record(watch, run)
-
-
-def watch_run(project: Project, thread_id: str, run: dict[str, Any], created_by: str, retry_of: str = "") -> RunWatch:
-    """Records a run the console just created and starts its watch task once the row is committed."""
-    from console.web.tasks import watch_run as task
-
-    with transaction.atomic():
-        watch = RunWatch.objects.create(
-            project=project, thread_id=thread_id, run_id=run["id"], assistant_id=run.get("assistant_id") or "",
-            model=run.get("model") or "", status=run.get("status") or "queued", created_by=created_by,
-            retry_of=retry_of,
-        )
-        transaction.on_commit(lambda: task.delay(watch.pk))
-    return watch

@@ -8,8 +8,10 @@ as an Authorization header.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +29,12 @@ from console.web.models import Upstream
 log = logging.getLogger(__name__)
 
 HEADERS = {"OpenAI-Beta": "assistants=v2", "User-Agent": "assistants-console"}
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every client: building one loads the CA bundle (~20 ms), once per process is enough."""
+    return httpx.create_ssl_context()
 
 
 def _timeout() -> httpx.Timeout:
@@ -56,6 +64,11 @@ class UpstreamError(Exception):
         return self.status == 404
 
 
+class UpstreamTimeout(UpstreamError):
+    """The API did not answer within CONSOLE_UPSTREAM_TIMEOUT (pages answer 504)."""
+
+
+
 @dataclass(frozen=True)
 class Connection:
     base_url: str
@@ -70,8 +83,20 @@ def _key_is_live(row: Upstream) -> bool:
     return row.api_key_id is not None and ApiKey.objects.filter(pk=row.api_key_id, revoked_at__isnull=True).exists()
 
 
+def _reencrypt(row: Upstream) -> None:
+    """A key still under a SECRET_KEY_FALLBACKS secret moves to the current SECRET_KEY on first use."""
+    if not getattr(settings, "SECRET_KEY_FALLBACKS", None):
+        return
+    rotated = crypto.rotate(row.key_encrypted)
+    if rotated is not None and crypto.decrypt_current(row.key_encrypted) is None:
+        Upstream.objects.filter(pk=row.pk, key_encrypted=row.key_encrypted).update(key_encrypted=rotated)
+        row.key_encrypted = rotated
+
+
 def connection_for(project: Project) -> Connection:
     row = Upstream.objects.filter(project=project).first()
+    if row is not None:
+        _reencrypt(row)
     if row is not None and not row.is_self:
         key = crypto.decrypt(row.key_encrypted)
         if key is None:
@@ -135,7 +160,7 @@ def _error_from(response: httpx.Response) -> UpstreamError:
 
 def _transport_error(exc: httpx.HTTPError) -> UpstreamError:
     if isinstance(exc, httpx.TimeoutException):
-        return UpstreamError("The API did not answer in time. Try again in a moment.")
+        return UpstreamTimeout("The API did not answer in time. Try again in a moment.")
     return UpstreamError("The API cannot be reached right now. Try again in a moment.")
 
 
@@ -149,6 +174,7 @@ class Client:
             headers={**HEADERS, "Authorization": f"Bearer {connection.key}"},
             timeout=_timeout(),
             transport=transport,
+            verify=_tls(),
         )
 
     def __enter__(self) -> Client:
@@ -219,7 +245,8 @@ async def relay_run_events(connection: Connection, thread_id: str, run_id: str) 
     """
     timeout = httpx.Timeout(settings.CONSOLE_STREAM_IDLE_TIMEOUT, connect=settings.CONSOLE_UPSTREAM_CONNECT_TIMEOUT)
     headers = {**HEADERS, "Authorization": f"Bearer {connection.key}", "Accept": "text/event-stream"}
-    async with httpx.AsyncClient(base_url=connection.base_url + "/", headers=headers, timeout=timeout) as http:
+    async with httpx.AsyncClient(base_url=connection.base_url + "/", headers=headers, timeout=timeout,
+                                 verify=_tls()) as http:
         try:
             async with http.stream("GET", f"threads/{thread_id}/runs/{run_id}/events") as response:
                 if response.status_code == 404 and not connection.is_self:

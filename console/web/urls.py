@@ -3,7 +3,19 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 from django.views.static import serve
 
-from console.web.views import admin, assistants, files, home, jobs, playground, threads, vector_stores
+from console.web.views import (
+    activity,
+    admin,
+    assistants,
+    cleanup,
+    files,
+    home,
+    jobs,
+    playground,
+    prices,
+    threads,
+    vector_stores,
+)
 
 P = "p/<int:project_id>/"
 
@@ -39,11 +51,22 @@ urlpatterns = [
     path(P + "vector_stores/<str:store_id>/delete", vector_stores.vector_store_delete, name="vector_store_delete"),
     path(P + "vector_stores/<str:store_id>/upload", vector_stores.vector_store_upload, name="vector_store_upload"),
     path(P + "vector_stores/<str:store_id>/batches", vector_stores.batch_create, name="batch_create"),
+    path(P + "vector_stores/<str:store_id>/uploads", vector_stores.upload_start, name="upload_start"),
+    path(P + "uploads/<int:session_id>", vector_stores.upload_session, name="upload_session"),
     path(P + "batches/<str:batch_id>", vector_stores.batch, name="batch"),
     path(P + "batches/<str:batch_id>/cancel", vector_stores.batch_cancel, name="batch_cancel"),
     path(P + "batches/<str:batch_id>/retry", vector_stores.batch_retry, name="batch_retry"),
     path(P + "jobs", jobs.jobs, name="jobs"),
     path(P + "jobs/runs/<str:run_id>/retry", jobs.run_retry, name="run_retry"),
+    path(P + "activity", activity.activity, name="activity"),
+    path(P + "activity/<str:thread_id>/<str:run_id>/cancel", activity.activity_cancel, name="activity_cancel"),
+    path(P + "activity/<str:thread_id>/<str:run_id>/rerun", activity.activity_rerun, name="activity_rerun"),
+    path(P + "cleanup", cleanup.cleanup, name="cleanup"),
+    path(P + "cleanup/retention", cleanup.retention, name="retention"),
+    path(P + "cleanup/threads", cleanup.bulk_delete_threads, name="cleanup_threads"),
+    path(P + "cleanup/files", cleanup.orphan_files, name="cleanup_files"),
+    path(P + "cleanup/vector_stores", cleanup.unused_vector_stores, name="cleanup_vector_stores"),
+    path(P + "prices", prices.prices, name="prices"),
     path(P + "members", admin.members, name="members"),
     path(P + "upstream", admin.upstream_settings, name="upstream"),
     path(P + "audit", admin.audit_log, name="audit"),

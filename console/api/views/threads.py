@@ -4,19 +4,20 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from console.api.endpoint import ApiRequest, api_view
 from console.api.errors import invalid_request
 from console.api.jsonresp import json_response
-from console.api.pagination import list_response, page_from_query
+from console.api.pagination import Page, list_response, page_from_query, page_response, paginate
 from console.api.schemas.base import DeletedObject
 from console.api.schemas.messages import CreateMessageRequest, ModifyMessageRequest
 from console.api.schemas.threads import CreateThreadRequest, ModifyThreadRequest
 from console.api.schemas.tools import normalize_tool_resources
 from console.api.validation import parse_body
 from console.payloads.objects import message_object, thread_object
-from console.threads import services
+from console.threads import listing, services
 from console.threads.models import Message, Thread
 
 _METADATA_QUERY = re.compile(r"^metadata\[(.+)\]$")
@@ -54,7 +55,7 @@ def _metadata_filter(request: HttpRequest) -> dict[str, str]:
 SEARCH_MAX_CHARS = 256
 
 
-def _time_param(request: HttpRequest, name: str) -> datetime | None:
+def time_param(request: HttpRequest, name: str) -> datetime | None:
     raw = request.GET.get(name)
     if raw is None or raw == "":
         return None
@@ -90,10 +91,57 @@ def _search_filters(request: HttpRequest) -> dict[str, Any]:
         )
     return {
         "assistant_id": request.GET.get("assistant_id", "").strip() or None,
-        "created_after": _time_param(request, "created_after"),
-        "created_before": _time_param(request, "created_before"),
+        "created_after": time_param(request, "created_after"),
+        "created_before": time_param(request, "created_before"),
+        "last_activity_before": time_param(request, "last_activity_before"),
         "text": text or None,
     }
+
+
+ORDER_BY = ("created_at", "last_activity")
+INCLUDES = ("summary",)
+
+
+def _listing_params(request: HttpRequest) -> tuple[str, bool]:
+    """order_by=created_at|last_activity and include[]=summary (extensions, docs/api.md)."""
+    order_by = request.GET.get("order_by") or "created_at"
+    if order_by not in ORDER_BY:
+        raise invalid_request(
+            f"Invalid value: '{order_by}'. Supported values are: 'created_at' and 'last_activity'.",
+            param="order_by",
+            code="invalid_value",
+        )
+    includes = request.GET.getlist("include[]") + request.GET.getlist("include")
+    for value in includes:
+        if value not in INCLUDES:
+            raise invalid_request(
+                f"Invalid value: '{value}'. Supported values are: 'summary'.", param="include[]", code="invalid_value"
+            )
+    return order_by, "summary" in includes
+
+
+def _thread_list(
+    queryset: QuerySet[Thread], page: Page, order_by: str, include_summary: bool, text: str | None
+) -> HttpResponse:
+    if order_by == "last_activity":
+        if page.before:
+            raise invalid_request(
+                "'before' is not supported with order_by=last_activity; page forward with 'after'.", param="before"
+            )
+        after = queryset.filter(pk=page.after).first() if page.after else None
+        if page.after and after is None:
+            raise invalid_request(f"No object found with id '{page.after}' for cursor 'after'.", param="after")
+        rows, has_more = listing.page_by_last_activity(
+            queryset, limit=page.limit, descending=page.order == "desc", after=after
+        )
+    else:
+        rows, has_more = paginate(queryset, page)
+    data = [thread_object(row) for row in rows]
+    if include_summary:
+        found = listing.summaries(rows, text)
+        for item in data:
+            item["summary"] = found[item["id"]].as_dict()
+    return page_response(data, has_more)
 
 
 @api_view("GET", "POST")
@@ -102,8 +150,12 @@ def threads(request: ApiRequest) -> HttpResponse:
         # An extension beyond OpenAI: list the project's threads, filtered by metadata[key]=value,
         # assistant, creation time and message text.
         page = page_from_query(request.GET)
-        queryset = services.list_threads(request.project, _metadata_filter(request), **_search_filters(request))
-        return list_response(queryset, page, thread_object)
+        search = _search_filters(request)
+        queryset = services.list_threads(request.project, _metadata_filter(request), **search)
+        order_by, include_summary = _listing_params(request)
+        if order_by == "created_at" and not include_summary:
+            return list_response(queryset, page, thread_object)
+        return _thread_list(queryset, page, order_by, include_summary, search["text"])
     body, _ = parse_body(request, CreateThreadRequest)
     thread = services.create_thread(
         request.project,

@@ -26,7 +26,8 @@ from console.api.schemas.vector_stores import (
     VectorStoreSearchRequest,
     stored_chunking,
 )
-from console.api.validation import parse_body, quote_choices
+from console.api.validation import flag_param, parse_body, quote_choices
+from console.cleanup import services as cleanup
 from console.vector_stores import services
 from console.vector_stores.models import FILE_STATUSES, FileBatch, VectorStore, VectorStoreFile
 
@@ -81,7 +82,11 @@ def _new_file(body: CreateVectorStoreFileRequest) -> services.NewFile:
 @api_view("GET", "POST")
 def vector_stores(request: ApiRequest) -> HttpResponse:
     if request.method == "GET":
-        stores, has_more = paginate(services.list_stores(request.project), page_from_query(request.GET))
+        queryset = services.list_stores(request.project)
+        if flag_param(request, "unused"):
+            # An extension: only stores no assistant or thread uses (docs/api.md).
+            queryset = queryset.filter(pk__in=cleanup.unused_vector_stores(request.project).values("pk"))
+        stores, has_more = paginate(queryset, page_from_query(request.GET))
         counts = services.store_counts([s.id for s in stores])
         return page_response([VectorStoreObject.of(s, counts[s.id]).model_dump(mode="json") for s in stores], has_more)
     body, _ = parse_body(request, CreateVectorStoreRequest)

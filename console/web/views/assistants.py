@@ -84,7 +84,7 @@ def assistant_new(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
     access = project_for_user(request.user, project_id, Role.EDITOR)
     with client_for(access.project) as client:
         if request.method == "GET":
-            form = assistant_form.AssistantForm(values={"model": "gpt-4o", "response_format_type": "auto"})
+            form = assistant_form.blank()
             return render_page(request, "web/assistant_new.html", _form_context(access, client, form, None))
         form, body = assistant_form.parse(request.POST)
         if form.is_valid:

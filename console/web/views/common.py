@@ -11,7 +11,10 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
-from console.web.upstream import UpstreamError
+from console.web.access import projects_for, remember_project
+from console.web.upstream import UpstreamError, UpstreamTimeout
+
+LAST_PROJECT = "console.last_project"
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -28,11 +31,17 @@ def render_page(
     """The whole page, or only `partial` when htmx asks (one view and one template serve both)."""
     if partial and getattr(request, "htmx", False):
         template = f"{template}#{partial}"
+    elif "access" in context and request.user.is_authenticated:
+        # A full page of a project: remember it (once per session and project) for the next sign-in.
+        project = context["access"].project
+        if request.session.get(LAST_PROJECT) != project.pk:
+            remember_project(request.user, project)
+            request.session[LAST_PROJECT] = project.pk
     return render(request, template, context, status=status)
 
 
 def upstream_failure(request: HttpRequest, exc: UpstreamError) -> HttpResponse:
-    status = 504 if exc.status is None and "in time" in exc.message else 502
+    status = 504 if isinstance(exc, UpstreamTimeout) else 502
     context = {"message": exc.message}
     if getattr(request, "htmx", False):
         return render(request, "web/_upstream_error.html", context, status=status)
@@ -62,3 +71,11 @@ def field_errors(exc: UpstreamError, fields: set[str]) -> dict[str, str]:
 
 def page_params(request: HttpRequest, limit: int = 20) -> dict[str, Any]:
     return {"limit": limit, "after": request.GET.get("after") or None}
+
+
+def project_switcher(request: HttpRequest) -> dict[str, Any]:
+    """Context processor: the signed-in user's projects, for the header's project switcher."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or request.path.startswith(("/v1/", "/admin/")):
+        return {}
+    return {"switcher_projects": projects_for(user)}

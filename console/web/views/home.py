@@ -12,7 +12,8 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from console.web.access import project_for_user, projects_for
+from console.web import costs
+from console.web.access import landing_project, project_for_user, projects_for
 from console.web.models import BatchWatch, RunWatch
 from console.web.upstream import Client, UpstreamError, client_for
 from console.web.views.common import HtmxHttpRequest, handles_upstream, render_page
@@ -32,10 +33,9 @@ def healthz(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def home(request: HtmxHttpRequest) -> HttpResponse:
-    projects = projects_for(request.user)
-    if len(projects) == 1 and not request.GET.get("all"):
-        return redirect("overview", project_id=projects[0][0].pk)
-    return render(request, "web/home.html", {"projects": projects})
+    if not request.GET.get("all") and (project := landing_project(request.user)) is not None:
+        return redirect("overview", project_id=project.pk)
+    return render(request, "web/home.html", {"projects": projects_for(request.user)})
 
 
 def _count(client: Client, path: str) -> str:
@@ -58,12 +58,12 @@ def _usage_from_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _usage_chart(client: Client, runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
     """Per-day token usage for the chart, and whether it covers every run (not only recent ones)."""
     try:
-        days = client.get("usage", {"days": USAGE_DAYS})["data"]
+        days = client.get("usage", {"days": USAGE_DAYS, "group_by": "model"})["data"]
     except UpstreamError as exc:
         if exc.status not in (404, 400):
             raise
         return _usage_from_runs(runs), False
-    keys = ("date", "start_time", "prompt_tokens", "completion_tokens", "total_tokens")
+    keys = ("date", "start_time", "prompt_tokens", "completion_tokens", "total_tokens", "models")
     return [{k: day.get(k, 0) for k in keys} for day in days], True
 
 
@@ -84,6 +84,15 @@ def overview(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
         for thread in threads:
             runs.extend(client.get(f"threads/{thread['id']}/runs", {"limit": 10})["data"])
         chart, complete = _usage_chart(client, runs)
+    prices = costs.prices_for(access.project)
+    for day in chart:
+        # Cents as a float for the chart (uPlot); null where no model of the day has a price.
+        value = costs.day_cost(prices, day) if day.get("models") else None
+        day["cost"] = float(value) if value is not None else None
+        day["cost_text"] = costs.money(value)
+        day.pop("models", None)
+    for run in runs:
+        run["cost"] = costs.money(costs.run_cost(prices, run))
     runs.sort(key=lambda r: r["created_at"], reverse=True)
     by_status = Counter(run["status"] for run in runs)
     active_runs = [r for r in runs if r["status"] in ("queued", "in_progress", "requires_action", "cancelling")]
@@ -101,5 +110,6 @@ def overview(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
         "chart": chart,
         "chart_complete": complete,
         "chart_has_data": any(day["total_tokens"] for day in chart),
+        "chart_has_cost": any(day["cost"] is not None for day in chart),
     }
     return render_page(request, "web/overview.html", context)

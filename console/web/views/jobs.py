@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_POST
 
-from console.web import audit, run_watches
+from console.web import audit, watching
 from console.web.access import ProjectAccess, project_for_user
 from console.web.models import BatchWatch, Role, RunWatch
 from console.web.upstream import UpstreamError, client_for
@@ -46,7 +46,7 @@ def run_retry(request: HtmxHttpRequest, project_id: int, run_id: str) -> HttpRes
             if exc.status not in (400, 404):
                 raise
             return _render_jobs(request, access, error=f"Could not retry {run_id}: {exc.message}", status=422)
-    run_watches.watch_run(access.project, watch.thread_id, run, request.user.get_username(), retry_of=run_id)
+    watching.watch_run(access.project, watch.thread_id, run, request.user.get_username(), retry_of=run_id)
     audit.record(request, access.project, "run.retry", "run", run["id"], thread_id=watch.thread_id,
                  assistant_id=watch.assistant_id, retry_of=run_id)
     if not request.htmx:

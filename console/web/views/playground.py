@@ -13,7 +13,7 @@ from django.http.response import HttpResponseBase
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console.web import audit, run_watches
+from console.web import audit, watching
 from console.web.access import project_for_user
 from console.web.models import Role
 from console.web.upstream import UpstreamError, client_for, connection_for, relay_run_events
@@ -66,7 +66,7 @@ def playground_send(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
                 raise
             return render_page(request, "web/playground.html", {"access": access, "error": exc.message},
                                partial="send-error", status=422)
-    run_watches.watch_run(access.project, thread_id, run, request.user.get_username())
+    watching.watch_run(access.project, thread_id, run, request.user.get_username())
     audit.record(request, access.project, "run.create", "run", run["id"], thread_id=thread_id, assistant_id=assistant_id)
     context = {"access": access, "thread_id": thread_id, "run": run, "text": text}
     return render_page(request, "web/playground.html", context, partial="turn")

@@ -15,13 +15,16 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from console.web import audit, markdown
+from console.web import audit, costs, markdown
 from console.web.access import ProjectAccess, project_for_user
 from console.web.models import Role
 from console.web.upstream import Client, UpstreamError, client_for
 from console.web.views.common import HtmxHttpRequest, handles_upstream, render_page
 
-THREADS_PAGE = 25
+THREADS_PAGE = 50
+SORTS = ("last_activity", "created_at")
+# A last run in one of these needs someone's attention: the row stands out.
+ATTENTION = ("failed", "requires_action", "expired", "incomplete")
 MESSAGES_PAGE = 30
 RUNS_PAGE = 10
 
@@ -53,8 +56,11 @@ def _day_start(raw: str) -> int | None:
 
 def _search(request: HtmxHttpRequest) -> tuple[dict[str, str], dict[str, Any]]:
     """The filter form's values as typed, and the upstream query they become (GET /v1/threads extensions)."""
-    form = {name: request.GET.get(name, "").strip() for name in ("q", "assistant", "from", "to")}
-    params: dict[str, Any] = {"q": form["q"] or None, "assistant_id": form["assistant"] or None}
+    form = {name: request.GET.get(name, "").strip() for name in ("q", "assistant", "from", "to", "sort")}
+    if form["sort"] not in SORTS:
+        form["sort"] = ""
+    params: dict[str, Any] = {"q": form["q"] or None, "assistant_id": form["assistant"] or None,
+                              "order_by": form["sort"] or "last_activity", "include[]": "summary"}
     start, end = _day_start(form["from"]), _day_start(form["to"])
     if start is not None:
         params["created_after"] = start
@@ -75,14 +81,23 @@ def threads(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
     params.update({f"metadata[{k}]": v for k, v in filters})
     with client_for(access.project) as client:
         page = client.get("threads", params)
-        # The picker is needed on the full page only; "load more" and filter swaps reuse it.
-        assistants = [] if request.htmx else client.list_all("assistants", cap=200)
-    rows = page["data"]
+        assistants = client.list_all("assistants", cap=200)
+    names = {a["id"]: a.get("name") or a["id"] for a in assistants}
+    rows = [_view_thread(t, names) for t in page["data"]]
     kept = [(k, v) for k, v in form.items() if v] + [p for f in filters for p in (("mk", f[0]), ("mv", f[1]))]
     context = {"access": access, "rows": rows, "has_more": page["has_more"], "filters": filters or [("", "")],
                "next_after": rows[-1]["id"] if rows else "", "query": urlencode(kept), "form": form,
                "assistants": assistants, "filtered": bool(kept)}
     return render_page(request, "web/threads.html", context, partial="rows" if after else "results")
+
+
+def _view_thread(thread: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """A list row: the summary (this server's extension) when the upstream sent one, the bare thread otherwise."""
+    summary = thread.get("summary") or {}
+    last_run = summary.get("last_run") or {}
+    return {**thread, "summary": summary, "last_run": last_run,
+            "assistants": [names.get(a, a) for a in summary.get("assistant_ids") or []],
+            "attention": last_run.get("status") in ATTENTION}
 
 
 class _Files:
@@ -189,12 +204,20 @@ def _pretty(raw: Any) -> str:
 def thread_runs(request: HtmxHttpRequest, project_id: int, thread_id: str) -> HttpResponse:
     access, client, found = _get_thread_for_user(request, project_id, thread_id)
     after = request.GET.get("after") or None
+    prices = costs.prices_for(access.project)
     with client:
         page = client.get(f"threads/{thread_id}/runs", {"limit": RUNS_PAGE, "after": after})
         runs = [_view_run(run, client.get(f"threads/{thread_id}/runs/{run['id']}/steps",
                                           {"limit": 100, "order": "asc"})["data"]) for run in page["data"]]
+        # The thread's total covers every run, not only this page's.
+        every = page["data"] if not page["has_more"] else client.list_all(f"threads/{thread_id}/runs")
+    for run in runs:
+        run["cost"] = costs.money(costs.run_cost(prices, run))
+    run_costs = [costs.run_cost(prices, run) for run in every if run.get("usage")]
     context = {"access": access, "thread": found, "runs": runs, "has_more": page["has_more"],
-               "next_after": runs[-1]["id"] if runs else ""}
+               "next_after": runs[-1]["id"] if runs else "",
+               "thread_cost": costs.money(costs.total(run_costs)), "cost_partial": None in run_costs,
+               "thread_tokens": sum(int((run.get("usage") or {}).get("total_tokens") or 0) for run in every)}
     return render_page(request, "web/thread_runs.html", context, partial="runs")
 
 

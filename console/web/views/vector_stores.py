@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from console.web import audit, batches
+from console.web import audit, batches, uploads, watching
 from console.web.access import ProjectAccess, project_for_user
-from console.web.models import BatchWatch, Role
+from console.web.models import BatchWatch, Role, UploadItem, UploadSession
 from console.web.tasks import watch_file_batch
 from console.web.upstream import Client, UpstreamError, client_for
 from console.web.views.common import HtmxHttpRequest, handles_upstream, render_page
@@ -96,8 +96,10 @@ def vector_store(request: HtmxHttpRequest, project_id: int, store_id: str) -> Ht
                 names[f["id"]] = f["id"]
     rows = [{**f, "filename": names.get(f["id"], f["id"])} for f in files]
     watches = BatchWatch.objects.filter(project=access.project, vector_store_id=store_id).order_by("-created_at")[:5]
+    sessions = UploadSession.objects.filter(project=access.project, vector_store_id=store_id).order_by("-created_at")[:5]
     context = {"access": access, "store": store, "rows": rows, "has_more": page["has_more"], "filter": status_filter,
-               "next_after": rows[-1]["id"] if rows else "", "watches": watches}
+               "next_after": rows[-1]["id"] if rows else "", "watches": watches,
+               "uploads": [uploads.view(session) for session in sessions]}
     return render_page(request, "web/vector_store.html", context, partial="file-rows" if after else None)
 
 
@@ -124,6 +126,8 @@ def vector_store_upload(request: HtmxHttpRequest, project_id: int, store_id: str
     upload = request.FILES.get("file")
     if upload is None:
         return JsonResponse({"error": "No file was sent."}, status=400)
+    if request.POST.get("session"):
+        return _upload_into_session(request, access, client, store_id, upload)
     with client:
         try:
             created = client.upload(upload.name or "upload", upload, "assistants",
@@ -132,6 +136,56 @@ def vector_store_upload(request: HtmxHttpRequest, project_id: int, store_id: str
             return JsonResponse({"error": exc.message}, status=400 if exc.status and exc.status < 500 else 502)
     audit.record(request, access.project, "file.upload", "file", created["id"], filename=created.get("filename"))
     return JsonResponse({"id": created["id"], "filename": created.get("filename")})
+
+
+def _upload_into_session(request: HtmxHttpRequest, access: ProjectAccess, client: Client, store_id: str,
+                         upload: Any) -> HttpResponse:
+    """One announced file of an upload session: uploaded, then attached to the store at once."""
+    session_id, index = request.POST.get("session", ""), request.POST.get("index", "")
+    item = UploadItem.objects.filter(session__project=access.project, session__vector_store_id=store_id,
+                                     session_id=int(session_id) if session_id.isdigit() else 0,
+                                     index=int(index) if index.isdigit() else -1).select_related("session").first()
+    if item is None:
+        client.__exit__()
+        return JsonResponse({"error": "This upload is not part of that session."}, status=400)
+    with client:
+        try:
+            uploads.arrive(client, item, upload, upload.content_type or "application/octet-stream")
+        except UpstreamError as exc:
+            if item.file_id:
+                audit.record(request, access.project, "file.upload", "file", item.file_id, filename=item.name)
+            return JsonResponse({"error": item.error or exc.message}, status=400 if exc.status and exc.status < 500 else 502)
+    audit.record(request, access.project, "file.upload", "file", item.file_id, filename=item.name)
+    audit.record(request, access.project, "vector_store_file.create", "vector_store", store_id, file_id=item.file_id,
+                 upload_session=item.session_id)
+    return JsonResponse({"id": item.file_id, "filename": item.name, "status": item.status})
+
+
+@login_required
+@require_POST
+@handles_upstream
+def upload_start(request: HtmxHttpRequest, project_id: int, store_id: str) -> HttpResponse:
+    """The browser announces the files it is about to send; each then arrives on its own request."""
+    access, client, _ = _get_store_for_user(request, project_id, store_id, Role.EDITOR)
+    client.__exit__()
+    names = request.POST.getlist("name")[: uploads.MAX_FILES]
+    if not names:
+        return JsonResponse({"error": "No files were chosen."}, status=400)
+    session = watching.start_upload(access.project, store_id, names, request.user.get_username())
+    audit.record(request, access.project, "upload.start", "vector_store", store_id, files=len(names),
+                 upload_session=session.pk)
+    return JsonResponse({"session": session.pk, "files": len(names),
+                         "status_url": reverse("upload_session", args=[project_id, session.pk])})
+
+
+@login_required
+@require_GET
+def upload_session(request: HtmxHttpRequest, project_id: int, session_id: int) -> HttpResponse:
+    """What arrived, what did not, and how ingestion goes; the page polls this until the session ends."""
+    access = project_for_user(request.user, project_id, Role.VIEWER)
+    session = get_object_or_404(UploadSession, project=access.project, pk=session_id)
+    return render_page(request, "web/vector_store.html", {"access": access, "up": uploads.view(session)},
+                       partial="upload")
 
 
 def _start_batch(request: HtmxHttpRequest, access: ProjectAccess, client: Client, store_id: str,
