@@ -245,6 +245,10 @@ CELERY_BEAT_SCHEDULE["expire-vector-stores-and-requeue-ingestion"] = {
     "schedule": 60.0,
 }
 INGEST_REQUEUE_AFTER = float(os.environ.get("INGEST_REQUEUE_AFTER", "60"))
+# A worker ingesting a file refreshes its claim every INGEST_HEARTBEAT_SECONDS; a claim not refreshed
+# for INGEST_CLAIM_TIMEOUT seconds belongs to a dead worker, and the file is ingested again.
+INGEST_HEARTBEAT_SECONDS = float(os.environ.get("INGEST_HEARTBEAT_SECONDS", "10"))
+INGEST_CLAIM_TIMEOUT = float(os.environ.get("INGEST_CLAIM_TIMEOUT", "60"))
 
 # Runs: a worker heartbeats every RUN_HEARTBEAT_SECONDS; the reaper (every RUN_REAPER_INTERVAL) fails
 # a run whose heartbeat is older than RUN_HEARTBEAT_TIMEOUT. So a dead worker's run ends within

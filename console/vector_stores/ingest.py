@@ -7,12 +7,16 @@ after it, so a file cancelled, re-added or removed meanwhile keeps no stale chun
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from celery import current_app
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -21,8 +25,6 @@ from console.vector_stores.models import VectorStoreFile
 
 log = logging.getLogger(__name__)
 
-# A claim older than this is taken to belong to a dead worker: its task may be run again.
-CLAIM_TIMEOUT = timedelta(minutes=15)
 SERVER_ERROR_MESSAGE = "An internal error occurred while processing the file."
 
 
@@ -30,14 +32,48 @@ class Discarded(Exception):
     """The file was cancelled, removed or re-added while we worked on it."""
 
 
+def _unclaimed_or_stale(now: datetime) -> Q:
+    """Files nobody works on: never claimed, or claimed by a worker that stopped refreshing alive_at
+    (it died) INGEST_CLAIM_TIMEOUT seconds ago."""
+    stale = now - timedelta(seconds=settings.INGEST_CLAIM_TIMEOUT)
+    return Q(claimed_at__isnull=True) | Q(alive_at__lt=stale) | Q(alive_at__isnull=True, claimed_at__lt=stale)
+
+
 def _claim(store_id: str, file_id: str) -> datetime | None:
     now = timezone.now()
     claimed = (
         VectorStoreFile.objects.filter(store_id=store_id, file_id=file_id, status="in_progress")
-        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT))
-        .update(claimed_at=now)
+        .filter(_unclaimed_or_stale(now))
+        .update(claimed_at=now, alive_at=now)
     )
     return now if claimed else None
+
+
+@contextlib.contextmanager
+def _kept_alive(store_id: str, file_id: str, claim: datetime) -> Iterator[None]:
+    """Refreshes the claim's alive_at every INGEST_HEARTBEAT_SECONDS while the file is worked on, so a
+    long ingestion is never taken for a dead one, and a dead worker's file is taken over quickly."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.INGEST_HEARTBEAT_SECONDS):
+                try:
+                    VectorStoreFile.objects.filter(
+                        store_id=store_id, file_id=file_id, status="in_progress", claimed_at=claim
+                    ).update(alive_at=timezone.now())
+                except Exception:  # the database is away for a moment: the next beat tries again
+                    log.warning("could not refresh the claim on %s", file_id, exc_info=True)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"ingest-alive-{file_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _still_ours(store_id: str, file_id: str, claim: datetime) -> bool:
@@ -98,7 +134,8 @@ def ingest(store_id: str, file_id: str) -> None:
     if row is None:
         return
     try:
-        usage = _index(row, claim)
+        with _kept_alive(store_id, file_id, claim):
+            usage = _index(row, claim)
     except Discarded:
         _finish(row, claim, "cancelled")
     except ParseError as exc:
@@ -126,14 +163,14 @@ def enqueue(store_id: str, file_id: str) -> None:
 
 def requeue_stale(now: datetime | None = None) -> int:
     """Re-enqueues files whose task may have been lost: never claimed INGEST_REQUEUE_AFTER seconds
-    after they were added (Redis lost its data), or claimed by a worker that died (CLAIM_TIMEOUT).
-    The claim keeps a duplicate task from doing the work twice."""
-    from django.conf import settings
-
+    after they were added (Redis lost its data), or claimed by a worker that died (its claim went
+    stale). The claim keeps a duplicate task from doing the work twice."""
     now = now or timezone.now()
     unclaimed = now - timedelta(seconds=settings.INGEST_REQUEUE_AFTER)
-    pending = VectorStoreFile.objects.filter(status="in_progress").filter(
-        Q(claimed_at__isnull=True, created_at__lt=unclaimed) | Q(claimed_at__lt=now - CLAIM_TIMEOUT)
+    pending = (
+        VectorStoreFile.objects.filter(status="in_progress")
+        .filter(_unclaimed_or_stale(now))
+        .exclude(claimed_at__isnull=True, created_at__gte=unclaimed)
     )
     count = 0
     for store_id, file_id in pending.values_list("store_id", "file_id"):

@@ -70,6 +70,8 @@ class VectorStoreFile(models.Model):
     attributes = models.JSONField(default=dict)
     # Set by the worker that claims the ingestion; a redelivered task may reclaim a stale one.
     claimed_at = models.DateTimeField(null=True)
+    # Refreshed while a worker ingests the file; a claim whose worker stopped refreshing it is stale.
+    alive_at = models.DateTimeField(null=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["store", "file"], name="vsf_unique")]

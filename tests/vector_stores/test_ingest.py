@@ -10,6 +10,7 @@ from console.vector_stores import ingest
 from console.vector_stores.models import AUTO_CHUNKING, VectorStore, VectorStoreFile
 from console.vector_stores.services import join_windows
 from tests.vector_stores.conftest import chunk_count, make_files, upload, wait_file
+from tests.waiting import wait_until
 
 
 def _row(owner, name="doc.txt", content=b"plain words to index", **fields):
@@ -36,17 +37,38 @@ def test_it_leaves_a_cancelled_file_alone(owner):
 
 
 def test_it_does_not_take_a_file_another_worker_holds(owner):
-    row = _row(owner, claimed_at=timezone.now())
+    row = _row(owner, claimed_at=timezone.now(), alive_at=timezone.now())
     ingest.ingest(row.store_id, row.file_id)
     row.refresh_from_db()
     assert row.status == "in_progress" and chunk_count(row.store_id) == 0
 
 
-def test_it_takes_over_a_stale_claim(owner):
-    row = _row(owner, claimed_at=timezone.now() - ingest.CLAIM_TIMEOUT - timedelta(seconds=1))
+def test_it_does_not_take_a_long_ingestion_whose_worker_is_alive(owner, settings):
+    long_ago = timezone.now() - timedelta(hours=1)
+    row = _row(owner, claimed_at=long_ago, alive_at=timezone.now())
+    ingest.ingest(row.store_id, row.file_id)
+    assert ingest.requeue_stale() == 0
+    row.refresh_from_db()
+    assert row.status == "in_progress" and row.claimed_at == long_ago
+
+
+def test_it_takes_over_a_claim_whose_worker_stopped_beating(owner, settings):
+    stale = timezone.now() - timedelta(seconds=settings.INGEST_CLAIM_TIMEOUT + 1)
+    row = _row(owner, claimed_at=stale, alive_at=stale)
     ingest.ingest(row.store_id, row.file_id)
     row.refresh_from_db()
     assert row.status == "completed"
+
+
+def test_a_worker_refreshes_its_claim_while_it_ingests(owner, settings):
+    settings.INGEST_HEARTBEAT_SECONDS = 0.01
+    row = _row(owner)
+    claim = ingest._claim(row.store_id, row.file_id)
+    assert claim is not None
+    with ingest._kept_alive(row.store_id, row.file_id, claim):
+        wait_until(lambda: VectorStoreFile.objects.get(pk=row.pk).alive_at > claim)
+    row.refresh_from_db()
+    assert row.claimed_at == claim  # the claim itself (what finishing compares) never moves
 
 
 def test_a_missing_upload_is_a_server_error(owner):
