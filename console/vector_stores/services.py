@@ -7,6 +7,7 @@ once the transaction commits.
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from console.core.errors import DomainError, NotFound
+from console.events import stream
 from console.files.services import require_files
 from console.projects.models import Project
 from console.vector_stores.models import AUTO_CHUNKING, FileBatch, VectorStore, VectorStoreFile
@@ -213,10 +215,26 @@ def expire_stores(now: datetime | None = None) -> int:
 # Files
 
 
+_send_failed_at = -1e9
+
+
 def _enqueue(store_id: str, file_id: str) -> None:
+    # robust: a queue that went away after the check in _add_files must not turn a committed
+    # request into a 500; ingest.requeue_stale sends the task again later.
+    transaction.on_commit(lambda: _send_ingest(store_id, file_id), robust=True)
+
+
+def _send_ingest(store_id: str, file_id: str) -> None:
     from console.vector_stores.tasks import ingest_file
 
-    ingest_file.delay_on_commit(store_id, file_id)
+    global _send_failed_at
+    if time.monotonic() - _send_failed_at < 5:
+        return  # the queue just failed us: do not spend a request's time on each file of a batch
+    try:
+        ingest_file.apply_async((store_id, file_id), retry=False)
+    except Exception:
+        _send_failed_at = time.monotonic()
+        raise
 
 
 def _add_files(store: VectorStore, files: list[NewFile], batch: FileBatch | None = None) -> list[VectorStoreFile]:
@@ -224,6 +242,7 @@ def _add_files(store: VectorStore, files: list[NewFile], batch: FileBatch | None
     indexed is left as it is, and one that failed or was cancelled is ingested again."""
     if not files:
         return []
+    stream.check_available()  # the queue down: 503 before anything is stored (Unavailable)
     wanted = {f.file_id: f for f in files}
     existing = {row.file_id: row for row in VectorStoreFile.objects.filter(store=store, file_id__in=list(wanted))}
     now = timezone.now()
