@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -29,12 +29,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _database_url() -> str:
+    """The test database (pytest-django's, under its own name), for another process."""
     found = connection.settings_dict
     if found["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{found['NAME']}"
-    user = quote(found["USER"] or "")
-    password = quote(found["PASSWORD"] or "")
-    return f"postgresql://{user}:{password}@{found['HOST']}:{found['PORT']}/{found['NAME']}"
+    return urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + quote(found["NAME"])))
 
 
 @pytest.fixture
@@ -74,7 +73,7 @@ def outage(tmp_path, owner) -> Iterator[tuple[httpx.Client, PrivateRedis]]:
         yield client, redis_server
     finally:
         client.close()
-        server.terminate()
+        server.kill()  # a test server: nothing to shut down cleanly
         server.wait(timeout=20)
         log.close()
         redis_server.stop()
