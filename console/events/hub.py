@@ -76,7 +76,7 @@ class _Hub:
         # The read in flight does not follow this stream yet: interrupt it. If it is not blocked
         # yet (sent, not arrived), try again shortly, unless a new read started meanwhile.
         reads = self.reads
-        for pause in (0.002, 0.01, 0.05):
+        for pause in (0.002, 0.01, 0.05, 0.2, 1.0):
             if self.client_id is None or self.reads != reads:
                 return
             try:

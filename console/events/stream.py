@@ -349,17 +349,27 @@ def publish_many(run_id: str, events: list[tuple[str, Any]]) -> None:
     _publisher.put("expire", run_id)
 
 
+# How long ending a run's last segment waits for its events to reach Redis. Short: nothing comes
+# after them, the database already holds the outcome, and readers end from it if they never arrive;
+# a worker thread held here longer would hold up other runs while Redis is away.
+FINAL_FLUSH_SECONDS = 2.0
+
+
 def end_segment(run_id: str, *, final: bool) -> None:
     """Ends what a streaming reader sees; returns once every event so far is in Redis, or it
-    could not be (logged: readers then end the stream from the database)."""
+    could not be (logged: readers then end the stream from the database).
+
+    A segment that parks the run for tool outputs waits up to the publisher's bound: the client's
+    submit_tool_outputs writes its events next, and they must come after this `done`.
+    """
     _publisher.put("xadd", (run_id, (b"e", b"done", b"d", b"[DONE]", b"f", b"1" if final else b"0")))
     _publisher.put("expire", run_id)
     if final:
         _publisher.put("delete", _cancel_key(run_id))
     try:
-        _publisher.flush(settings.EVENTS_PUBLISH_TIMEOUT + 5)
+        _publisher.flush(FINAL_FLUSH_SECONDS if final else settings.EVENTS_PUBLISH_TIMEOUT + 5)
     except PublishError as exc:
-        log.error("run %s: the end of its event stream is not in Redis: %s", run_id, exc)
+        log.warning("run %s: the end of its event stream is not in Redis yet: %s", run_id, exc)
 
 
 def flush(timeout: float | None = None) -> None:

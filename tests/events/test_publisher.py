@@ -45,6 +45,7 @@ def test_it_adds_each_entry_once_when_connections_drop_mid_batch(redis_url: str)
         for i in range(count):
             stream.publish(run_id, "thread.message.delta", {"i": i, "pad": payload})
         stream.end_segment(run_id, final=True)
+        stream.flush()
     finally:
         stop.set()
         thread.join()
@@ -81,6 +82,7 @@ def test_it_delivers_what_was_published_during_a_short_outage(own_redis: Private
         stream.publish(run_id, "thread.message.delta", {"i": i})
     own_redis.start()  # well within the bound
     stream.end_segment(run_id, final=True)
+    stream.flush()
     entries = _entries(own_redis.url, run_id)
     assert entries == [("thread.message.delta", i) for i in range(50)] + [("done", b"[DONE]")]
     assert not stream.lost(run_id)
