@@ -47,7 +47,7 @@ _RESOLVE_MARGIN = 200
 # How long a run is remembered as having lost events (its worker checks far more often than this).
 _LOST_MEMORY_SECONDS = 3600.0
 # Requests that need Redis give up after this long, so they can answer 503 well within 2 s.
-REQUEST_TIMEOUT_SECONDS = 0.7
+REQUEST_TIMEOUT_SECONDS = 0.5
 
 UNAVAILABLE_MESSAGE = "The run queue is unavailable right now (its Redis server cannot be reached). Please retry shortly."
 
