@@ -154,7 +154,10 @@ class _Hub:
                 failing_since, delay = None, _BACKOFF_MIN
             # RESP2: a list of [key, entries]; RESP3: a map; None (or empty) when the block timed out.
             for raw_key, entries in response.items() if isinstance(response, dict) else response or ():
-                self._hand_out(raw_key.decode(), entries, starts)
+                try:
+                    self._hand_out(raw_key.decode(), entries, starts)
+                except Exception:  # one stream's bad entry must not stop every reader's
+                    log.exception("could not hand out the events of %r", raw_key)
         await self._reset()
 
     def _hand_out(self, key: str, entries: list[Any], starts: dict[str, tuple[int, int]]) -> None:

@@ -198,10 +198,7 @@ class _Publisher:
                     batch.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
-            try:
-                self._send(batch)
-            except Exception:
-                log.exception("the run event publisher failed on a batch of %d items", len(batch))
+            self._send(batch)
 
     def _send(self, batch: list[tuple[str, Any]]) -> None:
         waiters: list[_Flush] = []
@@ -218,7 +215,12 @@ class _Publisher:
                 commands.append(_Command(_pack(b"DEL", payload.encode())))
             elif kind == "flush":
                 waiters.append(payload)
-        delivered = self._deliver(commands) if commands else True
+        try:
+            delivered = self._deliver(commands) if commands else True
+        except Exception as exc:  # a bug, not Redis: still never silent, and never a waiter left hanging
+            log.exception("the run event publisher failed on a batch")
+            self._drop(commands, exc)
+            delivered = False
         for waiter in waiters:
             waiter.ok = delivered and waiter.dropped == self.dropped
             waiter.done.set()
