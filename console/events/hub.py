@@ -125,6 +125,13 @@ class _Hub:
                 pass
 
     async def _run(self) -> None:
+        while True:
+            await self._follow()
+            await self._reset()
+            if not self.readers:  # no await from here to the end: a join sees this task done
+                return
+
+    async def _follow(self) -> None:
         delay = _BACKOFF_MIN
         failing_since: float | None = None
         loop = asyncio.get_running_loop()
@@ -158,7 +165,6 @@ class _Hub:
                     self._hand_out(raw_key.decode(), entries, starts)
                 except Exception:  # one stream's bad entry must not stop every reader's
                     log.exception("could not hand out the events of %r", raw_key)
-        await self._reset()
 
     def _hand_out(self, key: str, entries: list[Any], starts: dict[str, tuple[int, int]]) -> None:
         """Gives each reader of key the entries after its cursor."""
