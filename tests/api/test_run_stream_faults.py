@@ -104,3 +104,46 @@ def test_it_ends_with_the_failed_run_and_its_error_when_the_stream_is_gone(api, 
     assert events[0][1]["id"] == run["id"] and events[0][1]["last_error"] == failed["last_error"]
     assert events[1][1]["message"] == failed["last_error"]["message"]
     assert events[-1] == ("done", "[DONE]")
+
+
+def test_it_fails_a_run_whose_events_cannot_be_written_and_ends_its_stream(api, provider, settings):
+    """Redis unreachable for the worker's events past EVENTS_PUBLISH_TIMEOUT: the run fails with a
+    last_error, and the open stream ends with the failed run, `error` and [DONE] (from the database)."""
+    from console.engine.executor import EVENTS_LOST_MESSAGE
+    from console.launcher import free_port
+
+    chunks = [f"t{i:03d} " for i in range(150)]
+    provider.script(Text("".join(chunks), chunks=chunks, delay=0.1))
+    assistant_id = new_assistant(api)
+    thread_id = new_thread(api)
+    events: list = []
+    reachable = settings.REDIS_URL
+    try:
+        body = {"assistant_id": assistant_id, "stream": True}
+        with api.stream("POST", f"threads/{thread_id}/runs", json=body) as response:
+            event = None
+            for line in response.iter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    raw = line[6:]
+                    events.append((event, raw if raw == "[DONE]" else json.loads(raw)))
+                    if event == "thread.message.delta" and settings.REDIS_URL == reachable:
+                        # From now on the worker's publisher finds nothing listening there.
+                        settings.EVENTS_PUBLISH_TIMEOUT = 1.0
+                        settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+                        stream._sync_client = None
+    finally:
+        settings.REDIS_URL = reachable
+        stream._sync_client = None
+    assert names(events)[-3:] == ["thread.run.failed", "error", "done"]
+    failed = events[-3][1]
+    assert failed["status"] == "failed"
+    assert failed["last_error"] == {"code": "server_error", "message": EVENTS_LOST_MESSAGE}
+    assert events[-2][1]["message"] == EVENTS_LOST_MESSAGE
+    run = Run.objects.get(pk=failed["id"])
+    assert run.status == "failed" and run.last_error["message"] == EVENTS_LOST_MESSAGE
+    message = Message.objects.get(run_id=run.pk)
+    assert message.status == "incomplete"
+    assert "".join(chunks).startswith(message.content[0]["text"]["value"])
+    assert 0 < len(message.content[0]["text"]["value"]) < len("".join(chunks))
