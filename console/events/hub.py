@@ -61,10 +61,14 @@ class _Hub:
         self.readers: dict[str, set[_Reader]] = {}
         # Per followed stream: where the next read starts (the slowest reader's cursor).
         self.starts: dict[str, tuple[int, int]] = {}
+        # The same as bytes, kept up to date as readers move: redis-py then encodes nothing per read
+        # (with hundreds of streams, encoding every key and id on every read cost more than the read).
+        self.start_ids: dict[bytes, bytes] = {}
         self.task: asyncio.Task[None] | None = None
         self.redis: Any = None
         self.client_id: int | None = None
         self.reads = 0  # how many reads were sent: a join can tell whether its CLIENT UNBLOCK landed
+        self.reading: dict[str, tuple[int, int]] = {}  # the streams the read in flight follows, from where
         self.reconnects = 0
 
     async def join(self, reader: _Reader) -> None:
@@ -79,6 +83,9 @@ class _Hub:
         for pause in (0.002, 0.01, 0.05, 0.2, 1.0):
             if self.client_id is None or self.reads != reads:
                 return
+            start = self.reading.get(reader.key)
+            if start is not None and start <= reader.cursor:
+                return  # the read in flight follows this stream from before the reader's cursor
             try:
                 if await stream.async_client().client_unblock(self.client_id):
                     return
@@ -99,8 +106,12 @@ class _Hub:
         readers = self.readers.get(key)
         if not readers:
             self.starts.pop(key, None)
+            self.start_ids.pop(key.encode(), None)
             return
-        self.starts[key] = min(reader.cursor for reader in readers)
+        start = min(reader.cursor for reader in readers)
+        if self.starts.get(key) != start:
+            self.starts[key] = start
+            self.start_ids[key.encode()] = b"%d-%d" % start
 
     async def _connect(self) -> None:
         if self.redis is None:
@@ -140,9 +151,8 @@ class _Hub:
                 await self._connect()
                 starts = dict(self.starts)
                 self.reads += 1
-                response = await self.redis.xread(
-                    {key: f"{start[0]}-{start[1]}" for key, start in starts.items()}, count=1000, block=READ_BLOCK_MS
-                )
+                self.reading = starts
+                response = await self.redis.xread(dict(self.start_ids), count=1000, block=READ_BLOCK_MS)
             except asyncio.CancelledError:
                 await self._reset()
                 raise
