@@ -261,6 +261,9 @@ RUN_PARTIAL_SAVE_SECONDS = float(os.environ.get("RUN_PARTIAL_SAVE_SECONDS", "1")
 # A run's first text delta is streamed at once; later ones at most one per RUN_STREAM_COALESCE_MS
 # (the tokens that arrived meanwhile go out together). 0 streams every provider read as it comes.
 RUN_STREAM_COALESCE_MS = float(os.environ.get("RUN_STREAM_COALESCE_MS", "50"))
+# How long a worker keeps retrying run events while Redis is away before it drops them and fails
+# the runs concerned (docs/reliability.md).
+EVENTS_PUBLISH_TIMEOUT = float(os.environ.get("EVENTS_PUBLISH_TIMEOUT", "30"))
 
 # Model providers: 429, 5xx and connect errors are retried up to 4 times, waiting
 # PROVIDER_RETRY_BACKOFF * 2^attempt seconds (capped at 8 s, or the provider's retry-after).

@@ -14,7 +14,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from console.api.auth import authenticate
 from console.api.errors import ApiError, error_response, server_error
-from console.core.errors import DomainError, NotFound
+from console.api.validation import reject_nul
+from console.core.errors import DomainError, NotFound, Unavailable
 from console.projects.models import Project
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,16 @@ class ApiRequest(HttpRequest):
     project: Project
 
 
-def method_not_allowed(request: HttpRequest) -> HttpResponse:
-    return error_response(405, f"Invalid method for URL ({request.method} {request.path}).")
+def method_not_allowed(request: HttpRequest, allowed: set[str]) -> HttpResponse:
+    response = error_response(405, f"Invalid method for URL ({request.method} {request.path}).")
+    response["Allow"] = ", ".join(sorted(allowed))
+    return response
+
+
+def unavailable_response(exc: Unavailable) -> HttpResponse:
+    response = error_response(503, exc.message, type="server_error", code="queue_unavailable")
+    response["Retry-After"] = "1"
+    return response
 
 
 def domain_error_response(exc: DomainError) -> HttpResponse:
@@ -47,12 +56,15 @@ def api_view(*methods: str) -> Callable[[ApiView], ApiView]:
             try:
                 request.project = authenticate(request)  # type: ignore[attr-defined]
                 if request.method not in allowed:
-                    return method_not_allowed(request)
+                    return method_not_allowed(request, allowed)
+                reject_nul(request, kwargs)
                 return view(request, *args, **kwargs)
             except ApiError as exc:
                 return exc.response()
             except DomainError as exc:
                 return domain_error_response(exc)
+            except Unavailable as exc:
+                return unavailable_response(exc)
             except Exception:
                 log.exception("Unhandled error in %s %s", request.method, request.path)
                 return server_error()
@@ -73,12 +85,14 @@ def async_api_view(*methods: str) -> Callable[[AsyncApiView], AsyncApiView]:
             try:
                 request.project = await sync_to_async(authenticate)(request)  # type: ignore[attr-defined]
                 if request.method not in allowed:
-                    return method_not_allowed(request)
+                    return method_not_allowed(request, allowed)
                 return await view(request, *args, **kwargs)
             except ApiError as exc:
                 return exc.response()
             except DomainError as exc:
                 return domain_error_response(exc)
+            except Unavailable as exc:
+                return unavailable_response(exc)
             except Exception:
                 log.exception("Unhandled error in %s %s", request.method, request.path)
                 return server_error()

@@ -1,20 +1,56 @@
-"""Server-sent events framing for run streams: `event:`/`data:` frames ending with `data: [DONE]`."""
+"""Server-sent events framing for run streams: `event:`/`data:` frames ending with `data: [DONE]`.
+
+Every event of the run's Redis stream is sent once, in order, across lost Redis connections (the
+hub resumes each reader where it was). If the run is over but its stream's `done` never arrived
+(Redis lost it, or was away when the run ended), the stream ends from the database instead: the
+run's terminal event (and `error` if it failed), then `data: [DONE]`. No client waits forever.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
+import orjson
+from asgiref.sync import sync_to_async
+from django.db import connection
 from django.http import StreamingHttpResponse
 
-from console.events import stream
+from console.events import hub
+from console.runs import stream_end
 
 KEEPALIVE = b": keep-alive\n\n"
+DONE = b"event: done\ndata: [DONE]\n\n"
+# Idle intervals (hub.IDLE_SECONDS each) a run must be seen over before its missing `done` is given
+# up on: its last events may still be on their way to Redis when the database says it ended.
+GRACE_INTERVALS = 2
+
+
+def _ending(run_id: str, until_final: bool) -> list[tuple[str, Any]] | None:
+    try:
+        return stream_end.ending(run_id, until_final=until_final)
+    finally:
+        connection.close()  # a pooled connection goes back to its pool; this thread serves many streams
 
 
 async def frames(run_id: str, after: str, *, until_final: bool = False) -> AsyncIterator[bytes]:
-    # Everything one read returns goes out as one write.
-    async for batch in stream.tail(run_id, after, until_final=until_final):
-        yield b"".join(frame(event, data) for event, data in batch) if batch else KEEPALIVE
+    last_event = ""
+    over = 0  # consecutive idle intervals the database said the run was over
+    async for batch in hub.tail(run_id, after, until_final=until_final):
+        if batch:
+            over = 0
+            last_event = batch[-1][0]
+            # Everything one read returns goes out as one write.
+            yield b"".join(frame(event, data) for event, data in batch)
+            continue
+        ending = await sync_to_async(_ending, thread_sensitive=False)(run_id, until_final)
+        over = over + 1 if ending is not None else 0
+        if ending is not None and over >= GRACE_INTERVALS:
+            if any(event == last_event for event, _ in ending):
+                ending = []  # the terminal event came through; only the `done` was lost
+            yield b"".join(frame(event, orjson.dumps(data)) for event, data in ending) + DONE
+            return
+        yield KEEPALIVE
 
 
 def frame(event: str, data: bytes) -> bytes:

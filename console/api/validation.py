@@ -269,3 +269,60 @@ def flag_param(request: HttpRequest, name: str) -> bool:
     raise invalid_request(
         f"Invalid value: '{raw}'. Supported values are: 'true' and 'false'.", param=name, code="invalid_value"
     )
+
+
+_NUL_ESCAPE = b"\\u0000"
+
+
+def _nul_param(value: Any, path: list[str | int]) -> list[str | int] | None:
+    """Where in a decoded JSON value a string (or an object key) holds U+0000."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return [*path, key]
+            found = _nul_param(item, [*path, key])
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_param(item, [*path, index])
+            if found is not None:
+                return found
+    return None
+
+
+def _nul_error(param: str) -> ApiError:
+    param = param.replace("\x00", "\\u0000")
+    return invalid_request(
+        f"Invalid '{param}': string contains the null character (U+0000), which is not allowed.",
+        param=param,
+        code="invalid_value",
+    )
+
+
+def reject_nul(request: HttpRequest, path_params: dict[str, Any]) -> None:
+    """U+0000 anywhere in a request (path, query, JSON body) is a 400 naming the parameter, on
+    every database: PostgreSQL cannot store it in text, and no OpenAI field needs it."""
+    for name, value in path_params.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise _nul_error(name)
+    for name, values in request.GET.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            raise _nul_error(name)
+    if request.method not in ("POST", "PUT", "PATCH") or (request.content_type or "").startswith("multipart/"):
+        return  # multipart bodies are read by their own view, as they stream in
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        return  # json_body answers 413
+    if _NUL_ESCAPE not in raw:
+        return  # a raw NUL byte is not valid JSON: json_body answers 400
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return
+    found = _nul_param(data, [])
+    if found is not None:
+        raise _nul_error(format_path(found) or "body")

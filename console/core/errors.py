@@ -20,3 +20,11 @@ class NotFound(DomainError):
         super().__init__(f"No {kind} found with id '{object_id}'.")
         self.kind = kind
         self.object_id = object_id
+
+
+class Unavailable(Exception):
+    """A dependency the request needs (the queue) is down; the API answers 503 and keeps nothing."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

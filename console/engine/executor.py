@@ -55,6 +55,13 @@ class Abandoned(Exception):
     """The run is no longer ours (reaped or expired meanwhile)."""
 
 
+class EventsLost(Exception):
+    """Some of the run's events could not be written: Redis was away past EVENTS_PUBLISH_TIMEOUT."""
+
+
+EVENTS_LOST_MESSAGE = "The run's events could not be delivered: the event store (Redis) was unavailable for too long."
+
+
 def execute(run_id: str) -> None:
     """Executes a run on the engine loop; returns when it is parked or over (a Celery task thread waits)."""
     loop.run(execute_async(run_id))
@@ -73,6 +80,8 @@ async def execute_async(run_id: str) -> None:
             await loop.blocking(executor.stop, None, "")
         except Abandoned:
             log.info("run %s was taken away from this worker", run_id)
+        except EventsLost:
+            await loop.blocking(executor.stop, "server_error", EVENTS_LOST_MESSAGE)
         except ProviderError as exc:
             await loop.blocking(executor.stop, exc.code, exc.message)
         except Exception:
@@ -139,6 +148,8 @@ class Executor:
             raise Cancelled
         if self.watch.abandoned:
             raise Abandoned
+        if stream.lost(self.run_row.pk):
+            raise EventsLost
 
     def stop(self, code: str | None, message: str) -> None:
         """Ends a run that cannot go on: cancelled, or failed with code and message (cancelled if it was being cancelled)."""

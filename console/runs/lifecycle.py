@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from datetime import timedelta
 from typing import Any
@@ -13,6 +12,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from console.core.errors import Unavailable
 from console.events import stream
 from console.payloads.objects import message_object, run_object, step_object, thread_object
 from console.runs.models import Run, RunStep
@@ -28,20 +28,43 @@ EXECUTE_RUN_TASK = "console.engine.tasks.execute_run"
 
 
 def announce_created(run: Run, thread: Thread | None = None) -> None:
+    """Writes a new run's first events; raises Unavailable (quickly) if Redis is away."""
     events: list[tuple[str, Any]] = []
     if thread is not None:
         events.append(("thread.created", thread_object(thread)))
     data = run_object(run)
     events.append(("thread.run.created", data))
     events.append(("thread.run.queued", data))
-    stream.publish_many(run.id, events)
     # In Redis before the task is sent, so the worker's events can only come after these.
-    stream.flush()
+    stream.publish_now(run.id, events)
+
+
+# Sending a task tries three times, 0.2 s apart: a pooled broker connection may predate a Redis
+# restart, and a Redis that is down must still get a request its 503 within 2 s.
+_SEND_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
 
 def enqueue(run: Run) -> None:
-    """Sends the run to a worker once the transaction commits."""
-    transaction.on_commit(functools.partial(current_app.send_task, EXECUTE_RUN_TASK, args=(run.id,)))
+    """Sends the run's task now (call it after the run is committed); Unavailable if the queue is down."""
+    try:
+        current_app.send_task(EXECUTE_RUN_TASK, args=(run.id,), retry=True, retry_policy=_SEND_RETRY)
+    except Exception as exc:
+        log.warning("could not queue run %s: %s", run.pk, exc)
+        raise Unavailable(stream.UNAVAILABLE_MESSAGE) from exc
+
+
+def fail_unqueued(run: Run) -> None:
+    """A committed run whose task could not be sent fails at once (queued -> failed), so its
+    thread is not blocked; its stream ends if Redis takes the events."""
+    message = "The run could not be queued: the queue (Redis) was unavailable."
+    values = {"status": "failed", "failed_at": timezone.now(), "last_error": {"code": "server_error", "message": message}}
+    if not Run.objects.filter(pk=run.pk, status="queued").update(**values):
+        return
+    run.refresh_from_db()
+    try:
+        stream.publish_now(run.id, ending_events(run), end=True)
+    except Unavailable:
+        pass  # readers end the stream from the database
 
 
 def claim(run_id: str) -> Run | None:
@@ -104,13 +127,23 @@ def finish(run: Run, status: str, *, from_statuses: tuple[str, ...] = WORKING, *
         step_status = {"failed": "failed", "cancelled": "cancelled", "expired": "expired"}.get(status)
         reason = {"failed": "run_failed", "cancelled": "run_cancelled", "expired": "run_expired"}.get(status)
         events = _close_open_parts(run, step_status, reason) if step_status else []
-    data = run_object(run)
-    # A failed run carries its last_error; no `error` event follows, as with OpenAI (that event
-    # means the stream itself broke, and the Node SDK's stream helper throws on it).
-    events.append((f"thread.run.{status}", data))
+    events += ending_events(run)
     stream.publish_many(run.id, events)
     stream.end_segment(run.id, final=True)
     return True
+
+
+def ending_events(run: Run, *, stream_broke: bool = False) -> list[tuple[str, Any]]:
+    """The event a run's stream segment ends with for its status.
+
+    A failed run carries its last_error; no `error` event follows, as with OpenAI (that event means
+    the stream itself broke, and the Node SDK's stream helper throws on it). Only a stream that did
+    break (its events were lost, and it ends from the database) adds one after a failure."""
+    events: list[tuple[str, Any]] = [(f"thread.run.{run.status}", run_object(run))]
+    if stream_broke and run.status == "failed" and run.last_error:
+        error = {"message": run.last_error["message"], "type": "server_error", "param": None, "code": run.last_error["code"]}
+        events.append(("error", error))
+    return events
 
 
 def fail(run: Run, code: str, message: str, *, from_statuses: tuple[str, ...] = WORKING) -> bool:

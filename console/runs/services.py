@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from console.assistants.services import get_assistant
-from console.core.errors import DomainError, NotFound
+from console.core.errors import DomainError, NotFound, Unavailable
 from console.events import stream
 from console.payloads.objects import run_object, step_object
 from console.projects.models import Project
@@ -130,9 +130,19 @@ def create_run(
         for message in additional_messages:
             threads.create_message(project, thread.id, message)
         _save_queued(run, thread)
-        transaction.on_commit(lambda: lifecycle.announce_created(run))
-        lifecycle.enqueue(run)
+        # Redis away: Unavailable rolls all of it back, and nothing is created.
+        lifecycle.announce_created(run)
+    _send(run)
     return run
+
+
+def _send(run: Run) -> None:
+    """Queues a committed run; if the queue went away meanwhile, the run fails at once (Unavailable)."""
+    try:
+        lifecycle.enqueue(run)
+    except Unavailable:
+        lifecycle.fail_unqueued(run)
+        raise
 
 
 def create_thread_and_run(
@@ -148,8 +158,8 @@ def create_thread_and_run(
         thread = threads.create_thread(project, messages=messages, tool_resources=tool_resources, metadata=metadata)
         run = _new_run(project, thread, params)
         _save_queued(run, thread)
-        transaction.on_commit(lambda: lifecycle.announce_created(run, thread))
-        lifecycle.enqueue(run)
+        lifecycle.announce_created(run, thread)
+    _send(run)
     return thread, run
 
 
@@ -181,10 +191,12 @@ def cancel_run(project: Project, thread_id: str, run_id: str) -> Run:
         run.refresh_from_db()
     if run.status == "in_progress":
         if Run.objects.filter(pk=run.pk, status="in_progress").update(status="cancelling"):
-            stream.request_cancel(run.id)
             run.refresh_from_db()
-            stream.publish(run.id, "thread.run.cancelling", run_object(run))
-            stream.flush()
+            try:
+                stream.publish_now(run.id, [("thread.run.cancelling", run_object(run))])
+                stream.request_cancel(run.id)
+            except Unavailable:
+                pass  # the worker still sees `cancelling` in the database at its next heartbeat
             return run
         run.refresh_from_db()
     if run.status == "cancelling":
@@ -227,14 +239,10 @@ def submit_tool_outputs(project: Project, thread_id: str, run_id: str, outputs: 
         events = ([("thread.run.step.completed", step_object(step))] if step else []) + [
             ("thread.run.queued", run_object(run))
         ]
-        transaction.on_commit(lambda: _announce(run.id, events))
-        lifecycle.enqueue(run)
+        # Before the continuation is sent, so its events come after these; Redis away: rolled back.
+        stream.publish_now(run.id, events)
+    _send(run)
     return run
-
-
-def _announce(run_id: str, events: list[tuple[str, Any]]) -> None:
-    stream.publish_many(run_id, events)
-    stream.flush()  # before the continuation is sent, so its events come after these
 
 
 def list_steps(project: Project, thread_id: str, run_id: str) -> QuerySet[RunStep]:

@@ -11,6 +11,7 @@ import contextlib
 import functools
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -151,14 +152,30 @@ def ingest(store_id: str, file_id: str) -> None:
 INGEST_FILE_TASK = "console.vector_stores.tasks.ingest_file"
 
 
-def send(store_id: str, file_id: str) -> None:
+def send(store_id: str, file_id: str, *, retry: bool = True) -> None:
     """Queues the ingestion of one file now."""
-    current_app.send_task(INGEST_FILE_TASK, args=(store_id, file_id))
+    current_app.send_task(INGEST_FILE_TASK, args=(store_id, file_id), retry=retry)
+
+
+_send_failed_at = -1e9
+
+
+def _send_after_commit(store_id: str, file_id: str) -> None:
+    global _send_failed_at
+    if time.monotonic() - _send_failed_at < 5:
+        return  # the queue just failed us: do not spend a request's time on each file of a batch
+    try:
+        send(store_id, file_id, retry=False)
+    except Exception:
+        _send_failed_at = time.monotonic()
+        raise
 
 
 def enqueue(store_id: str, file_id: str) -> None:
-    """Queues the ingestion of one file once the current transaction commits."""
-    transaction.on_commit(functools.partial(send, store_id, file_id))
+    """Queues the ingestion of one file once the current transaction commits. Robust: a queue that
+    went away after the request checked it must not turn a committed request into a 500;
+    requeue_stale sends the task again later."""
+    transaction.on_commit(functools.partial(_send_after_commit, store_id, file_id), robust=True)
 
 
 def requeue_stale(now: datetime | None = None) -> int:

@@ -17,6 +17,7 @@ from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from console.core.errors import DomainError, NotFound
+from console.events import stream
 from console.files.services import require_files
 from console.projects.models import Project
 from console.vector_stores import ingest
@@ -223,6 +224,7 @@ def _add_files(store: VectorStore, files: list[NewFile], batch: FileBatch | None
     indexed is left as it is, and one that failed or was cancelled is ingested again."""
     if not files:
         return []
+    stream.check_available()  # the queue down: 503 before anything is stored (Unavailable)
     wanted = {f.file_id: f for f in files}
     existing = {row.file_id: row for row in VectorStoreFile.objects.filter(store=store, file_id__in=list(wanted))}
     now = timezone.now()

@@ -7,7 +7,7 @@ import random
 import threading
 import time
 
-from console.events import stream
+from console.events import hub, stream
 
 
 def _publish(run_id: str, count: int) -> None:
@@ -22,7 +22,7 @@ def _publish(run_id: str, count: int) -> None:
 async def _read(run_id: str, delay: float) -> list[int]:
     await asyncio.sleep(delay)
     seen: list[int] = []
-    async for batch in stream.tail(run_id):
+    async for batch in hub.tail(run_id):
         seen += [int(data.split(b":")[1].rstrip(b"}")) for event, data in batch if event != "done"]
     return seen
 

@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.http import content_disposition_header
 
 from console.api.endpoint import ApiRequest, api_view
@@ -103,13 +105,30 @@ def _upload(request: ApiRequest) -> HttpResponse:
         )
     _measure_chunked_body(request)
     request.upload_handlers = [SizeLimitUploadHandler(request), *request.upload_handlers]
-    form, uploads = request.POST, request.FILES
+    try:
+        form, uploads = request.POST, request.FILES
+    except (MultiPartParserError, BadRequest) as exc:
+        # No boundary, a cut-off body, too many parts...: the client's request, not our error.
+        raise invalid_request(f"Invalid multipart/form-data body: {exc}".rstrip(": ") + ".") from None
+    for name, values in list(form.lists()):
+        if any("\x00" in value for value in values):
+            raise invalid_request(
+                f"Invalid '{name}': string contains the null character (U+0000), which is not allowed.",
+                param=name,
+                code="invalid_value",
+            )
     for name in list(form.keys()) + list(uploads.keys()):
         if name not in FORM_FIELDS:
             raise invalid_request(f"Unrecognized request argument supplied: {name}", param=name)
     upload = uploads.get("file")
     if upload is None:
         raise invalid_request("Missing required parameter: 'file'.", param="file", code="missing_required_parameter")
+    if upload.name and "\x00" in upload.name:
+        raise invalid_request(
+            "Invalid 'file': its filename contains the null character (U+0000), which is not allowed.",
+            param="file",
+            code="invalid_value",
+        )
     purpose = form.get("purpose")
     if not purpose:
         raise invalid_request(
