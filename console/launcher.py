@@ -141,6 +141,16 @@ def main() -> int:
     redis_process = ensure_redis(var_dir)
     children: list[subprocess.Popen[bytes]] = []
 
+    # -- the built-in demo model and the sandbox's bubblewrap (console/demo_model.py) -------------
+    # Started first (it loads its weights while we migrate); sets LLM_BASE_URL for the children.
+    from console import demo_model, system_packages
+
+    demo, model_line = demo_model.launch(var_dir)
+    if demo is not None:
+        children.append(demo.process)
+    sandbox_line = system_packages.ensure_bubblewrap()
+    # ---------------------------------------------------------------------------------------------
+
     def stop_all(*_: object) -> None:
         for child in children + ([redis_process] if redis_process else []):
             if child.poll() is None:
@@ -167,12 +177,20 @@ def main() -> int:
                  "--schedule", str(var_dir / "celerybeat-schedule")]
             )
         )
+        if demo is not None and not demo_model.wait_ready(demo):
+            # The rest of the product goes on without it.
+            children.remove(demo.process)
+            demo.process.kill()
+            model_line = f"Model: the built-in demo model did not start; see {var_dir / 'demo-model' / 'server.log'}."
         shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
         log("")
         log(f"Assistants server running at http://{shown_host}:{port}/")
         log(f"OpenAI SDK base_url:         http://{shown_host}:{port}/v1")
         for line in credentials:
             log(line)
+        for line in (model_line, sandbox_line):
+            if line:
+                log(line)
         log("Press Ctrl-C to stop.")
         log("")
         signal.signal(signal.SIGTERM, _interrupt)

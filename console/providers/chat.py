@@ -19,6 +19,7 @@ import httpx
 import orjson
 from django.conf import settings
 
+from console.providers import quirks
 from console.providers.routing import NoProvider, route_for
 from console.providers.transport import async_transport
 
@@ -134,17 +135,21 @@ def _delay(attempt: int, response: httpx.Response | None = None) -> float:
     return min(settings.PROVIDER_RETRY_BACKOFF * (2**attempt), BACKOFF_CAP)
 
 
-async def stream_chat(body: dict[str, Any]) -> AsyncGenerator[list[Chunk], None]:
+async def stream_chat(body: dict[str, Any], after_tool_outputs: bool = False) -> AsyncGenerator[list[Chunk], None]:
     """Streams a chat completion for body["model"]; raises ProviderError when it cannot.
+
+    The request is reshaped for the provider's quirks (console/providers/quirks.py);
+    after_tool_outputs says the run already had tool outputs back.
 
     Yields the chunks of each network read together: when several tokens are already waiting,
     the caller handles (and publishes) them as one.
     """
     try:
         route = route_for(body["model"])
-    except NoProvider as exc:
+    except (NoProvider, ValueError) as exc:  # ValueError: a provider setting that does not parse
         raise ProviderError("server_error", str(exc)) from None
     request = {**body, "model": route.model, "stream": True, "stream_options": {"include_usage": True}}
+    request = quirks.adapt(request, route.quirks, after_tool_outputs)
     headers = {"Content-Type": "application/json"}
     if route.api_key:
         headers["Authorization"] = f"Bearer {route.api_key}"

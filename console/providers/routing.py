@@ -2,7 +2,9 @@
 
 LLM_PROVIDERS is JSON, inline or in a file it names: a list of routes, first match wins:
   [{"match": "llama*", "base_url": "http://127.0.0.1:11434/v1", "api_key": "", "model": "llama3.1:8b"}]
-`match` is a shell-style pattern on the requested model name; `model` (optional) is the name sent upstream.
+`match` is a shell-style pattern on the requested model name; `model` (optional) is the name sent upstream;
+`quirks` (optional) names the provider's departures from OpenAI (console/providers/quirks.py), as LLM_QUIRKS
+does for LLM_BASE_URL.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from console.providers import quirks
+
 
 @dataclass(frozen=True)
 class Route:
     base_url: str
     api_key: str
     model: str
+    quirks: frozenset[str] = frozenset()
 
 
 class NoProvider(Exception):
@@ -44,6 +49,7 @@ def route_for(model: str) -> Route:
                 base_url=entry["base_url"].rstrip("/"),
                 api_key=entry.get("api_key", ""),
                 model=entry.get("model") or model,
+                quirks=quirks.parse(entry.get("quirks")),
             )
     base_url = os.environ.get("LLM_BASE_URL", "").strip()
     if not base_url:
@@ -51,4 +57,9 @@ def route_for(model: str) -> Route:
             f"No model provider is configured for model '{model}'. Set LLM_BASE_URL (and LLM_API_KEY), "
             "or add a route to LLM_PROVIDERS."
         )
-    return Route(base_url=base_url.rstrip("/"), api_key=os.environ.get("LLM_API_KEY", ""), model=model)
+    return Route(
+        base_url=base_url.rstrip("/"),
+        api_key=os.environ.get("LLM_API_KEY", ""),
+        model=model,
+        quirks=quirks.parse(os.environ.get("LLM_QUIRKS")),
+    )
