@@ -21,8 +21,12 @@ MAX_TOKENS = "max_tokens"
 # next call offers no tools (OpenAI's models decide for themselves, and may chain tools).
 TOOLS_ONCE = "tools_once"
 
-KNOWN = frozenset({JSON_OBJECT_SCHEMA, NO_REQUIRED_TOOL_CHOICE, MAX_TOKENS, TOOLS_ONCE})
-PRESETS = {"llama-cpp-python": frozenset({JSON_OBJECT_SCHEMA, NO_REQUIRED_TOOL_CHOICE, MAX_TOKENS, TOOLS_ONCE})}
+# The chat template drops role "tool" messages (llama-cpp-python's chatml-function-calling renders
+# only system, user and assistant): a tool's output goes as a user message naming the call instead.
+TOOL_RESULTS_AS_USER = "tool_results_as_user"
+
+KNOWN = frozenset({JSON_OBJECT_SCHEMA, NO_REQUIRED_TOOL_CHOICE, MAX_TOKENS, TOOLS_ONCE, TOOL_RESULTS_AS_USER})
+PRESETS = {"llama-cpp-python": KNOWN}
 
 REQUIRED_INSTRUCTION = "You must answer by calling one of the tools."
 
@@ -67,7 +71,32 @@ def adapt(request: dict[str, Any], quirks: frozenset[str], after_tool_outputs: b
             request["tool_choice"] = {"type": "function", "function": {"name": tools[0]["function"]["name"]}}
         else:
             request["tool_choice"] = "auto"
-            request["messages"] = [*request["messages"], {"role": "system", "content": REQUIRED_INSTRUCTION}]
+            request["messages"] = _with_instruction(request["messages"], REQUIRED_INSTRUCTION)
+    if TOOL_RESULTS_AS_USER in quirks:
+        request["messages"] = _tool_results_as_user(request["messages"])
     if MAX_TOKENS in quirks and "max_completion_tokens" in request:
         request["max_tokens"] = request.pop("max_completion_tokens")
     return request
+
+
+def _with_instruction(messages: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """The messages with text added to the system message (one is put first if there is none)."""
+    for index, message in enumerate(messages):
+        if message.get("role") == "system" and isinstance(message.get("content"), str):
+            joined = f"{message['content']}\n\n{text}" if message["content"] else text
+            return [*messages[:index], {**message, "content": joined}, *messages[index + 1 :]]
+    return [{"role": "system", "content": text}, *messages]
+
+
+def _tool_results_as_user(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names: dict[str, str] = {}
+    out = []
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            names[call["id"]] = call["function"]["name"]
+        if message.get("role") == "tool":
+            name = names.get(message.get("tool_call_id", ""), "the tool")
+            out.append({"role": "user", "content": f"Output of {name}:\n{message.get('content') or ''}"})
+        else:
+            out.append(message)
+    return out

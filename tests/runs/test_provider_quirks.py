@@ -65,14 +65,19 @@ def test_it_reshapes_requests_for_llama_cpp_python(api, provider, monkeypatch):
     assert first["max_tokens"] == 300 and "max_completion_tokens" not in first
     # After tool outputs, no tools are offered: a weak model would call them again.
     assert "tools" not in second and "tool_choice" not in second and "parallel_tool_calls" not in second
-    assert any(m["role"] == "tool" and m["content"] == "sunny" for m in second["messages"])
+    # Its chat template drops role "tool" messages: the output goes as a user message.
+    assert not any(m["role"] == "tool" for m in second["messages"])
+    assert second["messages"][-1] == {"role": "user", "content": "Output of get_weather:\nsunny"}
 
 
 def test_it_asks_for_a_required_tool_among_several_in_words(api, provider, monkeypatch):
     monkeypatch.setenv("LLM_QUIRKS", "no_required_tool_choice")
     first, _ = _call_and_answer(api, provider, [WEATHER, TIME], tool_choice="required")
     assert first["tool_choice"] == "auto"
-    assert first["messages"][-1] == {"role": "system", "content": "You must answer by calling one of the tools."}
+    assert first["messages"][0] == {
+        "role": "system",
+        "content": "You are terse.\n\nYou must answer by calling one of the tools.",
+    }
 
 
 def test_it_sends_a_json_schema_as_json_object_where_needed(api, provider, monkeypatch):
