@@ -96,7 +96,7 @@ def server_argv(gguf: Path, port: int, api_key: str, python: str | None = None) 
         "--n_threads", str(threads()),
         "--host", "127.0.0.1",
         "--port", str(port),
-        "--api_key", api_key,
+        f"--api_key={api_key}",  # one argument: a key may start with "-"
         "--interrupt_requests", "False",
     ]  # fmt: skip
 
