@@ -150,6 +150,7 @@ async def stream_chat(body: dict[str, Any], after_tool_outputs: bool = False) ->
         raise ProviderError("server_error", str(exc)) from None
     request = {**body, "model": route.model, "stream": True, "stream_options": {"include_usage": True}}
     request = quirks.adapt(request, route.quirks, after_tool_outputs)
+    fixer = quirks.StreamFixer.for_request(request, route.quirks)
     headers = {"Content-Type": "application/json"}
     if route.api_key:
         headers["Authorization"] = f"Bearer {route.api_key}"
@@ -175,8 +176,12 @@ async def stream_chat(body: dict[str, Any], after_tool_outputs: bool = False) ->
                     raise ProviderError("server_error", f"The model provider failed (HTTP {status}): {message}")
                 lines = _SSEData()
                 finished = False
+                if fixer is not None:  # a retry starts the answer afresh
+                    fixer = quirks.StreamFixer.for_request(request, route.quirks)
                 async for piece in response.aiter_bytes():
                     chunks, finished = _chunks(lines.feed(piece))
+                    if fixer is not None:
+                        fixer.apply(chunks)
                     if chunks:
                         yielded = True
                         yield chunks
@@ -184,6 +189,8 @@ async def stream_chat(body: dict[str, Any], after_tool_outputs: bool = False) ->
                         break
                 if not finished:
                     chunks, finished = _chunks(lines.rest())
+                    if fixer is not None:
+                        fixer.apply(chunks)
                     if chunks:
                         yield chunks
                 if not finished:

@@ -9,7 +9,7 @@ request goes out exactly as built, as OpenAI expects it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 # response_format json_schema is refused (HTTP 500); the server takes {"type": "json_object", "schema": ...}.
 JSON_OBJECT_SCHEMA = "json_object_schema"
@@ -25,7 +25,14 @@ TOOLS_ONCE = "tools_once"
 # only system, user and assistant): a tool's output goes as a user message naming the call instead.
 TOOL_RESULTS_AS_USER = "tool_results_as_user"
 
-KNOWN = frozenset({JSON_OBJECT_SCHEMA, NO_REQUIRED_TOOL_CHOICE, MAX_TOKENS, TOOLS_ONCE, TOOL_RESULTS_AS_USER})
+# JSON output (json_object answers, tool-call arguments) holds raw newlines and other control
+# characters inside strings, which JSON forbids (llama-cpp-python's grammar allows them): they are
+# escaped as they stream in.
+JSON_CONTROL_CHARS = "json_control_chars"
+
+KNOWN = frozenset(
+    {JSON_OBJECT_SCHEMA, NO_REQUIRED_TOOL_CHOICE, MAX_TOKENS, TOOLS_ONCE, TOOL_RESULTS_AS_USER, JSON_CONTROL_CHARS}
+)
 PRESETS = {"llama-cpp-python": KNOWN}
 
 REQUIRED_INSTRUCTION = "You must answer by calling one of the tools."
@@ -100,3 +107,64 @@ def _tool_results_as_user(messages: list[dict[str, Any]]) -> list[dict[str, Any]
         else:
             out.append(message)
     return out
+
+
+class _ToolCallDelta(Protocol):
+    index: int
+    arguments: str
+
+
+class _Chunk(Protocol):
+    content: str | None
+    tool_calls: list[_ToolCallDelta]
+
+
+class _JsonStringEscaper:
+    """Escapes control characters inside the JSON strings of a text that arrives in pieces."""
+
+    def __init__(self) -> None:
+        self.in_string = False
+        self.escaped = False
+
+    def feed(self, text: str) -> str:
+        out = []
+        for char in text:
+            if self.in_string:
+                if self.escaped:
+                    self.escaped = False
+                elif char == "\\":
+                    self.escaped = True
+                elif char == '"':
+                    self.in_string = False
+                elif char < " ":
+                    char = _CONTROL_ESCAPES.get(char) or f"\\u{ord(char):04x}"
+            elif char == '"':
+                self.in_string = True
+            out.append(char)
+        return "".join(out)
+
+
+_CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
+class StreamFixer:
+    """Repairs a provider's streamed chunks in place, for quirks that show in the answer."""
+
+    def __init__(self, request: dict[str, Any]) -> None:
+        response_format = request.get("response_format")
+        json_answer = isinstance(response_format, dict) and response_format.get("type") in ("json_object", "json_schema")
+        self.content = _JsonStringEscaper() if json_answer else None
+        self.arguments: dict[int, _JsonStringEscaper] = {}
+
+    @classmethod
+    def for_request(cls, request: dict[str, Any], quirks: frozenset[str]) -> StreamFixer | None:
+        return cls(request) if JSON_CONTROL_CHARS in quirks else None
+
+    def apply(self, chunks: list[Any]) -> None:
+        for chunk in chunks:
+            if self.content is not None and chunk.content:
+                chunk.content = self.content.feed(chunk.content)
+            for delta in chunk.tool_calls:
+                if delta.arguments:
+                    escaper = self.arguments.setdefault(delta.index, _JsonStringEscaper())
+                    delta.arguments = escaper.feed(delta.arguments)

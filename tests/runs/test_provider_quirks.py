@@ -6,6 +6,8 @@ scripted fake provider shows exactly what is sent either way.
 
 from __future__ import annotations
 
+import json
+
 from tests.fakeprovider import Call, Text, ToolCalls
 from tests.runs.helpers import new_assistant, new_thread, wait_for_status
 
@@ -103,3 +105,22 @@ def test_it_fails_a_run_on_an_unknown_quirk_with_a_clear_error(api, provider, mo
     assert failed["status"] == "failed"
     assert "no_such_quirk" in failed["last_error"]["message"]
     assert provider.requests == []
+
+
+def test_it_escapes_raw_control_characters_in_json_answers_and_arguments(api, provider, monkeypatch):
+    monkeypatch.setenv("LLM_QUIRKS", "json_control_chars")
+    provider.script(ToolCalls([Call("get_weather", '{"city": "Os\nlo"}')]))
+    thread_id = new_thread(api)
+    run = api.post(f"threads/{thread_id}/runs", json={"assistant_id": new_assistant(api, tools=[WEATHER])}).json()
+    run = wait_for_status(api, thread_id, run["id"], {"requires_action", "failed"})
+    arguments = run["required_action"]["submit_tool_outputs"]["tool_calls"][0]["function"]["arguments"]
+    assert json.loads(arguments) == {"city": "Os\nlo"}
+
+    provider.script(Text('{"city": "Ro\nme"}\n'))
+    thread_id = new_thread(api)
+    run = api.post(
+        f"threads/{thread_id}/runs", json={"assistant_id": new_assistant(api), "response_format": CITY_FORMAT}
+    ).json()
+    assert wait_for_status(api, thread_id, run["id"], {"completed", "failed"})["status"] == "completed"
+    message = api.get(f"threads/{thread_id}/messages").json()["data"][0]
+    assert json.loads(message["content"][0]["text"]["value"]) == {"city": "Ro\nme"}
