@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,15 @@ def server_argv(gguf: Path, port: int, api_key: str, python: str | None = None) 
     ]  # fmt: skip
 
 
+# The server reads its settings from environment variables too (pydantic-settings: PORT, HOST,
+# MODEL, API_KEY...), over its command line: it gets only these.
+_PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "LD_LIBRARY_PATH", "VIRTUAL_ENV")
+
+
+def server_env() -> dict[str, str]:
+    return {name: os.environ[name] for name in _PASSED_ENV if name in os.environ}
+
+
 @dataclass
 class DemoServer:
     """A started demo model server and the provider settings that route to it."""
@@ -130,22 +140,23 @@ def start(log_file: Path, port: int | None = None, python: str | None = None) ->
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
         process = subprocess.Popen(
-            server_argv(gguf, port, api_key, python), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            server_argv(gguf, port, api_key, python),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=server_env(),
         )
     return DemoServer(process=process, base_url=f"http://127.0.0.1:{port}/v1", api_key=api_key)
 
 
 def ready(server: DemoServer, timeout: float = 0.5) -> bool:
-    """True once the server answers its model list."""
-    import httpx
-
+    """True once the server answers its model list (urllib: the launcher logs every httpx request)."""
+    request = urllib.request.Request(f"{server.base_url}/models", headers={"Authorization": f"Bearer {server.api_key}"})
     try:
-        response = httpx.get(
-            f"{server.base_url}/models", headers={"Authorization": f"Bearer {server.api_key}"}, timeout=timeout
-        )
-    except httpx.HTTPError:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (OSError, ValueError):
         return False
-    return response.status_code == 200
 
 
 def wait_ready(server: DemoServer, timeout: float = 60.0) -> bool:
