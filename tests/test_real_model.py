@@ -9,16 +9,25 @@ max_completion_tokens.
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
+import openai
 import pytest
 from openai import AssistantEventHandler
 from typing_extensions import override
 
 from console import demo_model
+from console.launcher import find_redis_server, free_port, start_private_redis
+
+ROOT = Path(__file__).resolve().parents[1]
 
 WEATHER = {
     "type": "function",
@@ -31,7 +40,10 @@ WEATHER = {
 # maxLength bounds the demo model's strings (the grammar llama.cpp builds from the schema enforces it).
 CITY = {
     "type": "object",
-    "properties": {"city": {"type": "string", "maxLength": 40}, "country": {"type": "string", "maxLength": 40}},
+    "properties": {
+        "city": {"type": "string", "maxLength": 40},
+        "country": {"type": "string", "maxLength": 40},
+    },
     "required": ["city", "country"],
     "additionalProperties": False,
 }
@@ -70,7 +82,9 @@ def real_model(model_server, worker, monkeypatch):  # type: ignore[no-untyped-de
 
 
 def _assistant(sdk, **fields):  # type: ignore[no-untyped-def]
-    return sdk.beta.assistants.create(model="demo", instructions="You are a helpful assistant. Answer in one short sentence.", **fields)
+    return sdk.beta.assistants.create(
+        model="demo", instructions="You are a helpful assistant. Answer in one short sentence.", **fields
+    )
 
 
 def _thread(sdk, text: str):  # type: ignore[no-untyped-def]
@@ -144,7 +158,11 @@ def test_it_parks_a_required_function_call_and_finishes_with_its_output(sdk, rea
     assistant = _assistant(sdk, tools=[WEATHER])
     thread = _thread(sdk, "What is the weather in Paris?")
     run = sdk.beta.threads.runs.create_and_poll(
-        thread_id=thread.id, assistant_id=assistant.id, tool_choice="required", max_completion_tokens=256, **POLL
+        thread_id=thread.id,
+        assistant_id=assistant.id,
+        tool_choice="required",
+        max_completion_tokens=256,
+        **POLL,
     )
     assert run.status == "requires_action", run.last_error
     calls = run.required_action.submit_tool_outputs.tool_calls
@@ -154,7 +172,9 @@ def test_it_parks_a_required_function_call_and_finishes_with_its_output(sdk, rea
     run = sdk.beta.threads.runs.submit_tool_outputs_and_poll(
         thread_id=thread.id,
         run_id=run.id,
-        tool_outputs=[{"tool_call_id": call.id, "output": '{"temperature_c": 21, "sky": "sunny"}'} for call in calls],
+        tool_outputs=[
+            {"tool_call_id": call.id, "output": '{"temperature_c": 21, "sky": "sunny"}'} for call in calls
+        ],
         **POLL,
     )
     # The continuation sends the tool calls back ("" content beside them) and answers in text.
@@ -173,7 +193,10 @@ def test_it_answers_in_the_json_schema_asked_for(sdk, real_model):
     run = sdk.beta.threads.runs.create_and_poll(
         thread_id=thread.id,
         assistant_id=assistant.id,
-        response_format={"type": "json_schema", "json_schema": {"name": "city", "schema": CITY, "strict": True}},
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "city", "schema": CITY, "strict": True},
+        },
         max_completion_tokens=256,
         **POLL,
     )
@@ -236,3 +259,65 @@ def test_it_runs_a_forced_code_interpreter_call(sdk, real_model):
     assert all(output.type in ("logs", "image") for output in call.code_interpreter.outputs)
     assert _reply(sdk, thread.id, run.id).strip()
     _assert_usage(run)
+
+
+def test_it_answers_out_of_the_box_when_no_provider_is_set(tmp_path):
+    """`make run`'s launcher with no provider set starts the demo model and routes runs to it."""
+    redis, redis_url = start_private_redis(find_redis_server(), tmp_path / "redis")
+    port = free_port()
+    env = {
+        name: value for name, value in os.environ.items() if not name.startswith(("LLM_", "EMBEDDED_MODEL"))
+    }
+    env.update(
+        VAR_DIR=str(tmp_path / "var"),
+        DATABASE_URL="",
+        PORT=str(port),
+        REDIS_URL=redis_url,
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "console.launcher"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    banner: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            banner.append(line)
+            if "Press Ctrl-C" in line:
+                break
+        text = "".join(banner)
+        (model_line,) = [line for line in banner if line.startswith("Model:")]
+        assert (
+            "built-in demo model" in model_line
+            and "toy quality" in model_line
+            and "LLM_BASE_URL" in model_line
+        )
+        key = re.search(r"API key \(project 'Default'\): (sk-proj-\S+)", text).group(1)  # type: ignore[union-attr]
+
+        with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0) as client:
+            assistant = client.beta.assistants.create(
+                model="any-model-name", instructions="Answer in one short sentence."
+            )
+            thread = _thread(client, "What is the capital of France?")
+            run = client.beta.threads.runs.create_and_poll(
+                thread_id=thread.id, assistant_id=assistant.id, max_completion_tokens=256, **POLL
+            )
+            assert run.status == "completed", run.last_error
+            assert _reply(client, thread.id, run.id).strip()
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            redis.terminate()
+            redis.wait(timeout=10)
+    # The launcher stopped the model server it started.
+    assert process.returncode == 0

@@ -31,7 +31,14 @@ TOOL_RESULTS_AS_USER = "tool_results_as_user"
 JSON_CONTROL_CHARS = "json_control_chars"
 
 KNOWN = frozenset(
-    {JSON_OBJECT_SCHEMA, NO_REQUIRED_TOOL_CHOICE, MAX_TOKENS, TOOLS_ONCE, TOOL_RESULTS_AS_USER, JSON_CONTROL_CHARS}
+    {
+        JSON_OBJECT_SCHEMA,
+        NO_REQUIRED_TOOL_CHOICE,
+        MAX_TOKENS,
+        TOOLS_ONCE,
+        TOOL_RESULTS_AS_USER,
+        JSON_CONTROL_CHARS,
+    }
 )
 PRESETS = {"llama-cpp-python": KNOWN}
 
@@ -53,11 +60,15 @@ def parse(value: str | Iterable[str] | None) -> frozenset[str]:
         elif name in KNOWN:
             found.add(name)
         else:
-            raise ValueError(f"Unknown provider quirk {name!r}; known: {', '.join(sorted(KNOWN | set(PRESETS)))}")
+            raise ValueError(
+                f"Unknown provider quirk {name!r}; known: {', '.join(sorted(KNOWN | set(PRESETS)))}"
+            )
     return frozenset(found)
 
 
-def adapt(request: dict[str, Any], quirks: frozenset[str], after_tool_outputs: bool = False) -> dict[str, Any]:
+def adapt(
+    request: dict[str, Any], quirks: frozenset[str], after_tool_outputs: bool = False
+) -> dict[str, Any]:
     """The request as this provider takes it (a new dict; the argument is left alone).
 
     after_tool_outputs: the run has already called tools and had their outputs back.
@@ -69,10 +80,18 @@ def adapt(request: dict[str, Any], quirks: frozenset[str], after_tool_outputs: b
         for key in ("tools", "tool_choice", "parallel_tool_calls"):
             request.pop(key, None)
     response_format = request.get("response_format")
-    if JSON_OBJECT_SCHEMA in quirks and isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+    if (
+        JSON_OBJECT_SCHEMA in quirks
+        and isinstance(response_format, dict)
+        and response_format.get("type") == "json_schema"
+    ):
         schema = (response_format.get("json_schema") or {}).get("schema")
         request["response_format"] = {"type": "json_object", **({"schema": schema} if schema else {})}
-    if NO_REQUIRED_TOOL_CHOICE in quirks and request.get("tool_choice") == "required" and request.get("tools"):
+    if (
+        NO_REQUIRED_TOOL_CHOICE in quirks
+        and request.get("tool_choice") == "required"
+        and request.get("tools")
+    ):
         tools = request["tools"]
         if len(tools) == 1:
             request["tool_choice"] = {"type": "function", "function": {"name": tools[0]["function"]["name"]}}
@@ -152,7 +171,10 @@ class StreamFixer:
 
     def __init__(self, request: dict[str, Any]) -> None:
         response_format = request.get("response_format")
-        json_answer = isinstance(response_format, dict) and response_format.get("type") in ("json_object", "json_schema")
+        json_answer = isinstance(response_format, dict) and response_format.get("type") in (
+            "json_object",
+            "json_schema",
+        )
         self.content = _JsonStringEscaper() if json_answer else None
         self.arguments: dict[int, _JsonStringEscaper] = {}
 

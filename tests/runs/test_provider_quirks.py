@@ -18,7 +18,10 @@ WEATHER = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
     },
 }
-TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}
+TIME = {
+    "type": "function",
+    "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}},
+}
 CITY_FORMAT = {
     "type": "json_schema",
     "json_schema": {
@@ -49,7 +52,9 @@ def _call_and_answer(api, provider, tools, **run_fields):  # type: ignore[no-unt
 
 def test_it_forces_a_tool_once_then_lets_the_model_answer(api, provider, monkeypatch):
     monkeypatch.delenv("LLM_QUIRKS", raising=False)
-    first, second = _call_and_answer(api, provider, [WEATHER, TIME], tool_choice="required", max_completion_tokens=300)
+    first, second = _call_and_answer(
+        api, provider, [WEATHER, TIME], tool_choice="required", max_completion_tokens=300
+    )
     assert first["tool_choice"] == "required"
     assert first["max_completion_tokens"] == 300
     # After the tool's output the model may answer: forcing again would loop until the turn limit.
@@ -61,7 +66,9 @@ def test_it_forces_a_tool_once_then_lets_the_model_answer(api, provider, monkeyp
 
 def test_it_reshapes_requests_for_llama_cpp_python(api, provider, monkeypatch):
     monkeypatch.setenv("LLM_QUIRKS", "llama-cpp-python")
-    first, second = _call_and_answer(api, provider, [WEATHER], tool_choice="required", max_completion_tokens=300)
+    first, second = _call_and_answer(
+        api, provider, [WEATHER], tool_choice="required", max_completion_tokens=300
+    )
     # "required" is refused there: the only tool is named instead.
     assert first["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
     assert first["max_tokens"] == 300 and "max_completion_tokens" not in first
@@ -91,8 +98,13 @@ def test_it_sends_a_json_schema_as_json_object_where_needed(api, provider, monke
         provider.script(Text('{"city": "Rome"}'))
         assistant_id = new_assistant(api)
         thread_id = new_thread(api, "A city?")
-        run = api.post(f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "response_format": CITY_FORMAT})
-        assert wait_for_status(api, thread_id, run.json()["id"], {"completed", "failed"})["status"] == "completed"
+        run = api.post(
+            f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "response_format": CITY_FORMAT}
+        )
+        assert (
+            wait_for_status(api, thread_id, run.json()["id"], {"completed", "failed"})["status"]
+            == "completed"
+        )
         assert provider.requests[-1]["response_format"] == expected
 
 
@@ -111,7 +123,9 @@ def test_it_escapes_raw_control_characters_in_json_answers_and_arguments(api, pr
     monkeypatch.setenv("LLM_QUIRKS", "json_control_chars")
     provider.script(ToolCalls([Call("get_weather", '{"city": "Os\nlo"}')]))
     thread_id = new_thread(api)
-    run = api.post(f"threads/{thread_id}/runs", json={"assistant_id": new_assistant(api, tools=[WEATHER])}).json()
+    run = api.post(
+        f"threads/{thread_id}/runs", json={"assistant_id": new_assistant(api, tools=[WEATHER])}
+    ).json()
     run = wait_for_status(api, thread_id, run["id"], {"requires_action", "failed"})
     arguments = run["required_action"]["submit_tool_outputs"]["tool_calls"][0]["function"]["arguments"]
     assert json.loads(arguments) == {"city": "Os\nlo"}
