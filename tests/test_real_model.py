@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -301,6 +302,7 @@ def test_it_answers_out_of_the_box_when_no_provider_is_set(tmp_path):
         key = re.search(r"API key \(project 'Default'\): (sk-proj-\S+)", text).group(1)  # type: ignore[union-attr]
 
         with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0) as client:
+            _wait_until_listening(client)
             assistant = client.beta.assistants.create(
                 model="any-model-name", instructions="Answer in one short sentence."
             )
@@ -321,3 +323,16 @@ def test_it_answers_out_of_the_box_when_no_provider_is_set(tmp_path):
             redis.wait(timeout=10)
     # The launcher stopped the model server it started.
     assert process.returncode == 0
+
+
+def _wait_until_listening(client: openai.OpenAI, timeout: float = 30.0) -> None:
+    """The banner comes as the web server starts; it listens a moment later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.beta.assistants.list(limit=1)
+            return
+        except openai.APIConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
