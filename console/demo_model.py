@@ -200,14 +200,29 @@ def missing_build_tools() -> list[str]:
     return missing
 
 
-_PERCENT = re.compile(rb"^\s*\[\s*(\d+)%\]")
+# A failed build is not retried at every start (it takes minutes); deleting this retries it.
+FAILED_STAMP = Path(sys.prefix) / ".demo-model-build-failed"
+# Build progress: make prints "[ 42%] Building ...", ninja "[123/290] /usr/bin/c++ ...".
+_MAKE_STEP = re.compile(rb"^\s*\[\s*(\d+)%\]")
+_NINJA_STEP = re.compile(rb"^\[(\d+)/(\d+)\]")
+
+
+def build_progress(line: bytes) -> int | None:
+    """The percentage of the build a line of its output reports, if it reports one."""
+    match = _MAKE_STEP.match(line)
+    if match:
+        return int(match.group(1))
+    match = _NINJA_STEP.match(line)
+    if match and int(match.group(2)):
+        return 100 * int(match.group(1)) // int(match.group(2))
+    return None
 
 
 def _pip(args: list[str], env: dict[str, str] | None = None, progress: bool = False) -> bool:
     command = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *args]
     if not progress:
         return subprocess.run(command, check=False, env=env).returncode == 0
-    # Verbose pip shows the CMake build's "[ 42%]" lines: report them, every 10 %, with the time spent.
+    # Verbose pip shows the CMake build's steps: report them, every 10 %, with the time spent.
     started = time.monotonic()
     shown = -10
     tail: list[bytes] = []
@@ -217,10 +232,12 @@ def _pip(args: list[str], env: dict[str, str] | None = None, progress: bool = Fa
     assert process.stdout is not None
     for line in process.stdout:
         tail = [*tail[-40:], line]
-        match = _PERCENT.match(line)
-        if match and int(match.group(1)) >= shown + 10:
-            shown = int(match.group(1)) // 10 * 10
-            print(f"  building llama.cpp: {shown:3d}%  ({time.monotonic() - started:.0f} s)", flush=True)
+        percent = build_progress(line)
+        if percent is not None and percent >= shown + 10:
+            shown = percent // 10 * 10
+            spent = time.monotonic() - started
+            left = f", about {spent * (100 - shown) / shown / 60:.0f} min left" if 0 < shown < 100 else ""
+            print(f"  building llama.cpp: {shown:3d}%  ({spent:.0f} s{left})", flush=True)
     if process.wait() != 0:
         sys.stdout.write(b"".join(tail).decode(errors="replace"))
         return False
@@ -245,15 +262,24 @@ def install() -> bool:
             flush=True,
         )
         return False
+    if FAILED_STAMP.exists():
+        print(
+            f"Building the demo model's server failed before ({FAILED_STAMP}); starting without it. "
+            "Delete that file to try again.",
+            flush=True,
+        )
+        return False
     started = time.monotonic()
     print(
         f"Building the demo model's server ({SERVER_PACKAGE}) once; this takes about {BUILD_MINUTES} minutes "
-        "on 2 cores. Later starts skip it. (Skip it entirely: EMBEDDED_MODEL=0, or set LLM_BASE_URL.)",
+        "on 2 idle cores, longer on a busy machine. Later starts skip it. "
+        "(Skip it entirely: EMBEDDED_MODEL=0, or set LLM_BASE_URL.)",
         flush=True,
     )
     # --no-cache-dir: a wheel cached from another build would ignore CMAKE_ARGS.
     env = {**os.environ, "CMAKE_ARGS": CMAKE_ARGS}
     if not _pip(["--no-cache-dir", SERVER_PACKAGE], env=env, progress=True):
+        FAILED_STAMP.write_text(f"{SERVER_PACKAGE} failed to build; see the output of that start\n")
         print("Building llama-cpp-python failed (output above); starting without the demo model.", flush=True)
         return False
     print(f"Built the demo model's server in {time.monotonic() - started:.0f} s.", flush=True)

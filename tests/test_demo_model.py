@@ -46,3 +46,10 @@ def test_it_serves_on_loopback_with_a_key_and_one_answer_never_cut_by_another():
     assert "--api_key=-key" in argv
     assert argv[argv.index("--chat_format") + 1] == "chatml-function-calling"
     assert argv[argv.index("--interrupt_requests") + 1] == "False"
+
+
+def test_it_reads_the_build_progress_of_make_and_ninja():
+    assert demo_model.build_progress(b"[ 42%] Building CXX object vendor/llama.cpp/src/llama.cpp.o\n") == 42
+    assert demo_model.build_progress(b"[100%] Linking CXX shared library libllama.so\n") == 100
+    assert demo_model.build_progress(b"[58/290] /usr/bin/c++ -O3 -c llama.cpp\n") == 20
+    assert demo_model.build_progress(b"  Building wheel for llama-cpp-python (pyproject.toml)\n") is None
