@@ -13,9 +13,9 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 # The official Node SDK, for tests/node (npm ci from tests/node/package-lock.json; needs node and npm).
 NODE_STAMP := tests/node/node_modules/.package-lock.json
 
-.PHONY: run worker test test-sqlite test-postgres test-sdk1 lint clean
+.PHONY: run worker test test-sqlite test-postgres test-sdk1 lint clean demo-model
 
-run: $(RUN_STAMP) $(SANDBOX_STAMP)
+run: $(RUN_STAMP) $(SANDBOX_STAMP) demo-model
 	$(VENV)/bin/python -m console.launcher
 
 # Only a Celery worker, joining a deployment from another machine with the same environment
@@ -24,6 +24,12 @@ worker: $(RUN_STAMP) $(SANDBOX_STAMP)
 	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "make worker joins a deployment: set DATABASE_URL and REDIS_URL (docs/deploy.md)"; exit 1; }
 	$(VENV)/bin/python -m celery -A console worker --pool threads --concurrency $${WORKER_CONCURRENCY:-200} \
 		--loglevel $${LOG_LEVEL:-INFO} --without-gossip --without-mingle
+
+# The built-in demo model (docs/models.md): when no provider is set (neither LLM_BASE_URL nor
+# LLM_PROVIDERS) and EMBEDDED_MODEL is not 0, installs it once (builds llama-cpp-python: about
+# 3-4 minutes, with progress); afterwards a check of well under a second. `make run` goes on if it fails.
+demo-model: | $(RUN_STAMP)
+	@$(VENV)/bin/python -m console.demo_model install
 
 test: lint test-sqlite test-postgres test-sdk1
 
@@ -52,6 +58,7 @@ $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
 
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test,local-embeddings]' 'openai==3.57.0'
+	$(VENV)/bin/python -m console.demo_model install --always
 	@touch $@ $(RUN_STAMP)
 
 $(SANDBOX_STAMP): | $(RUN_STAMP)

@@ -207,6 +207,14 @@ def main() -> int:
     redis = private_redis_spec(var_dir)
     if redis is not None:
         specs.append(redis)
+    # The built-in demo model (console/demo_model.py) first: it loads its weights while we migrate,
+    # and the processes after it get the provider settings that route to it.
+    from console import demo_model, system_packages
+
+    demo, model_line = demo_model.process_spec(var_dir)
+    if demo is not None:
+        specs.append(demo)
+    sandbox_line = system_packages.ensure_bubblewrap()
     supervisor = Supervisor([])
     signal.signal(signal.SIGINT, supervisor.request_stop)
     signal.signal(signal.SIGTERM, supervisor.request_stop)
@@ -231,6 +239,9 @@ def main() -> int:
         log(f"OpenAI SDK base_url:         http://{shown_host}:{port}/v1")
         for line in credentials:
             log(line)
+        for notice in (model_line, sandbox_line):
+            if notice:
+                log(notice)
         log("Press Ctrl-C to stop.")
         log("")
         supervisor.run_until_stopped()

@@ -270,11 +270,14 @@ EVENTS_PUBLISH_TIMEOUT = float(os.environ.get("EVENTS_PUBLISH_TIMEOUT", "30"))
 PROVIDER_RETRY_BACKOFF = float(os.environ.get("PROVIDER_RETRY_BACKOFF", "0.5"))
 
 # Model providers (docs/models.md, README "Configuration"), parsed once here.
+from console.providers.quirks import parse as parse_quirks  # noqa: E402
 from console.providers.routing import ProviderRoute, parse_routes  # noqa: E402
 
 LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "").strip()
 LLM_API_KEY = os.environ.get("LLM_API_KEY", "").strip()
 LLM_PROVIDERS: tuple[ProviderRoute, ...] = parse_routes(os.environ.get("LLM_PROVIDERS", ""))
+# The LLM_BASE_URL provider's departures from OpenAI (console/providers/quirks.py), e.g. llama-cpp-python.
+LLM_QUIRKS: frozenset[str] = parse_quirks(os.environ.get("LLM_QUIRKS"))
 # Connections to providers, per worker or server process: at most this many at once.
 PROVIDER_MAX_CONNECTIONS = int(os.environ.get("PROVIDER_MAX_CONNECTIONS", "2000"))
 # GET /v1/models: how long each provider may take to list its models, and how long a list is kept.

@@ -37,6 +37,8 @@ class ProcessSpec:
     name: str
     argv: Sequence[str]
     env: dict[str, str] = field(default_factory=dict)
+    # False: the child gets `env` alone, not the supervisor's environment with `env` on top.
+    inherit_env: bool = True
     # Descriptors the child inherits at the same numbers (e.g. a listening socket).
     pass_fds: tuple[int, ...] = ()
     # Called until it returns True after a (re)start; later processes wait for it at first start.
@@ -87,7 +89,7 @@ class Supervised:
 
     def start(self) -> None:
         spec = self.spec
-        env = {**os.environ, **spec.env}
+        env = {**os.environ, **spec.env} if spec.inherit_env else dict(spec.env)
         output = open(spec.log_file, "ab") if spec.log_file else None  # noqa: SIM115 - handed to the child
         try:
             self.process = subprocess.Popen(

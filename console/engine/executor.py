@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from console import tokens
 from console.core.ids import new_id
 from console.engine import code_tool, loop, partial, search_tool
 from console.engine import prompt as prompts
@@ -176,7 +177,7 @@ class Executor:
                 if remaining <= 0:
                     await loop.blocking(self.end_incomplete, "max_completion_tokens")
                     return
-            if not await self.turn(self.request_body(prompt, remaining)):
+            if not await self.turn(self.request_body(prompt, remaining), prompt.after_tool_outputs):
                 return
             prompt = None
         raise ProviderError("server_error", f"The run made {MAX_TURNS} model calls without finishing.")
@@ -190,7 +191,12 @@ class Executor:
         tools = chat_tools(run)
         if tools:
             body["tools"] = tools
-            body["tool_choice"] = chat_tool_choice(run.tool_choice)
+            choice = run.tool_choice
+            if prompt.after_tool_outputs and (choice == "required" or isinstance(choice, dict)):
+                # A forced tool is called once, then the model answers (as OpenAI's runs did);
+                # forcing it again would loop until MAX_TURNS.
+                choice = "auto"
+            body["tool_choice"] = chat_tool_choice(choice)
             if run.tool_choice != "none":
                 body["parallel_tool_calls"] = run.parallel_tool_calls
         if run.temperature is not None:
@@ -205,14 +211,15 @@ class Executor:
             body["reasoning_effort"] = run.reasoning_effort
         return body
 
-    async def turn(self, body: dict[str, Any]) -> bool:
+    async def turn(self, body: dict[str, Any], after_tool_outputs: bool = False) -> bool:
         """One model call. True when the model must be called again (after server-side tools)."""
         calls: dict[int, dict[str, Any]] = {}
         tool_step: RunStep | None = None
         finish_reason: str | None = None
         turn_usage: dict[str, int] | None = None
         watch = self.watch
-        async with contextlib.aclosing(stream_chat(body)) as batches:
+        output: list[str] = []  # what the model sent, to count when the provider reports no usage
+        async with contextlib.aclosing(stream_chat(body, after_tool_outputs=after_tool_outputs)) as batches:
             try:
                 watch.interruptible = True  # waiting on the model: a cancel may interrupt
                 async for chunks in batches:
@@ -222,7 +229,9 @@ class Executor:
                     for chunk in chunks:
                         if chunk.content:
                             text.append(chunk.content)
+                            output.append(chunk.content)
                         for delta in chunk.tool_calls:
+                            output.append((delta.name or "") + delta.arguments)
                             if text:
                                 await self.on_text("".join(text))
                                 text = []
@@ -246,6 +255,8 @@ class Executor:
             finally:
                 watch.interruptible = False
                 self.flush_text()
+        if not turn_usage or not turn_usage.get("total_tokens"):
+            turn_usage = tokens.estimate_usage(body, "".join(output))
         if tool_step is not None:
             self.announce_unnamed(tool_step, calls)
         self.add_usage(turn_usage)

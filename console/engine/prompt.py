@@ -23,6 +23,8 @@ class Prompt:
     messages: list[dict[str, Any]]
     tokens: int
     too_long: bool
+    # This run already called tools and has their outputs: a forced tool_choice has been honoured.
+    after_tool_outputs: bool = False
 
 
 def _image_url(file_id: str, detail: str) -> dict[str, Any] | None:
@@ -78,7 +80,8 @@ def _tool_turn(step: RunStep) -> list[dict[str, Any]]:
         answers.append({"role": "tool", "tool_call_id": call["id"], "content": output})
     if not calls:
         return []
-    return [{"role": "assistant", "content": None, "tool_calls": calls}, *answers]
+    # "" rather than null next to tool_calls: OpenAI takes either, llama.cpp's server only "".
+    return [{"role": "assistant", "content": "", "tool_calls": calls}, *answers]
 
 
 def _code_output(outputs: list[dict[str, Any]]) -> str:
@@ -91,8 +94,9 @@ def _code_output(outputs: list[dict[str, Any]]) -> str:
     return "\n".join(parts) or "(no output)"
 
 
-def _timeline(run: Run) -> list[list[dict[str, Any]]]:
-    """The thread's history as groups that must stay together (a tool call and its outputs)."""
+def _timeline(run: Run) -> tuple[list[list[dict[str, Any]]], bool]:
+    """The thread's history as groups that must stay together (a tool call and its outputs), and
+    whether this run has finished tool calls among them."""
     entries: list[tuple[Any, str, list[dict[str, Any]]]] = []
     for message in Message.objects.filter(thread_id=run.thread_id).order_by("created_at", "id"):
         content = _message_content(message)
@@ -100,12 +104,14 @@ def _timeline(run: Run) -> list[list[dict[str, Any]]]:
             continue
         entries.append((message.created_at, message.id, [{"role": message.role, "content": content}]))
     steps = RunStep.objects.filter(run__thread_id=run.thread_id, type="tool_calls", status="completed")
+    after_tool_outputs = False
     for step in steps.order_by("created_at", "id"):
         turn = _tool_turn(step)
         if turn:
             entries.append((step.created_at, step.id, turn))
+            after_tool_outputs = after_tool_outputs or step.run_id == run.pk
     entries.sort(key=lambda e: (e[0], e[1]))
-    return [group for _, _, group in entries]
+    return [group for _, _, group in entries], after_tool_outputs
 
 
 def system_text(run: Run) -> str:
@@ -113,7 +119,7 @@ def system_text(run: Run) -> str:
 
 
 def build(run: Run) -> Prompt:
-    groups = _timeline(run)
+    groups, after_tool_outputs = _timeline(run)
     strategy = run.truncation_strategy or {"type": "auto"}
     if strategy.get("type") == "last_messages" and strategy.get("last_messages"):
         groups = groups[-int(strategy["last_messages"]) :]
@@ -128,4 +134,4 @@ def build(run: Run) -> Prompt:
         total -= group_tokens.pop(0)
         groups.pop(0)
     messages = head + [m for group in groups for m in group]
-    return Prompt(messages=messages, tokens=total, too_long=total > limit)
+    return Prompt(messages=messages, tokens=total, too_long=total > limit, after_tool_outputs=after_tool_outputs)

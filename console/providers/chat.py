@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import orjson
 
+from console.providers import quirks
 from console.providers.http import MAX_ATTEMPTS, async_client, headers_for, retry_delay, retryable
 from console.providers.routing import NoProvider, route_for
 
@@ -106,8 +107,11 @@ async def _error_message(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}"
 
 
-async def stream_chat(body: dict[str, Any]) -> AsyncGenerator[list[Chunk], None]:
+async def stream_chat(body: dict[str, Any], after_tool_outputs: bool = False) -> AsyncGenerator[list[Chunk], None]:
     """Streams a chat completion for body["model"]; raises ProviderError when it cannot.
+
+    The request is reshaped for the provider's quirks (console/providers/quirks.py);
+    after_tool_outputs says the run already had tool outputs back.
 
     Yields the chunks of each network read together: when several tokens are already waiting,
     the caller handles (and publishes) them as one.
@@ -119,6 +123,8 @@ async def stream_chat(body: dict[str, Any]) -> AsyncGenerator[list[Chunk], None]
     request = {**body, "model": route.model, "stream": True, "stream_options": {"include_usage": True}}
     # Uncompressed, so the body is read raw: httpx's decoder chain costs CPU on every chunk.
     headers = {**headers_for(route.api_key), "Accept-Encoding": "identity"}
+    request = quirks.adapt(request, route.quirks, after_tool_outputs)
+    fixer = quirks.StreamFixer.for_request(request, route.quirks)
     url = f"{route.base_url}/chat/completions"
     content = orjson.dumps(request)
 
@@ -141,9 +147,13 @@ async def stream_chat(body: dict[str, Any]) -> AsyncGenerator[list[Chunk], None]
                     raise ProviderError("server_error", f"The model provider failed (HTTP {status}): {message}")
                 lines = _SSEData()
                 finished = False
+                if fixer is not None:  # a retry starts the answer afresh
+                    fixer = quirks.StreamFixer.for_request(request, route.quirks)
                 encoded = response.headers.get("content-encoding", "identity") != "identity"
                 async for piece in response.aiter_bytes() if encoded else response.aiter_raw():
                     chunks, finished = _chunks(lines.feed(piece))
+                    if fixer is not None:
+                        fixer.apply(chunks)
                     if chunks:
                         yielded = True
                         yield chunks
@@ -151,6 +161,8 @@ async def stream_chat(body: dict[str, Any]) -> AsyncGenerator[list[Chunk], None]
                         break
                 if not finished:
                     chunks, finished = _chunks(lines.rest())
+                    if fixer is not None:
+                        fixer.apply(chunks)
                     if chunks:
                         yield chunks
                 if not finished:

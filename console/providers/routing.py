@@ -2,7 +2,9 @@
 
 LLM_PROVIDERS is JSON, inline or in a file it names: a list of routes, first match wins:
   [{"match": "llama*", "base_url": "http://127.0.0.1:11434/v1", "api_key": "", "model": "llama3.1:8b"}]
-`match` is a shell-style pattern on the requested model name; `model` (optional) is the name sent upstream.
+`match` is a shell-style pattern on the requested model name; `model` (optional) is the name sent upstream;
+`quirks` (optional) names the provider's departures from OpenAI (console/providers/quirks.py), as LLM_QUIRKS
+does for LLM_BASE_URL.
 
 The environment is parsed once, by console/settings.py (parse_routes, default_route); this module
 reads the typed values from django.conf.settings.
@@ -17,6 +19,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from console.providers import quirks
+
 
 @dataclass(frozen=True)
 class ProviderRoute:
@@ -26,6 +30,7 @@ class ProviderRoute:
     base_url: str
     api_key: str = ""
     model: str = ""  # the upstream name for every match; empty: the requested name
+    quirks: frozenset[str] = frozenset()  # its departures from OpenAI (console/providers/quirks.py)
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class Route:
     base_url: str
     api_key: str
     model: str
+    quirks: frozenset[str] = frozenset()
 
 
 class NoProvider(Exception):
@@ -60,21 +66,24 @@ def parse_routes(raw: str) -> tuple[ProviderRoute, ...]:
             base_url=str(e["base_url"]).rstrip("/"),
             api_key=str(e.get("api_key") or ""),
             model=str(e.get("model") or ""),
+            quirks=quirks.parse(e.get("quirks")),
         )
         for e in entries
     )
 
 
-def default_route(base_url: str, api_key: str) -> ProviderRoute | None:
-    """LLM_BASE_URL (+ LLM_API_KEY) as the catch-all route, or None when unset."""
+def default_route(base_url: str, api_key: str, route_quirks: frozenset[str] = frozenset()) -> ProviderRoute | None:
+    """LLM_BASE_URL (+ LLM_API_KEY, LLM_QUIRKS) as the catch-all route, or None when unset."""
     base_url = base_url.strip()
-    return ProviderRoute(match="*", base_url=base_url.rstrip("/"), api_key=api_key.strip()) if base_url else None
+    if not base_url:
+        return None
+    return ProviderRoute(match="*", base_url=base_url.rstrip("/"), api_key=api_key.strip(), quirks=route_quirks)
 
 
 def configured_routes() -> tuple[ProviderRoute, ...]:
     """Every configured route in matching order, the default (LLM_BASE_URL) last."""
     routes: tuple[ProviderRoute, ...] = tuple(settings.LLM_PROVIDERS)
-    fallback = default_route(settings.LLM_BASE_URL, settings.LLM_API_KEY)
+    fallback = default_route(settings.LLM_BASE_URL, settings.LLM_API_KEY, settings.LLM_QUIRKS)
     return (*routes, fallback) if fallback else routes
 
 
@@ -90,4 +99,6 @@ def route_for(model: str | None) -> Route:
             f"No model provider is configured for model '{model or ''}'. Set LLM_BASE_URL (and LLM_API_KEY), "
             "or add a route to LLM_PROVIDERS."
         )
-    return Route(base_url=chosen.base_url, api_key=chosen.api_key, model=chosen.model or model or "")
+    return Route(
+        base_url=chosen.base_url, api_key=chosen.api_key, model=chosen.model or model or "", quirks=chosen.quirks
+    )
