@@ -90,6 +90,8 @@ class Supervised:
     def start(self) -> None:
         spec = self.spec
         env = {**os.environ, **spec.env} if spec.inherit_env else dict(spec.env)
+        if spec.log_file:
+            spec.log_file.parent.mkdir(parents=True, exist_ok=True)
         output = open(spec.log_file, "ab") if spec.log_file else None  # noqa: SIM115 - handed to the child
         try:
             self.process = subprocess.Popen(

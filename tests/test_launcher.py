@@ -39,8 +39,12 @@ def test_it_starts_the_product_and_prints_url_login_and_key(tmp_path):
         "DATABASE_URL": "",
         "PORT": str(port),
         "PYTHONUNBUFFERED": "1",
+        # Its own Redis, never the machine's; the demo model is tested by tests/test_real_model.py.
+        "PRIVATE_REDIS": "1",
+        "EMBEDDED_MODEL": "0",
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("REDIS_URL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "console.launcher"],
         cwd=ROOT,
