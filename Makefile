@@ -35,6 +35,7 @@ test: lint test-sqlite test-postgres test-sdk1
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check console tests bench
+	$(VENV)/bin/ruff format --check console tests bench
 	$(VENV)/bin/mypy console
 
 # The whole suite on SQLite, with openai==3.57.0.

@@ -271,7 +271,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--servers", default="uvicorn,granian", help="comma-separated: uvicorn, granian, launcher")
+    parser.add_argument(
+        "--servers", default="uvicorn,granian", help="comma-separated: uvicorn, granian, launcher"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--app", default="console.asgi:application", help="ASGI app the server runs")
     parser.add_argument(

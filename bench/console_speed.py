@@ -146,24 +146,85 @@ class Stack:
 
     def spawn(self, name: str, cmd: list[str]) -> None:
         log = open(self.tmp / f"{name}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.procs.append((name, proc))
 
     def start_services(self) -> None:
-        self.spawn("redis", ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(self.tmp)])
+        self.spawn(
+            "redis",
+            [
+                "redis-server",
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp),
+            ],
+        )
         subprocess.run([PYTHON, "manage.py", "migrate", "-v", "0"], env=self.env, cwd=ROOT, check=True)
 
     def start_servers(self) -> None:
         a = self.args
-        self.spawn("provider", [PYTHON, __file__, "provider", "--port", str(self.provider_port), "--tokens",
-                                str(a.tokens), "--interval-ms", str(a.interval_ms), "--record", str(self.record)])
-        self.spawn("web", [PYTHON, "-m", "uvicorn", "console.asgi:application", "--host", "127.0.0.1", "--port",
-                           str(self.web_port), "--no-access-log", "--log-level", "warning",
-                           "--timeout-graceful-shutdown", "3"])
-        self.spawn("worker", [PYTHON, "-m", "celery", "-A", "console", "worker", "--pool", "threads",
-                              "--concurrency", "16", "--loglevel", "WARNING", "-n", "benchconsole@%h"])
+        self.spawn(
+            "provider",
+            [
+                PYTHON,
+                __file__,
+                "provider",
+                "--port",
+                str(self.provider_port),
+                "--tokens",
+                str(a.tokens),
+                "--interval-ms",
+                str(a.interval_ms),
+                "--record",
+                str(self.record),
+            ],
+        )
+        self.spawn(
+            "web",
+            [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "console.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.web_port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--timeout-graceful-shutdown",
+                "3",
+            ],
+        )
+        self.spawn(
+            "worker",
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "console",
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "16",
+                "--loglevel",
+                "WARNING",
+                "-n",
+                "benchconsole@%h",
+            ],
+        )
         import httpx
 
         deadline = time.monotonic() + 60
@@ -196,8 +257,13 @@ class Stack:
 
 def seed(env: dict[str, str], messages: int, runs: int) -> dict[str, Any]:
     """One project, a superuser, an API key, three files and one long thread, written through the ORM."""
-    os.environ.update({k: v for k, v in env.items() if k in ("DJANGO_SETTINGS_MODULE", "VAR_DIR", "DATABASE_URL",
-                                                              "REDIS_URL")})
+    os.environ.update(
+        {
+            k: v
+            for k, v in env.items()
+            if k in ("DJANGO_SETTINGS_MODULE", "VAR_DIR", "DATABASE_URL", "REDIS_URL")
+        }
+    )
     import django
 
     django.setup()
@@ -217,47 +283,115 @@ def seed(env: dict[str, str], messages: int, runs: int) -> dict[str, Any]:
     _, key = create_api_key(project, name="bench")
     get_user_model().objects.create_superuser("bench", "bench@example.com", PASSWORD)
     assistant = Assistant.objects.create(project=project, model="fake-model", name="Bench")
-    files = [File.objects.create(id=new_id("file-"), project=project, filename=f"manual-{n}.pdf", purpose="assistants",
-                                 bytes=1000, storage_name=f"files/{project.pk}/none-{n}") for n in range(3)]
+    files = [
+        File.objects.create(
+            id=new_id("file-"),
+            project=project,
+            filename=f"manual-{n}.pdf",
+            purpose="assistants",
+            bytes=1000,
+            storage_name=f"files/{project.pk}/none-{n}",
+        )
+        for n in range(3)
+    ]
     start = timezone.now() - timedelta(days=1)
     thread = Thread.objects.create(project=project, created_at=start, metadata={"source": "bench"})
-    body = ("Here is **what the manual says** about the topic you asked for:\n\n"
-            "- first, check the *settings* page;\n- then restart the service;\n- finally, `run diagnostics`.\n\n"
-            "If that does not help, contact support with the error code.")
+    body = (
+        "Here is **what the manual says** about the topic you asked for:\n\n"
+        "- first, check the *settings* page;\n- then restart the service;\n- finally, `run diagnostics`.\n\n"
+        "If that does not help, contact support with the error code."
+    )
     run_rows, step_rows, message_rows = [], [], []
     per_run = max(1, messages // max(1, runs))
     for r in range(runs):
-        run_rows.append(Run(id=new_id("run_"), project=project, thread=thread, assistant_id=assistant.id,
-                            status="completed" if r % 10 else "failed", model="fake-model",
-                            created_at=start + timedelta(seconds=r * 60),
-                            started_at=start + timedelta(seconds=r * 60 + 1),
-                            completed_at=start + timedelta(seconds=r * 60 + 5),
-                            last_error=None if r % 10 else {"code": "server_error", "message": "provider timed out"},
-                            usage={"prompt_tokens": 900 + r, "completion_tokens": 120, "total_tokens": 1020 + r}))
+        run_rows.append(
+            Run(
+                id=new_id("run_"),
+                project=project,
+                thread=thread,
+                assistant_id=assistant.id,
+                status="completed" if r % 10 else "failed",
+                model="fake-model",
+                created_at=start + timedelta(seconds=r * 60),
+                started_at=start + timedelta(seconds=r * 60 + 1),
+                completed_at=start + timedelta(seconds=r * 60 + 5),
+                last_error=None if r % 10 else {"code": "server_error", "message": "provider timed out"},
+                usage={"prompt_tokens": 900 + r, "completion_tokens": 120, "total_tokens": 1020 + r},
+            )
+        )
     for i in range(messages):
         run = run_rows[min(len(run_rows) - 1, i // per_run)] if run_rows else None
         role = "user" if i % 2 == 0 else "assistant"
         annotations = []
         if role == "assistant" and i % 10 == 1:
-            annotations = [{"type": "file_citation", "text": "【4:0†source】", "start_index": 0, "end_index": 10,
-                            "file_citation": {"file_id": files[i % 3].id, "quote": "restart the service"}}]
-        message_rows.append(Message(
-            id=new_id("msg_"), thread=thread, role=role, created_at=start + timedelta(seconds=i * 6),
-            content=[{"type": "text", "text": {"value": f"Message {i}. " + body + (" 【4:0†source】" if annotations else ""),
-                                               "annotations": annotations}}],
-            assistant_id=assistant.id if role == "assistant" else None,
-            run_id=run.id if run and role == "assistant" else None))
+            annotations = [
+                {
+                    "type": "file_citation",
+                    "text": "【4:0†source】",
+                    "start_index": 0,
+                    "end_index": 10,
+                    "file_citation": {"file_id": files[i % 3].id, "quote": "restart the service"},
+                }
+            ]
+        message_rows.append(
+            Message(
+                id=new_id("msg_"),
+                thread=thread,
+                role=role,
+                created_at=start + timedelta(seconds=i * 6),
+                content=[
+                    {
+                        "type": "text",
+                        "text": {
+                            "value": f"Message {i}. " + body + (" 【4:0†source】" if annotations else ""),
+                            "annotations": annotations,
+                        },
+                    }
+                ],
+                assistant_id=assistant.id if role == "assistant" else None,
+                run_id=run.id if run and role == "assistant" else None,
+            )
+        )
     Run.objects.bulk_create(run_rows, batch_size=500)
     Message.objects.bulk_create(message_rows, batch_size=500)
     for run in run_rows:
-        step_rows.append(RunStep(id=new_id("step_"), run=run, thread_id=thread.id, assistant_id=assistant.id,
-                                 type="tool_calls", status="completed", created_at=run.created_at,
-                                 step_details={"type": "tool_calls", "tool_calls": [{
-                                     "id": new_id("call_"), "type": "function", "function": {
-                                         "name": "lookup", "arguments": '{"q": "manual"}', "output": "page 12"}}]}))
-        step_rows.append(RunStep(id=new_id("step_"), run=run, thread_id=thread.id, assistant_id=assistant.id,
-                                 type="message_creation", status="completed", created_at=run.created_at,
-                                 step_details={"type": "message_creation", "message_creation": {"message_id": "msg_x"}}))
+        step_rows.append(
+            RunStep(
+                id=new_id("step_"),
+                run=run,
+                thread_id=thread.id,
+                assistant_id=assistant.id,
+                type="tool_calls",
+                status="completed",
+                created_at=run.created_at,
+                step_details={
+                    "type": "tool_calls",
+                    "tool_calls": [
+                        {
+                            "id": new_id("call_"),
+                            "type": "function",
+                            "function": {
+                                "name": "lookup",
+                                "arguments": '{"q": "manual"}',
+                                "output": "page 12",
+                            },
+                        }
+                    ],
+                },
+            )
+        )
+        step_rows.append(
+            RunStep(
+                id=new_id("step_"),
+                run=run,
+                thread_id=thread.id,
+                assistant_id=assistant.id,
+                type="message_creation",
+                status="completed",
+                created_at=run.created_at,
+                step_details={"type": "message_creation", "message_creation": {"message_id": "msg_x"}},
+            )
+        )
     RunStep.objects.bulk_create(step_rows, batch_size=500)
     return {"project": project.pk, "key": key, "thread": thread.id, "assistant": assistant.id}
 
@@ -271,8 +405,11 @@ def login(base: str) -> Any:
     client = httpx.Client(base_url=base, timeout=60)
     client.get("/login")
     token = client.cookies["csrftoken"]
-    r = client.post("/login", data={"username": "bench", "password": PASSWORD, "csrfmiddlewaretoken": token},
-                    headers={"Referer": f"{base}/login"})
+    r = client.post(
+        "/login",
+        data={"username": "bench", "password": PASSWORD, "csrfmiddlewaretoken": token},
+        headers={"Referer": f"{base}/login"},
+    )
     assert r.status_code in (200, 302) and "sessionid" in client.cookies, r.text[:300]
     return client
 
@@ -296,7 +433,9 @@ def inspector(stack: Stack, seeded: dict[str, Any], iterations: int) -> dict[str
     assert "Load more messages" in first and "manual-" in first, "the first screen is not what it should be"
     screen = time_get(client, page, iterations)
     runs = time_get(client, page + "/runs", iterations, headers={"HX-Request": "true"})
-    more = client.get(page, params={"after": re.findall(r'id="(msg_[^"]+)"', first)[-1]}, headers={"HX-Request": "true"})
+    more = client.get(
+        page, params={"after": re.findall(r'id="(msg_[^"]+)"', first)[-1]}, headers={"HX-Request": "true"}
+    )
     assert more.status_code == 200
     return {
         "first_screen_ms": {"p50": pct(screen, 50), "p95": pct(screen, 95), "max": max(screen)},
@@ -314,12 +453,17 @@ def token_latency(stack: Stack, seeded: dict[str, Any], runs: int, tokens: int) 
     received_runs = 0
     for n in range(runs + 1):  # the first run warms up the worker, the provider connection and the stream
         marker = f"BMK{n}X"
-        r = client.post(f"/p/{seeded['project']}/playground/send", headers=csrf,
-                        data={"assistant_id": seeded["assistant"], "content": f"Tell me everything. {marker}"})
+        r = client.post(
+            f"/p/{seeded['project']}/playground/send",
+            headers=csrf,
+            data={"assistant_id": seeded["assistant"], "content": f"Tell me everything. {marker}"},
+        )
         assert r.status_code == 200, r.text[:300]
         stream_url = re.search(r'data-stream-url="([^"]+)"', r.text).group(1)  # type: ignore[union-attr]
         received: dict[int, float] = {}
-        with client.stream("GET", stream_url, headers={"Accept": "text/event-stream"}, timeout=120) as response:
+        with client.stream(
+            "GET", stream_url, headers={"Accept": "text/event-stream"}, timeout=120
+        ) as response:
             assert response.status_code == 200
             opened = time.monotonic()
             event = ""
@@ -330,7 +474,11 @@ def token_latency(stack: Stack, seeded: dict[str, Any], runs: int, tokens: int) 
                 elif line.startswith("data: ") and event == "thread.message.delta":
                     for found in TOKEN.finditer(line):
                         received.setdefault(int(found.group(1)), now)
-                elif line.startswith("data: ") and event in ("thread.run.completed", "thread.run.failed", "done"):
+                elif line.startswith("data: ") and event in (
+                    "thread.run.completed",
+                    "thread.run.failed",
+                    "done",
+                ):
                     break
         sent = _provider_times(stack.record, str(n), tokens)
         if n == 0:
@@ -343,8 +491,13 @@ def token_latency(stack: Stack, seeded: dict[str, Any], runs: int, tokens: int) 
                     continue
                 samples.append((at - sent[index]) * 1000)
     return {
-        "p50_ms": pct(samples, 50), "p95_ms": pct(samples, 95), "p99_ms": pct(samples, 99), "max_ms": max(samples),
-        "tokens_measured": len(samples), "tokens_skipped_before_connect": skipped, "runs": received_runs,
+        "p50_ms": pct(samples, 50),
+        "p95_ms": pct(samples, 95),
+        "p99_ms": pct(samples, 99),
+        "max_ms": max(samples),
+        "tokens_measured": len(samples),
+        "tokens_skipped_before_connect": skipped,
+        "runs": received_runs,
     }
 
 
@@ -371,7 +524,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=200, help="runs in the seeded thread")
     parser.add_argument("--iterations", type=int, default=200, help="timed GETs of each inspector URL")
-    parser.add_argument("--stream-runs", type=int, default=5, help="playground runs streamed (plus one warm-up)")
+    parser.add_argument(
+        "--stream-runs", type=int, default=5, help="playground runs streamed (plus one warm-up)"
+    )
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--interval-ms", type=float, default=20.0)
     parser.add_argument("--out", help="write the results as JSON here too")
@@ -385,8 +540,14 @@ def main() -> None:
         seeded = seed(stack.env, args.messages, args.runs)
         stack.start_servers()
         results = {
-            "config": {"messages": args.messages, "runs": args.runs, "tokens": args.tokens,
-                       "interval_ms": args.interval_ms, "db": "sqlite", "cpus": os.cpu_count()},
+            "config": {
+                "messages": args.messages,
+                "runs": args.runs,
+                "tokens": args.tokens,
+                "interval_ms": args.interval_ms,
+                "db": "sqlite",
+                "cpus": os.cpu_count(),
+            },
             "inspector": inspector(stack, seeded, args.iterations),
             "tokens": token_latency(stack, seeded, args.stream_runs, args.tokens),
         }

@@ -89,7 +89,9 @@ def main() -> None:
             return sum(counts), wall, cpu
 
         events, wall, cpu = asyncio.run(run())
-        print(f"events {events}  wall {wall:.2f} s  event-loop thread CPU {cpu:.3f} s  ({cpu / events * 1e6:.1f} us/event)")
+        print(
+            f"events {events}  wall {wall:.2f} s  event-loop thread CPU {cpu:.3f} s  ({cpu / events * 1e6:.1f} us/event)"
+        )
     finally:
         process.terminate()
         process.wait(timeout=10)

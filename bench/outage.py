@@ -33,7 +33,19 @@ from console.launcher import find_redis_server, free_port, redis_answers  # noqa
 
 def _redis(binary: str, port: int, directory: Path) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ],
         stdout=subprocess.DEVNULL,
     )
     while not redis_answers("127.0.0.1", port):
@@ -53,19 +65,44 @@ def main() -> None:
     assert binary, "redis-server is needed"
     var = Path(tempfile.mkdtemp(prefix="bench-outage-"))
     redis_port, web_port = free_port(), free_port()
-    env = {**os.environ, "VAR_DIR": str(var), "DATABASE_URL": "", "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+    env = {
+        **os.environ,
+        "VAR_DIR": str(var),
+        "DATABASE_URL": "",
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     redis_server = _redis(binary, redis_port, var)
     subprocess.run([PYTHON, "manage.py", "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
-    key = subprocess.run(
-        [PYTHON, "manage.py", "create_api_key", "--project", "bench"], env=env, cwd=ROOT, check=True,
-        capture_output=True, text=True,
-    ).stdout.strip().splitlines()[-1]
-    web = subprocess.Popen(
-        [PYTHON, "-m", "uvicorn", "console.asgi:application", "--port", str(web_port), "--log-level", "error"],
-        env=env, cwd=ROOT,
+    key = (
+        subprocess.run(
+            [PYTHON, "manage.py", "create_api_key", "--project", "bench"],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
     )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{web_port}/v1/", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    web = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "console.asgi:application",
+            "--port",
+            str(web_port),
+            "--log-level",
+            "error",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
+    client = httpx.Client(
+        base_url=f"http://127.0.0.1:{web_port}/v1/", headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
     try:
         while True:
             try:

@@ -123,7 +123,13 @@ def _ingest_child(args: argparse.Namespace) -> None:
         row["status"]: row["n"]
         for row in VectorStoreFile.objects.filter(store=store).values("status").annotate(n=Count("pk"))
     }
-    result = {"files": len(ids), "mb": size / 1e6, "upload_s": upload_s, "ingest_s": ingest_s, "statuses": statuses}
+    result = {
+        "files": len(ids),
+        "mb": size / 1e6,
+        "upload_s": upload_s,
+        "ingest_s": ingest_s,
+        "statuses": statuses,
+    }
     print(json.dumps(result))
 
 
@@ -168,12 +174,30 @@ def _memory_once(work: pathlib.Path, s3: Any | None, mb: int) -> dict[str, float
     env = _env(work, s3)
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--verbosity", "0"], env=env, cwd=ROOT, check=True)
-    key = subprocess.run(
-        [*manage, "create_api_key", "--project", "bench"], env=env, cwd=ROOT, check=True, capture_output=True, text=True
-    ).stdout.strip().splitlines()[-1]
+    key = (
+        subprocess.run(
+            [*manage, "create_api_key", "--project", "bench"],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "console.asgi:application", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "console.asgi:application",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         env=env,
         cwd=ROOT,
     )
@@ -195,12 +219,20 @@ def _memory_once(work: pathlib.Path, s3: Any | None, mb: int) -> dict[str, float
                     raise
                 time.sleep(0.1)
         # Warm up: the first request imports and caches what every request needs.
-        httpx.post(f"{base}/files", headers=headers, files={"file": ("w.txt", b"warm")}, data={"purpose": "assistants"})
+        httpx.post(
+            f"{base}/files",
+            headers=headers,
+            files={"file": ("w.txt", b"warm")},
+            data={"purpose": "assistants"},
+        )
         baseline = _rss_mb(server.pid)
         before = {"upload": baseline}
         with _Sampler(server.pid) as up, open(big, "rb") as handle:
             r = httpx.post(
-                f"{base}/files", headers=headers, files={"file": ("big.bin", handle)}, data={"purpose": "assistants"},
+                f"{base}/files",
+                headers=headers,
+                files={"file": ("big.bin", handle)},
+                data={"purpose": "assistants"},
                 timeout=600,
             )
             r.raise_for_status()
@@ -208,7 +240,9 @@ def _memory_once(work: pathlib.Path, s3: Any | None, mb: int) -> dict[str, float
         received = 0
         before["download"] = _rss_mb(server.pid)
         with _Sampler(server.pid) as down:
-            with httpx.stream("GET", f"{base}/files/{file_id}/content", headers=headers, timeout=600) as response:
+            with httpx.stream(
+                "GET", f"{base}/files/{file_id}/content", headers=headers, timeout=600
+            ) as response:
                 for chunk in response.iter_bytes():
                     received += len(chunk)
         assert received == mb << 20, received
@@ -231,7 +265,9 @@ def cmd_memory(args: argparse.Namespace) -> None:
         results["local"] = _memory_once(pathlib.Path(tmp) / "local", None, args.mb)
         with moto_server() as s3:
             results["s3"] = _memory_once(pathlib.Path(tmp) / "s3", s3, args.mb)
-    print(f"| storage ({args.mb} MB file) | RSS at start | growth during upload | growth during download | RSS at end |")
+    print(
+        f"| storage ({args.mb} MB file) | RSS at start | growth during upload | growth during download | RSS at end |"
+    )
     print("|---|---|---|---|---|")
     for name, r in results.items():
         print(
@@ -241,11 +277,15 @@ def cmd_memory(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     ingest = sub.add_parser("ingest")
     ingest.add_argument("--every", type=int, default=1, help="take every Nth corpus file")
-    ingest.add_argument("--threads", type=int, default=4, help="files ingested at once, as a worker's threads do")
+    ingest.add_argument(
+        "--threads", type=int, default=4, help="files ingested at once, as a worker's threads do"
+    )
     child = sub.add_parser("_ingest")
     child.add_argument("--every", type=int, default=1)
     child.add_argument("--threads", type=int, default=4)

@@ -59,13 +59,22 @@ def pct(values: list[float], q: float) -> float:
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    return {"p50": round(pct(values, 50), 1), "p95": round(pct(values, 95), 1), "p99": round(pct(values, 99), 1),
-            "max": round(max(values), 1)}
+    return {
+        "p50": round(pct(values, 50), 1),
+        "p95": round(pct(values, 95), 1),
+        "p99": round(pct(values, 99), 1),
+        "max": round(max(values), 1),
+    }
 
 
 def seed(env: dict[str, str], count: int) -> dict[str, Any]:
-    os.environ.update({k: v for k, v in env.items() if k in ("DJANGO_SETTINGS_MODULE", "VAR_DIR", "DATABASE_URL",
-                                                              "REDIS_URL")})
+    os.environ.update(
+        {
+            k: v
+            for k, v in env.items()
+            if k in ("DJANGO_SETTINGS_MODULE", "VAR_DIR", "DATABASE_URL", "REDIS_URL")
+        }
+    )
     import django
 
     django.setup()
@@ -84,14 +93,20 @@ def seed(env: dict[str, str], count: int) -> dict[str, Any]:
     project = get_or_create_project("bench-thread-list")
     _, key = create_api_key(project, name="bench")
     get_user_model().objects.create_superuser("bench", "bench@example.com", PASSWORD)
-    assistants = [Assistant.objects.create(project=project, model="fake-model", name=f"Helper {n}") for n in range(4)]
+    assistants = [
+        Assistant.objects.create(project=project, model="fake-model", name=f"Helper {n}") for n in range(4)
+    ]
     start = timezone.now() - timedelta(days=90)
     words = "order invoice parcel refund password account billing delivery login upgrade".split()
     threads, messages, runs = [], [], []
     for t in range(count):
         created = start + timedelta(seconds=rng.uniform(0, 89 * 86400))
-        thread = Thread(id=new_id("thread_"), project=project, created_at=created,
-                        metadata={"customer": f"c{t % 300}", "channel": rng.choice(["web", "mail"])})
+        thread = Thread(
+            id=new_id("thread_"),
+            project=project,
+            created_at=created,
+            metadata={"customer": f"c{t % 300}", "channel": rng.choice(["web", "mail"])},
+        )
         threads.append(thread)
         assistant = assistants[t % len(assistants)].id
         n = rng.randint(1, 9)
@@ -99,20 +114,38 @@ def seed(env: dict[str, str], count: int) -> dict[str, Any]:
             at = created + timedelta(seconds=i * rng.uniform(10, 600))
             role = "user" if i % 2 == 0 else "assistant"
             topic = "refund" if t % 20 == 0 else rng.choice(words[:3] + words[4:])
-            text = (f"Question {i} about my {topic}: it has not arrived and I would like to know what happens next."
-                    if role == "user" else f"Thanks for asking about the {topic}. Here is what I found in our records.")
+            text = (
+                f"Question {i} about my {topic}: it has not arrived and I would like to know what happens next."
+                if role == "user"
+                else f"Thanks for asking about the {topic}. Here is what I found in our records."
+            )
             run_id = None
             if role == "assistant":
                 failed = t % 7 == 0 and i == n - 1
-                run = Run(id=new_id("run_"), project=project, thread=thread, assistant_id=assistant, model="fake-model",
-                          status="failed" if failed else "completed", created_at=at - timedelta(seconds=2),
-                          last_error={"code": "server_error", "message": "provider timed out"} if failed else None,
-                          usage={"prompt_tokens": 500, "completion_tokens": 80, "total_tokens": 580})
+                run = Run(
+                    id=new_id("run_"),
+                    project=project,
+                    thread=thread,
+                    assistant_id=assistant,
+                    model="fake-model",
+                    status="failed" if failed else "completed",
+                    created_at=at - timedelta(seconds=2),
+                    last_error={"code": "server_error", "message": "provider timed out"} if failed else None,
+                    usage={"prompt_tokens": 500, "completion_tokens": 80, "total_tokens": 580},
+                )
                 runs.append(run)
                 run_id = run.id
-            messages.append(Message(id=new_id("msg_"), thread=thread, role=role, created_at=at, run_id=run_id,
-                                    assistant_id=assistant if role == "assistant" else None,
-                                    content=[{"type": "text", "text": {"value": text, "annotations": []}}]))
+            messages.append(
+                Message(
+                    id=new_id("msg_"),
+                    thread=thread,
+                    role=role,
+                    created_at=at,
+                    run_id=run_id,
+                    assistant_id=assistant if role == "assistant" else None,
+                    content=[{"type": "text", "text": {"value": text, "annotations": []}}],
+                )
+            )
     last = {}
     for message in messages:
         last[message.thread_id] = max(last.get(message.thread_id, message.created_at), message.created_at)
@@ -126,7 +159,13 @@ def seed(env: dict[str, str], count: int) -> dict[str, Any]:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")  # planner statistics, as autovacuum would gather them
-    return {"project": project.pk, "key": key, "threads": len(threads), "messages": len(messages), "runs": len(runs)}
+    return {
+        "project": project.pk,
+        "key": key,
+        "threads": len(threads),
+        "messages": len(messages),
+        "runs": len(runs),
+    }
 
 
 class Stack:
@@ -134,10 +173,15 @@ class Stack:
         self.tmp = tmp
         self.procs: list[subprocess.Popen[bytes]] = []
         self.redis_port, self.web_port = free_port(), free_port()
-        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "console.settings", "VAR_DIR": str(tmp / "var"),
-                    "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
-                    "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
-                    "CONSOLE_SELF_URL": f"http://127.0.0.1:{self.web_port}/v1", "LOG_LEVEL": "WARNING"}
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "console.settings",
+            "VAR_DIR": str(tmp / "var"),
+            "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
+            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "CONSOLE_SELF_URL": f"http://127.0.0.1:{self.web_port}/v1",
+            "LOG_LEVEL": "WARNING",
+        }
 
     @property
     def base(self) -> str:
@@ -145,19 +189,50 @@ class Stack:
 
     def spawn(self, name: str, cmd: list[str]) -> None:
         log = open(self.tmp / f"{name}.log", "wb")  # noqa: SIM115
-        self.procs.append(subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                           start_new_session=True))
+        self.procs.append(
+            subprocess.Popen(
+                cmd, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        )
 
     def start(self) -> None:
-        self.spawn("redis", ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(self.tmp)])
+        self.spawn(
+            "redis",
+            [
+                "redis-server",
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp),
+            ],
+        )
         subprocess.run([PYTHON, "manage.py", "migrate", "-v", "0"], env=self.env, cwd=ROOT, check=True)
 
     def serve(self) -> None:
         import httpx
 
-        self.spawn("web", [PYTHON, "-m", "uvicorn", "console.asgi:application", "--host", "127.0.0.1", "--port",
-                           str(self.web_port), "--no-access-log", "--log-level", "warning"])
+        self.spawn(
+            "web",
+            [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "console.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.web_port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -195,17 +270,24 @@ def measure(stack: Stack, seeded: dict[str, Any], iterations: int) -> dict[str, 
 
     console = httpx.Client(base_url=stack.base, timeout=60)
     console.get("/login")
-    console.post("/login", data={"username": "bench", "password": PASSWORD,
-                                 "csrfmiddlewaretoken": console.cookies["csrftoken"]},
-                 headers={"Referer": f"{stack.base}/login"})
+    console.post(
+        "/login",
+        data={"username": "bench", "password": PASSWORD, "csrfmiddlewaretoken": console.cookies["csrftoken"]},
+        headers={"Referer": f"{stack.base}/login"},
+    )
     page = f"/p/{seeded['project']}/threads"
     first = console.get(page).text
-    assert first.count('<td class="conv">') == 50 and "Question 0 about my" in first, "not the expected first screen"
-    api = httpx.Client(base_url=stack.base + "/v1", timeout=60,
-                       headers={"Authorization": f"Bearer {seeded['key']}", "OpenAI-Beta": "assistants=v2"})
+    assert first.count('<td class="conv">') == 50 and "Question 0 about my" in first, (
+        "not the expected first screen"
+    )
+    api = httpx.Client(
+        base_url=stack.base + "/v1",
+        timeout=60,
+        headers={"Authorization": f"Bearer {seeded['key']}", "OpenAI-Beta": "assistants=v2"},
+    )
     params = {"order_by": "last_activity", "include[]": "summary", "limit": 50}
     found = console.get(page, params={"q": "refund"}).text
-    assert "class=\"snippet\"" in found, "search shows no snippet"
+    assert 'class="snippet"' in found, "search shows no snippet"
     return {
         "console_first_screen_ms": summary(timed(console, page, iterations)),
         "api_threads_ms": summary(timed(api, "/threads", iterations, params=params)),
@@ -229,15 +311,22 @@ def main() -> None:
         seeded = seed(stack.env, args.threads)
         seeded["seed_s"] = round(time.monotonic() - t0, 1)
         stack.serve()
-        results = {"config": {**{k: v for k, v in seeded.items() if k not in ("key",)},
-                              "db": "postgresql" if stack.env["DATABASE_URL"] else "sqlite",
-                              "iterations": args.iterations, "cpus": os.cpu_count()},
-                   **measure(stack, seeded, args.iterations)}
+        results = {
+            "config": {
+                **{k: v for k, v in seeded.items() if k not in ("key",)},
+                "db": "postgresql" if stack.env["DATABASE_URL"] else "sqlite",
+                "iterations": args.iterations,
+                "cpus": os.cpu_count(),
+            },
+            **measure(stack, seeded, args.iterations),
+        }
     finally:
         stack.stop()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
-    results["verdict"] = {"console_first_screen_p95_ms<=100": results["console_first_screen_ms"]["p95"] <= TARGET_P95_MS}
+    results["verdict"] = {
+        "console_first_screen_p95_ms<=100": results["console_first_screen_ms"]["p95"] <= TARGET_P95_MS
+    }
     print(json.dumps(results, indent=2))
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))

@@ -102,7 +102,9 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")))}
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")))
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The search index needs FTS5 and the sqlite-vec extension; Python's own sqlite3 may be built
     # without extension loading, so Django's backend uses the bundled SQLite of pysqlite3-binary.
@@ -291,7 +293,13 @@ EMBEDDINGS_BASE_URL = os.environ.get("EMBEDDINGS_BASE_URL", "").strip()
 EMBEDDINGS_MODEL = os.environ.get("EMBEDDINGS_MODEL", "").strip()
 EMBEDDINGS_API_KEY = os.environ.get("EMBEDDINGS_API_KEY", "").strip()
 EMBEDDINGS_DIMENSIONS: int | None = int(os.environ.get("EMBEDDINGS_DIMENSIONS", "0").strip() or 0) or None
-EMBEDDINGS_LOCAL = os.environ.get("EMBEDDINGS_LOCAL", "").strip().lower() in {"1", "true", "yes", "on", "local"}
+EMBEDDINGS_LOCAL = os.environ.get("EMBEDDINGS_LOCAL", "").strip().lower() in {
+    "1",
+    "true",
+    "yes",
+    "on",
+    "local",
+}
 
 # code_interpreter: wall-clock limit of one call (the sandbox's own limits: docs/sandbox.md).
 CODE_INTERPRETER_TIMEOUT = float(os.environ.get("CODE_INTERPRETER_TIMEOUT", "60"))
@@ -309,7 +317,9 @@ def env_float(name: str, default: float) -> float:
 
 # The code_interpreter sandbox (docs/sandbox.md), read by console/sandbox/service.py.
 SANDBOX_ROOT = Path(os.environ.get("SANDBOX_ROOT") or VAR_DIR / "sandbox")
-SANDBOX_PYTHON = Path(os.environ.get("SANDBOX_PYTHON", "").strip() or VAR_DIR / "sandbox-runtime" / "bin" / "python")
+SANDBOX_PYTHON = Path(
+    os.environ.get("SANDBOX_PYTHON", "").strip() or VAR_DIR / "sandbox-runtime" / "bin" / "python"
+)
 SANDBOX_IDLE_TIMEOUT = env_float("SANDBOX_IDLE_TIMEOUT", 3600)
 SANDBOX_MAX_SESSIONS = env_int("SANDBOX_MAX_SESSIONS", 32)
 SANDBOX_UID_BASE = env_int("SANDBOX_UID_BASE", 61000)

@@ -204,7 +204,9 @@ class Supervisor:
             try:
                 child.process.wait(timeout=child.spec.stop_timeout)
             except subprocess.TimeoutExpired:
-                log(f"{child.spec.name} (pid {child.pid}) did not stop in {child.spec.stop_timeout:.0f} s; killing it.")
+                log(
+                    f"{child.spec.name} (pid {child.pid}) did not stop in {child.spec.stop_timeout:.0f} s; killing it."
+                )
             # The group too: a child's own children must not outlive it.
             child.signal_group(signal.SIGKILL)
             try:

@@ -43,6 +43,7 @@ def live_url(django_db_setup: None, redis_url: str) -> Iterator[str]:
     port = _free_port()
     config = uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = _ThreadedServer(config)
+
     async def serve() -> None:
         from console.providers.http import aclose_async_client
 
@@ -156,7 +157,12 @@ def worker(live_url: str, redis_url: str) -> Iterator[None]:
     from console import celery_app
 
     with start_worker(
-        celery_app, pool="threads", concurrency=16, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
+        celery_app,
+        pool="threads",
+        concurrency=16,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        shutdown_timeout=10,
     ):
         yield
     from console.engine import loop

@@ -400,8 +400,17 @@ class FakeProvider:
             found = re.search(rb'name="model"\r\n\r\n([^\r]*)\r\n', bytes(raw))
             model = found.group(1).decode() if found else None
             usage = {"type": "tokens", "input_tokens": 7, "output_tokens": 3, "total_tokens": 10}
-            return await _json(send, 200, {"text": f"{size} bytes", "model": model, "size": size,
-                                           "sha256": call["sha256"], "usage": usage})
+            return await _json(
+                send,
+                200,
+                {
+                    "text": f"{size} bytes",
+                    "model": model,
+                    "size": size,
+                    "sha256": call["sha256"],
+                    "usage": usage,
+                },
+            )
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -416,23 +425,45 @@ class FakeProvider:
             ]
             tokens = sum(len(_WORD.findall(t)) for t in texts)
             usage = {"prompt_tokens": tokens, "total_tokens": tokens}
-            answer = {"object": "list", "data": list(reversed(data)), "model": body.get("model"), "usage": usage}
+            answer = {
+                "object": "list",
+                "data": list(reversed(data)),
+                "model": body.get("model"),
+                "usage": usage,
+            }
             return await _json(send, 200, answer)
         if path == "/v1/moderations":
-            return await _json(send, 200, {"id": "modr-" + _rand(8), "model": body.get("model"), "results": [
-                {"flagged": False, "categories": {}, "category_scores": {}}]})
+            return await _json(
+                send,
+                200,
+                {
+                    "id": "modr-" + _rand(8),
+                    "model": body.get("model"),
+                    "results": [{"flagged": False, "categories": {}, "category_scores": {}}],
+                },
+            )
         words = ["Hello", " from", " responses."]
         usage = {"input_tokens": 5, "output_tokens": len(words), "total_tokens": 5 + len(words)}
-        response = {"id": "resp_" + _rand(12), "object": "response", "status": "completed",
-                    "model": body.get("model"), "output_text": "".join(words), "usage": usage}
+        response = {
+            "id": "resp_" + _rand(12),
+            "object": "response",
+            "status": "completed",
+            "model": body.get("model"),
+            "output_text": "".join(words),
+            "usage": usage,
+        }
         if not body.get("stream"):
             return await _json(send, 200, response)
         await _start(send, 200, [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")])
-        events = [{"type": "response.created", "response": {**response, "status": "in_progress", "usage": None}}]
+        events = [
+            {"type": "response.created", "response": {**response, "status": "in_progress", "usage": None}}
+        ]
         events += [{"type": "response.output_text.delta", "delta": w} for w in words]
         events.append({"type": "response.completed", "response": response})
         for event in events:
-            await _body(send, b"event: %s\ndata: %s\n\n" % (event["type"].encode(), orjson.dumps(event)), more=True)
+            await _body(
+                send, b"event: %s\ndata: %s\n\n" % (event["type"].encode(), orjson.dumps(event)), more=True
+            )
         await _body(send, b"")
 
     async def _complete(self, body: dict[str, Any], reply: Answer, send: Send) -> None:

@@ -108,7 +108,11 @@ def test_it_declares_and_shares_its_volumes(compose: dict[str, Any]) -> None:
     assert declared == used, f"declared but never mounted: {declared - used}"
 
     # Uploads written by web are read by workers on other machines: file bytes live in S3, not a volume.
-    assert services["web"]["environment"]["FILE_STORAGE"] == services["worker"]["environment"]["FILE_STORAGE"] == "s3"
+    assert (
+        services["web"]["environment"]["FILE_STORAGE"]
+        == services["worker"]["environment"]["FILE_STORAGE"]
+        == "s3"
+    )
     assert services["worker"]["environment"]["SANDBOX_ROOT"] in _named_volumes(services["worker"]).values()
     assert "/var/lib/postgresql/data" in _named_volumes(services["postgres"]).values()
 
@@ -131,7 +135,9 @@ def test_it_parses_with_docker_compose() -> None:
 def test_it_restarts_and_health_checks_every_service():
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     for name, service in services.items():
-        if service.get("restart") == "on-failure":  # a one-shot job (creating the bucket) has nothing to check
+        if (
+            service.get("restart") == "on-failure"
+        ):  # a one-shot job (creating the bucket) has nothing to check
             continue
         assert service.get("restart") == "unless-stopped", name
         assert service.get("healthcheck", {}).get("test"), name

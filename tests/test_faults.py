@@ -42,7 +42,9 @@ class Product:
     output: list[str] = field(default_factory=list)
 
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=f"{self.base}/v1/", headers={"Authorization": f"Bearer {self.key}"}, timeout=10)
+        return httpx.Client(
+            base_url=f"{self.base}/v1/", headers={"Authorization": f"Bearer {self.key}"}, timeout=10
+        )
 
     def pids(self, name: str) -> list[int]:
         """Every pid the launcher started for `name`, oldest first."""
@@ -155,7 +157,13 @@ def test_it_restarts_a_killed_worker_and_ends_its_runs_keeping_their_text(produc
         runs = _start_runs(api, 2)
         # The text streamed so far reaches the stored message while the run is still going.
         for thread_id, _ in runs:
-            _wait(lambda t=thread_id: (found := _assistant_text(api, t)) and found[0] == "in_progress" and found[1], 30, "partial text")
+            _wait(
+                lambda t=thread_id: (
+                    (found := _assistant_text(api, t)) and found[0] == "in_progress" and found[1]
+                ),
+                30,
+                "partial text",
+            )
         worker = product.pids("worker")[-1]
         os.kill(worker, signal.SIGKILL)
         killed_at = time.monotonic()
@@ -166,7 +174,9 @@ def test_it_restarts_a_killed_worker_and_ends_its_runs_keeping_their_text(produc
 
         for thread_id, run_id in runs:
             run = _wait(
-                lambda t=thread_id, r=run_id: (got := api.get(f"threads/{t}/runs/{r}").json())["status"] in TERMINAL and got,
+                lambda t=thread_id, r=run_id: (
+                    (got := api.get(f"threads/{t}/runs/{r}").json())["status"] in TERMINAL and got
+                ),
                 max(1.0, killed_at + 40 - time.monotonic()),
                 f"run {run_id} to end within 40 s of the kill",
             )
@@ -177,8 +187,12 @@ def test_it_restarts_a_killed_worker_and_ends_its_runs_keeping_their_text(produc
                 assert text and SLOW.text.startswith(text), text
         # The restarted worker executes new runs.
         product.provider.default = QUICK
-        (thread_id, run_id), = _start_runs(api, 1)
-        _wait(lambda: api.get(f"threads/{thread_id}/runs/{run_id}").json()["status"] == "completed", 30, "a new run")
+        ((thread_id, run_id),) = _start_runs(api, 1)
+        _wait(
+            lambda: api.get(f"threads/{thread_id}/runs/{run_id}").json()["status"] == "completed",
+            30,
+            "a new run",
+        )
     assert product.process.poll() is None
 
 
@@ -187,7 +201,9 @@ def test_it_survives_a_redis_restart_while_runs_stream(product: Product):
     with product.api() as api:
         runs = _start_runs(api, 2)
         for thread_id, _ in runs:
-            _wait(lambda t=thread_id: (found := _assistant_text(api, t)) and found[1], 30, "streaming to start")
+            _wait(
+                lambda t=thread_id: (found := _assistant_text(api, t)) and found[1], 30, "streaming to start"
+            )
         redis = product.pids("redis")[-1]
         lines_before = len(product.output)
         os.kill(redis, signal.SIGTERM)  # stopped; the launcher starts it again
@@ -200,7 +216,7 @@ def test_it_survives_a_redis_restart_while_runs_stream(product: Product):
 
         def new_run_completes() -> bool:
             try:
-                (thread_id, run_id), = _start_runs(api, 1)
+                ((thread_id, run_id),) = _start_runs(api, 1)
             except (AssertionError, httpx.HTTPError):
                 return False
             _wait(
@@ -211,7 +227,9 @@ def test_it_survives_a_redis_restart_while_runs_stream(product: Product):
             return api.get(f"threads/{thread_id}/runs/{run_id}").json()["status"] == "completed"
 
         _wait(new_run_completes, max(1.0, back + 10 - time.monotonic()), "a new run to complete")
-        upload = api.post("files", data={"purpose": "assistants"}, files={"file": ("note.txt", b"The vault code is 4417.")})
+        upload = api.post(
+            "files", data={"purpose": "assistants"}, files={"file": ("note.txt", b"The vault code is 4417.")}
+        )
         assert upload.status_code == 200, upload.text
         store = api.post("vector_stores", json={"file_ids": [upload.json()["id"]]}).json()["id"]
         _wait(
@@ -223,7 +241,9 @@ def test_it_survives_a_redis_restart_while_runs_stream(product: Product):
         # The runs in flight end: completed, or failed with a clear last_error.
         for thread_id, run_id in runs:
             run = _wait(
-                lambda t=thread_id, r=run_id: (got := api.get(f"threads/{t}/runs/{r}").json())["status"] in TERMINAL and got,
+                lambda t=thread_id, r=run_id: (
+                    (got := api.get(f"threads/{t}/runs/{r}").json())["status"] in TERMINAL and got
+                ),
                 60,
                 f"run {run_id} to end",
             )

@@ -40,10 +40,20 @@ def _move(env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def test_it_copies_local_files_into_s3_and_can_run_again(owner, tmp_path):
     kept = services.create_file(
-        owner.project, source=io.BytesIO(b"kept bytes"), source_path=None, filename="a.txt", purpose="assistants", size=10
+        owner.project,
+        source=io.BytesIO(b"kept bytes"),
+        source_path=None,
+        filename="a.txt",
+        purpose="assistants",
+        size=10,
     )
     lost = services.create_file(
-        owner.project, source=io.BytesIO(b"lost"), source_path=None, filename="b.txt", purpose="assistants", size=4
+        owner.project,
+        source=io.BytesIO(b"lost"),
+        source_path=None,
+        filename="b.txt",
+        purpose="assistants",
+        size=4,
     )
     storage.delete(lost.storage_name)  # a row whose bytes are gone is reported, not fatal
 
@@ -70,7 +80,12 @@ def test_it_copies_local_files_into_s3_and_can_run_again(owner, tmp_path):
 
 
 def test_it_refuses_to_run_without_object_storage(owner, tmp_path):
-    env = {**os.environ, "DATABASE_URL": _database_url(), "VAR_DIR": str(tmp_path / "var"), "FILE_STORAGE": "local"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "VAR_DIR": str(tmp_path / "var"),
+        "FILE_STORAGE": "local",
+    }
     done = _move(env)
     assert done.returncode != 0
     assert "FILE_STORAGE is local" in done.stderr

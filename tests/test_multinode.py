@@ -130,27 +130,75 @@ def cluster(django_db_setup: None, django_db_blocker: Any) -> Iterator[Cluster]:
         webs = []
         for i in range(2):
             port = _free_port()
-            start(f"web{i}", [python, "-m", "uvicorn", "console.asgi:application", "--host", "127.0.0.1",
-                              "--port", str(port), "--log-level", "warning"])
+            start(
+                f"web{i}",
+                [
+                    python,
+                    "-m",
+                    "uvicorn",
+                    "console.asgi:application",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                ],
+            )
             webs.append(f"http://127.0.0.1:{port}")
         workers = {}
         for i in range(2):
             # Two SANDBOX_ROOTs on one host need their own uid ranges (docs/sandbox.md).
             workers[f"w{i}"] = start(
                 f"worker{i}",
-                [python, "-m", "celery", "-A", "console", "worker", "--pool", "threads", "--concurrency", "16",
-                 "-n", f"w{i}@multinode", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "console",
+                    "worker",
+                    "--pool",
+                    "threads",
+                    "--concurrency",
+                    "16",
+                    "-n",
+                    f"w{i}@multinode",
+                    "--loglevel",
+                    "WARNING",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
                 SANDBOX_UID_BASE=str(62000 + 100 * i),
             )
-        start("beat", [python, "-m", "celery", "-A", "console", "beat", "--loglevel", "WARNING",
-                       "--schedule", str(work / "beat" / "schedule")])
+        start(
+            "beat",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "console",
+                "beat",
+                "--loglevel",
+                "WARNING",
+                "--schedule",
+                str(work / "beat" / "schedule"),
+            ],
+        )
         redis = redis_py.Redis.from_url(redis_url)
         try:
             for web in webs:
                 _wait(lambda web=web: _answers(web), 60, f"{web} to start")
             _wait(lambda: len(redis.keys("sandbox:alive:*")) == 2, 60, "both workers to start")
             yield Cluster(
-                webs=webs, workers=workers, s3=s3, redis=redis, redis_url=redis_url, provider=provider, dirs=[work]
+                webs=webs,
+                workers=workers,
+                s3=s3,
+                redis=redis,
+                redis_url=redis_url,
+                provider=provider,
+                dirs=[work],
             )
         finally:
             for process in processes:
@@ -205,16 +253,20 @@ def test_it_ingests_a_batch_of_50_files_uploaded_through_both_webs(cluster, owne
     # Stored in S3, and nowhere on the processes' own disks.
     keys = {
         item["Key"]
-        for page in cluster.s3.client().get_paginator("list_objects_v2").paginate(
-            Bucket=cluster.s3.bucket, Prefix="multinode/files/"
-        )
+        for page in cluster.s3.client()
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=cluster.s3.bucket, Prefix="multinode/files/")
         for item in page.get("Contents", [])
     }
     assert {key.rsplit("/", 1)[-1] for key in keys} >= set(file_ids)
     assert not [p for p in cluster.dirs[0].glob("*/media/files/**/*") if p.is_file()]
     # Both webs serve any file's bytes.
-    assert clients[1].files.content(file_ids[0]).read() == b"Document 0. The codeword of document 0 is zebra0.\n"
-    assert clients[0].files.content(file_ids[1]).read() == b"Document 1. The codeword of document 1 is zebra1.\n"
+    assert (
+        clients[1].files.content(file_ids[0]).read() == b"Document 0. The codeword of document 0 is zebra0.\n"
+    )
+    assert (
+        clients[0].files.content(file_ids[1]).read() == b"Document 1. The codeword of document 1 is zebra1.\n"
+    )
     # A deleted file's object is gone.
     clients[0].files.delete(file_ids[2])
     remaining = cluster.s3.client().list_objects_v2(Bucket=cluster.s3.bucket, Prefix="multinode/files/")
@@ -252,9 +304,7 @@ def test_it_keeps_a_threads_code_state_over_ten_runs_whichever_worker_runs_them(
                 _workers_take_runs(cluster, next(name for name in cluster.workers if name != holder))
             if i == 7:  # runs 7-10 execute where the session is
                 _workers_take_runs(cluster, holder)
-            cluster.provider.script(
-                code_call(first if i == 1 else "x += 1\nprint(x)"), Text(f"x is {i}")
-            )
+            cluster.provider.script(code_call(first if i == 1 else "x += 1\nprint(x)"), Text(f"x is {i}"))
             client = clients[i % 2]
             client.beta.threads.messages.create(thread.id, role="user", content="add one")
             run = client.beta.threads.runs.create_and_poll(
@@ -301,7 +351,9 @@ def test_it_survives_a_worker_killed_mid_run(cluster, owner):
     assistant = client.beta.assistants.create(model="fake", tools=[{"type": "code_interpreter"}])
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "go"}])
     cluster.provider.script(code_call("y = 5\nprint(y)"), Text("stored"))
-    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=100)
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=100
+    )
     assert run.status == "completed"
     victim_name = cluster.redis.get(f"sandbox:thread:{thread.id}").decode().split(".")[1].split("@")[0]
     survivor_name = next(name for name in cluster.workers if name != victim_name)
@@ -315,7 +367,8 @@ def test_it_survives_a_worker_killed_mid_run(cluster, owner):
         run = other.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
         _wait(
             lambda: any(
-                s.type == "tool_calls" for s in other.beta.threads.runs.steps.list(run.id, thread_id=thread.id).data
+                s.type == "tool_calls"
+                for s in other.beta.threads.runs.steps.list(run.id, thread_id=thread.id).data
             ),
             30,
             "the code call to start",
@@ -323,9 +376,11 @@ def test_it_survives_a_worker_killed_mid_run(cluster, owner):
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait(timeout=10)
         run = _wait(
-            lambda: (r := client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)).status
-            in {"completed", "failed"}
-            and r,
+            lambda: (
+                (r := client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)).status
+                in {"completed", "failed"}
+                and r
+            ),
             60,
             "the interrupted run to end",
         )

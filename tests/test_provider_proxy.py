@@ -62,7 +62,9 @@ class Proxy:
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    binary = shutil.which("tinyproxy") or ("/usr/bin/tinyproxy" if Path("/usr/bin/tinyproxy").exists() else None)
+    binary = shutil.which("tinyproxy") or (
+        "/usr/bin/tinyproxy" if Path("/usr/bin/tinyproxy").exists() else None
+    )
     assert binary, "tinyproxy must be installed (.ci/run installs it)"
     folder = tmp_path_factory.mktemp("tinyproxy")
     port = _free_port()
@@ -70,9 +72,11 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     config = folder / "tinyproxy.conf"
     config.write_text(
         f"Port {port}\nListen 127.0.0.1\nTimeout 60\nMaxClients 50\nAllow 127.0.0.1\n"
-        f"LogLevel Info\nLogFile \"{log}\"\nPidFile \"{folder / 'tinyproxy.pid'}\"\n"
+        f'LogLevel Info\nLogFile "{log}"\nPidFile "{folder / "tinyproxy.pid"}"\n'
     )
-    process = subprocess.Popen([binary, "-d", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [binary, "-d", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -88,7 +92,11 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
 
 
 def _calls(base_url: str, tmp_path: Path, **env: str) -> dict[str, int]:
-    clean = {k: v for k, v in os.environ.items() if "proxy" not in k.lower() and not k.startswith(("LLM_", "SSL_CERT"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if "proxy" not in k.lower() and not k.startswith(("LLM_", "SSL_CERT"))
+    }
     result = subprocess.run(
         [sys.executable, "-c", CALLS],
         cwd=ROOT,
@@ -155,14 +163,18 @@ def _certificate(folder: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     return cert_path, key_path
 

@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_it_parses_inline_json_and_files(tmp_path):
     routes = [{"match": "llama*", "base_url": "http://127.0.0.1:11434/v1/", "model": "llama3.1:8b"}]
-    expected = (ProviderRoute(match="llama*", base_url="http://127.0.0.1:11434/v1", api_key="", model="llama3.1:8b"),)
+    expected = (
+        ProviderRoute(match="llama*", base_url="http://127.0.0.1:11434/v1", api_key="", model="llama3.1:8b"),
+    )
     assert parse_routes(json.dumps(routes)) == expected
     path = tmp_path / "routes.json"
     path.write_text(json.dumps(routes))
@@ -41,7 +43,11 @@ def test_it_routes_first_match_then_the_default(settings):
     assert route_for("llama-big").base_url == "http://ollama.test/v1"
     assert route_for("llama-big").model == "llama3.1:8b"
     chosen = route_for("gpt-4o")
-    assert (chosen.base_url, chosen.api_key, chosen.model) == ("http://default.test/v1", "sk-default", "gpt-4o")
+    assert (chosen.base_url, chosen.api_key, chosen.model) == (
+        "http://default.test/v1",
+        "sk-default",
+        "gpt-4o",
+    )
     assert route_for(None).base_url == "http://default.test/v1"
     settings.LLM_BASE_URL = ""
     with pytest.raises(NoProvider, match="LLM_BASE_URL"):
@@ -64,6 +70,8 @@ def test_it_reads_the_environment_once_at_start_up(tmp_path):
         "EMBEDDINGS_LOCAL": "1",
         "PASSTHROUGH": "0",
     }
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["qwen*", "256", "True", "False"]

@@ -62,7 +62,9 @@ class BodyLimitMiddleware:
     async def _refuse(self, send: Any) -> None:
         response = too_large()
         body = response.content
-        headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
+        headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.items()
+        ]
         headers += [(b"content-length", str(len(body)).encode()), (b"connection", b"close")]
         await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -58,7 +58,9 @@ def page_from_query(
     order = query.get("order") or "desc"
     if order not in ("asc", "desc"):
         raise invalid_request(
-            f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.", param="order", code="invalid_value"
+            f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.",
+            param="order",
+            code="invalid_value",
         )
     return Page(
         limit=int_param(query, "limit", default_limit, max_limit),

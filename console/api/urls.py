@@ -44,8 +44,14 @@ urlpatterns = [
     path("vector_stores/<str:vector_store_id>/files/<str:file_id>/content", vector_stores.file_content),
     path("vector_stores/<str:vector_store_id>/file_batches", vector_stores.file_batches),
     path("vector_stores/<str:vector_store_id>/file_batches/<str:batch_id>", vector_stores.file_batch),
-    path("vector_stores/<str:vector_store_id>/file_batches/<str:batch_id>/cancel", vector_stores.cancel_file_batch),
-    path("vector_stores/<str:vector_store_id>/file_batches/<str:batch_id>/files", vector_stores.file_batch_files),
+    path(
+        "vector_stores/<str:vector_store_id>/file_batches/<str:batch_id>/cancel",
+        vector_stores.cancel_file_batch,
+    ),
+    path(
+        "vector_stores/<str:vector_store_id>/file_batches/<str:batch_id>/files",
+        vector_stores.file_batch_files,
+    ),
     # Everything else goes to the model's provider (PASSTHROUGH=0: 404).
     re_path(r"^.*$", passthrough.passthrough),
 ]

@@ -196,7 +196,9 @@ def _single_error(param: str, etype: str, value: Any, ctx: dict[str, Any], msg: 
         kind = "integer" if isinstance(value, int) else "decimal"
         above = etype.startswith("less")
         bound = ctx.get("le", ctx.get("lt", ctx.get("ge", ctx.get("gt"))))
-        op = {"less_than_equal": "<=", "less_than": "<", "greater_than_equal": ">=", "greater_than": ">"}[etype]
+        op = {"less_than_equal": "<=", "less_than": "<", "greater_than_equal": ">=", "greater_than": ">"}[
+            etype
+        ]
         return invalid_request(
             f"Invalid '{param}': {kind} {'above maximum' if above else 'below minimum'} value. "
             f"Expected a value {op} {bound}, but got {value} instead.",
@@ -311,7 +313,9 @@ def reject_nul(request: HttpRequest, path_params: dict[str, Any]) -> None:
     for name, values in request.GET.lists():
         if "\x00" in name or any("\x00" in value for value in values):
             raise _nul_error(name)
-    if request.method not in ("POST", "PUT", "PATCH") or (request.content_type or "").startswith("multipart/"):
+    if request.method not in ("POST", "PUT", "PATCH") or (request.content_type or "").startswith(
+        "multipart/"
+    ):
         return  # multipart bodies are read by their own view, as they stream in
     try:
         raw = request.body

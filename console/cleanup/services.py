@@ -31,7 +31,9 @@ def idle_threads(project: Project, days: int, now: datetime | None = None) -> Qu
 
 def delete_idle_threads(project: Project, days: int, limit: int = RETENTION_BATCH) -> list[str]:
     """Deletes up to `limit` idle threads (oldest activity first) and returns their ids."""
-    ids = list(idle_threads(project, days).order_by("last_activity_at", "id").values_list("pk", flat=True)[:limit])
+    ids = list(
+        idle_threads(project, days).order_by("last_activity_at", "id").values_list("pk", flat=True)[:limit]
+    )
     if ids:
         # Messages, runs and steps cascade with their thread.
         Thread.objects.filter(project=project, pk__in=ids).delete()

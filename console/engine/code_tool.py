@@ -78,10 +78,10 @@ def partial_code(arguments: str) -> str:
             if raw[i + 1] == "u":
                 if i + 6 > len(raw):
                     break
-                out.append(json.loads(f'"{raw[i:i + 6]}"'))
+                out.append(json.loads(f'"{raw[i : i + 6]}"'))
                 i += 6
                 continue
-            out.append(json.loads(f'"{raw[i:i + 2]}"'))
+            out.append(json.loads(f'"{raw[i : i + 2]}"'))
             i += 2
             continue
         out.append(char)

@@ -60,7 +60,9 @@ class EventsLost(Exception):
     """Some of the run's events could not be written: Redis was away past EVENTS_PUBLISH_TIMEOUT."""
 
 
-EVENTS_LOST_MESSAGE = "The run's events could not be delivered: the event store (Redis) was unavailable for too long."
+EVENTS_LOST_MESSAGE = (
+    "The run's events could not be delivered: the event store (Redis) was unavailable for too long."
+)
 
 
 def execute(run_id: str) -> None:
@@ -87,7 +89,9 @@ async def execute_async(run_id: str) -> None:
             await loop.blocking(executor.stop, exc.code, exc.message)
         except Exception:
             log.exception("run %s crashed", run_id)
-            await loop.blocking(executor.stop, "server_error", "The server had an error while executing this run.")
+            await loop.blocking(
+                executor.stop, "server_error", "The server had an error while executing this run."
+            )
 
 
 def _claim(run_id: str) -> tuple[Run, prompts.Prompt | None] | None:
@@ -272,7 +276,9 @@ class Executor:
                 await self.run_search_call(call)
         return await loop.blocking(self.settle_tool_step, tool_step, ordered, step_usage)
 
-    def end_turn(self, tool_step: RunStep | None, finish_reason: str | None, step_usage: dict[str, int] | None) -> bool:
+    def end_turn(
+        self, tool_step: RunStep | None, finish_reason: str | None, step_usage: dict[str, int] | None
+    ) -> bool:
         """Completes the turn's message; True when that ends the run (no tool calls, or out of tokens)."""
         run = self.run_row
         if tool_step is None:
@@ -290,7 +296,9 @@ class Executor:
             return True
         return False
 
-    def settle_tool_step(self, tool_step: RunStep, ordered: list[dict[str, Any]], step_usage: dict[str, int] | None) -> bool:
+    def settle_tool_step(
+        self, tool_step: RunStep, ordered: list[dict[str, Any]], step_usage: dict[str, int] | None
+    ) -> bool:
         """Completes a step of server-side calls (True: call the model again), or parks the run for the client's outputs."""
         tool_step.step_details = _tool_details(ordered)
         tool_step.usage = step_usage
@@ -312,11 +320,18 @@ class Executor:
     def open_step(self, kind: str, details: dict[str, Any]) -> RunStep:
         run = self.run_row
         step = RunStep(
-            run=run, thread_id=run.thread_id, assistant_id=run.assistant_id, type=kind, status="in_progress", step_details=details
+            run=run,
+            thread_id=run.thread_id,
+            assistant_id=run.assistant_id,
+            type=kind,
+            status="in_progress",
+            step_details=details,
         )
         step.save(force_insert=True)
         data = step_object(step)
-        stream.publish_many(run.pk, [("thread.run.step.created", data), ("thread.run.step.in_progress", data)])
+        stream.publish_many(
+            run.pk, [("thread.run.step.created", data), ("thread.run.step.in_progress", data)]
+        )
         return step
 
     async def on_text(self, text: str) -> None:
@@ -397,7 +412,12 @@ class Executor:
         value, annotations = self.streamed.take(text, final)
         if not value:
             return []
-        return [("thread.message.delta", deltas.message_delta(message_id, deltas.text_part(self.text_index, value, annotations)))]
+        return [
+            (
+                "thread.message.delta",
+                deltas.message_delta(message_id, deltas.text_part(self.text_index, value, annotations)),
+            )
+        ]
 
     def markers(self) -> Markers:
         """What the model may write that becomes an annotation: links to files the run wrote, citations."""
@@ -405,8 +425,13 @@ class Executor:
 
     def _text_content(self) -> list[dict[str, Any]]:
         value = "".join(self.text)
-        images = [{"type": "image_file", "image_file": {"file_id": file_id}} for file_id in self.pending_images]
-        return [*images, {"type": "text", "text": {"value": value, "annotations": find(value, self.markers())}}]
+        images = [
+            {"type": "image_file", "image_file": {"file_id": file_id}} for file_id in self.pending_images
+        ]
+        return [
+            *images,
+            {"type": "text", "text": {"value": value, "annotations": find(value, self.markers())}},
+        ]
 
     def save_partial_text(self) -> None:
         """Keeps what was streamed before a stop; the lifecycle then marks the message incomplete."""
@@ -463,7 +488,9 @@ class Executor:
         """The call's first delta: its position in the step, id, type and name, no arguments yet."""
         call["index"] = sum(1 for other in calls.values() if other["index"] is not None)
         call["type"] = self.call_type(call["name"])
-        self.publish_step_delta(step, deltas.tool_call_head(call["index"], call["id"], call["type"], call["name"]))
+        self.publish_step_delta(
+            step, deltas.tool_call_head(call["index"], call["id"], call["type"], call["name"])
+        )
 
     def stream_arguments(self, step: RunStep, call: dict[str, Any]) -> None:
         """The arguments (or code) that arrived since the call's last delta."""
@@ -520,7 +547,11 @@ class Executor:
             "type": "submit_tool_outputs",
             "submit_tool_outputs": {
                 "tool_calls": [
-                    {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+                    {
+                        "id": c["id"],
+                        "type": "function",
+                        "function": {"name": c["name"], "arguments": c["arguments"]},
+                    }
                     for c in ordered
                     if c["type"] == "function"
                 ]

@@ -76,7 +76,9 @@ def _tool_turn(step: RunStep) -> list[dict[str, Any]]:
             output = _code_output(call["code_interpreter"]["outputs"])
         else:
             continue
-        calls.append({"id": call["id"], "type": "function", "function": {"name": name, "arguments": arguments}})
+        calls.append(
+            {"id": call["id"], "type": "function", "function": {"name": name, "arguments": arguments}}
+        )
         answers.append({"role": "tool", "tool_call_id": call["id"], "content": output})
     if not calls:
         return []
@@ -134,4 +136,6 @@ def build(run: Run) -> Prompt:
         total -= group_tokens.pop(0)
         groups.pop(0)
     messages = head + [m for group in groups for m in group]
-    return Prompt(messages=messages, tokens=total, too_long=total > limit, after_tool_outputs=after_tool_outputs)
+    return Prompt(
+        messages=messages, tokens=total, too_long=total > limit, after_tool_outputs=after_tool_outputs
+    )

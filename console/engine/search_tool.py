@@ -54,7 +54,11 @@ def settings_of(run: Run) -> tuple[int, str, float]:
     tool: dict[str, Any] = next((t for t in run.tools if t["type"] == "file_search"), {})
     options = (tool.get("file_search") or {}).get("ranking_options") or {}
     max_results = (tool.get("file_search") or {}).get("max_num_results") or DEFAULT_MAX_RESULTS
-    return int(max_results), options.get("ranker") or DEFAULT_RANKER, float(options.get("score_threshold") or 0.0)
+    return (
+        int(max_results),
+        options.get("ranker") or DEFAULT_RANKER,
+        float(options.get("score_threshold") or 0.0),
+    )
 
 
 def run_search(run: Run, arguments: str, call_number: int) -> SearchResult:

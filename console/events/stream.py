@@ -49,7 +49,9 @@ _LOST_MEMORY_SECONDS = 3600.0
 # Requests that need Redis give up after this long, so they can answer 503 well within 2 s.
 REQUEST_TIMEOUT_SECONDS = 0.5
 
-UNAVAILABLE_MESSAGE = "The run queue is unavailable right now (its Redis server cannot be reached). Please retry shortly."
+UNAVAILABLE_MESSAGE = (
+    "The run queue is unavailable right now (its Redis server cannot be reached). Please retry shortly."
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,11 @@ def client() -> Any:
             # than failing when all are busy (redis-py's default pool raises past 100). Timeouts,
             # so a Redis that stops answering fails a call instead of hanging it.
             pool = redis.BlockingConnectionPool.from_url(
-                settings.REDIS_URL, max_connections=512, timeout=30, socket_timeout=10, socket_connect_timeout=5
+                settings.REDIS_URL,
+                max_connections=512,
+                timeout=30,
+                socket_timeout=10,
+                socket_connect_timeout=5,
             )
             _sync_client = redis.Redis(connection_pool=pool, health_check_interval=30)
         return _sync_client
@@ -106,7 +112,11 @@ def async_client() -> Any:
     found = _async_clients.get(loop)
     if found is None:
         found = aioredis.Redis.from_url(
-            settings.REDIS_URL, max_connections=64, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+            settings.REDIS_URL,
+            max_connections=64,
+            socket_timeout=5,
+            socket_connect_timeout=2,
+            health_check_interval=30,
         )
         _async_clients[loop] = found
     return found
@@ -208,7 +218,13 @@ class _Publisher:
                 run_id, fields = payload
                 self.seq += 1
                 tag = self.token + b"%d" % self.seq
-                commands.append(_Command(_pack(b"XADD", stream_key(run_id).encode(), *_XADD_OPTIONS, *fields, b"p", tag), run_id, self.seq))
+                commands.append(
+                    _Command(
+                        _pack(b"XADD", stream_key(run_id).encode(), *_XADD_OPTIONS, *fields, b"p", tag),
+                        run_id,
+                        self.seq,
+                    )
+                )
             elif kind == "expire":
                 commands.append(_Command(_pack(b"EXPIRE", stream_key(payload).encode(), _TTL)))
             elif kind == "delete":
@@ -244,7 +260,9 @@ class _Publisher:
                 error = exc
             else:
                 if self.down_since is not None:
-                    log.warning("run events reach Redis again after %.1f s", time.monotonic() - self.down_since)
+                    log.warning(
+                        "run events reach Redis again after %.1f s", time.monotonic() - self.down_since
+                    )
                 self.down_since = None
                 return done
             now = time.monotonic()
@@ -314,7 +332,9 @@ def _execute(commands: list[_Command]) -> bool:
     conn = pool.get_connection()
     acknowledged = 0
     try:
-        conn.send_packed_command([b"".join(c.packed for c in commands)])  # the sync connection writes each item
+        conn.send_packed_command(
+            [b"".join(c.packed for c in commands)]
+        )  # the sync connection writes each item
     except BaseException:
         conn.disconnect()
         pool.release(conn)
@@ -324,7 +344,9 @@ def _execute(commands: list[_Command]) -> bool:
             try:
                 conn.read_response()
             except redis.ResponseError:
-                log.exception("Redis refused a run event command")  # it ran (and failed); the others still count
+                log.exception(
+                    "Redis refused a run event command"
+                )  # it ran (and failed); the others still count
             acknowledged += 1
     except (redis.RedisError, OSError) as exc:
         conn.disconnect()  # replies may be left unread: the connection cannot be reused as is
@@ -402,7 +424,12 @@ def publish_now(run_id: str, events: Iterable[tuple[str, Any]], *, end: bool | N
         for event, data in events:
             pipe.xadd(key, {b"e": event.encode(), b"d": encode(data)}, maxlen=STREAM_MAXLEN, approximate=True)
         if end is not None:
-            pipe.xadd(key, {b"e": b"done", b"d": b"[DONE]", b"f": b"1" if end else b"0"}, maxlen=STREAM_MAXLEN, approximate=True)
+            pipe.xadd(
+                key,
+                {b"e": b"done", b"d": b"[DONE]", b"f": b"1" if end else b"0"},
+                maxlen=STREAM_MAXLEN,
+                approximate=True,
+            )
         pipe.expire(key, STREAM_TTL_SECONDS)
         pipe.execute()
     except (redis.RedisError, OSError) as exc:

@@ -77,7 +77,9 @@ def _s3_upload_file(name: str, path: str) -> str:
     backend = storage()
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     backend.bucket.Object(_s3_key(name)).upload_file(  # type: ignore[attr-defined]
-        path, ExtraArgs={"ContentType": content_type}, Config=backend.transfer_config  # type: ignore[attr-defined]
+        path,
+        ExtraArgs={"ContentType": content_type},
+        Config=backend.transfer_config,  # type: ignore[attr-defined]
     )
     return name
 

@@ -48,11 +48,7 @@ def project_for_key(raw_key: str) -> Project | None:
     cached = _key_cache.get(digest)
     if cached is not None and cached[0] > now:
         return cached[1]
-    key = (
-        ApiKey.objects.select_related("project")
-        .filter(key_hash=digest, revoked_at__isnull=True)
-        .first()
-    )
+    key = ApiKey.objects.select_related("project").filter(key_hash=digest, revoked_at__isnull=True).first()
     if key is None:
         return None
     stamp = timezone.now()

@@ -107,7 +107,9 @@ async def _error_message(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}"
 
 
-async def stream_chat(body: dict[str, Any], after_tool_outputs: bool = False) -> AsyncGenerator[list[Chunk], None]:
+async def stream_chat(
+    body: dict[str, Any], after_tool_outputs: bool = False
+) -> AsyncGenerator[list[Chunk], None]:
     """Streams a chat completion for body["model"]; raises ProviderError when it cannot.
 
     The request is reshaped for the provider's quirks (console/providers/quirks.py);
@@ -141,10 +143,16 @@ async def stream_chat(body: dict[str, Any], after_tool_outputs: bool = False) ->
                         await asyncio.sleep(retry_delay(attempt, response.headers.get("retry-after")))
                         continue
                     if status == 429:
-                        raise ProviderError("rate_limit_exceeded", f"The model provider is rate limiting: {message}")
+                        raise ProviderError(
+                            "rate_limit_exceeded", f"The model provider is rate limiting: {message}"
+                        )
                     if status in (400, 404, 413, 422):
-                        raise ProviderError("invalid_prompt", f"The model provider refused the request: {message}")
-                    raise ProviderError("server_error", f"The model provider failed (HTTP {status}): {message}")
+                        raise ProviderError(
+                            "invalid_prompt", f"The model provider refused the request: {message}"
+                        )
+                    raise ProviderError(
+                        "server_error", f"The model provider failed (HTTP {status}): {message}"
+                    )
                 lines = _SSEData()
                 finished = False
                 if fixer is not None:  # a retry starts the answer afresh
@@ -166,7 +174,9 @@ async def stream_chat(body: dict[str, Any], after_tool_outputs: bool = False) ->
                     if chunks:
                         yield chunks
                 if not finished:
-                    raise ProviderError("server_error", "The model provider's stream ended before it was complete.")
+                    raise ProviderError(
+                        "server_error", "The model provider's stream ended before it was complete."
+                    )
                 return
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # httpx-aiohttp reports a connection the server closed as a ConnectTimeout, mid-stream too.

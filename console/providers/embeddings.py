@@ -42,7 +42,9 @@ def create_embeddings(base_url: str, api_key: str, body: dict[str, Any]) -> dict
             _wait(attempt, response.headers.get("retry-after"))
             continue
         if response.status_code >= 400:
-            raise EmbeddingError(f"The embeddings provider answered {response.status_code}: {response.text[:300]}")
+            raise EmbeddingError(
+                f"The embeddings provider answered {response.status_code}: {response.text[:300]}"
+            )
         try:
             answer = response.json()
         except ValueError as exc:

@@ -72,12 +72,16 @@ def parse_routes(raw: str) -> tuple[ProviderRoute, ...]:
     )
 
 
-def default_route(base_url: str, api_key: str, route_quirks: frozenset[str] = frozenset()) -> ProviderRoute | None:
+def default_route(
+    base_url: str, api_key: str, route_quirks: frozenset[str] = frozenset()
+) -> ProviderRoute | None:
     """LLM_BASE_URL (+ LLM_API_KEY, LLM_QUIRKS) as the catch-all route, or None when unset."""
     base_url = base_url.strip()
     if not base_url:
         return None
-    return ProviderRoute(match="*", base_url=base_url.rstrip("/"), api_key=api_key.strip(), quirks=route_quirks)
+    return ProviderRoute(
+        match="*", base_url=base_url.rstrip("/"), api_key=api_key.strip(), quirks=route_quirks
+    )
 
 
 def configured_routes() -> tuple[ProviderRoute, ...]:
@@ -100,5 +104,8 @@ def route_for(model: str | None) -> Route:
             "or add a route to LLM_PROVIDERS."
         )
     return Route(
-        base_url=chosen.base_url, api_key=chosen.api_key, model=chosen.model or model or "", quirks=chosen.quirks
+        base_url=chosen.base_url,
+        api_key=chosen.api_key,
+        model=chosen.model or model or "",
+        quirks=chosen.quirks,
     )

@@ -177,6 +177,9 @@ class _Pieces:
         else:
             spans = [(start, self.rights[first])]
             for region in range(first + 1, last):
-                spans += [(self.rights[region - 1], self.lefts[region]), (self.lefts[region], self.rights[region])]
+                spans += [
+                    (self.rights[region - 1], self.lefts[region]),
+                    (self.lefts[region], self.rights[region]),
+                ]
             spans += [(self.rights[last - 1], self.lefts[last]), (self.lefts[last], end)]
         return tuple(text for text in (self._span(a, b) for a, b in spans if a < b) if text)

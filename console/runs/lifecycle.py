@@ -57,7 +57,11 @@ def fail_unqueued(run: Run) -> None:
     """A committed run whose task could not be sent fails at once (queued -> failed), so its
     thread is not blocked; its stream ends if Redis takes the events."""
     message = "The run could not be queued: the queue (Redis) was unavailable."
-    values = {"status": "failed", "failed_at": timezone.now(), "last_error": {"code": "server_error", "message": message}}
+    values = {
+        "status": "failed",
+        "failed_at": timezone.now(),
+        "last_error": {"code": "server_error", "message": message},
+    }
     if not Run.objects.filter(pk=run.pk, status="queued").update(**values):
         return
     run.refresh_from_db()
@@ -114,9 +118,13 @@ def _close_open_parts(run: Run, step_status: str, message_reason: str | None) ->
 def finish(run: Run, status: str, *, from_statuses: tuple[str, ...] = WORKING, **fields: Any) -> bool:
     """Moves a run to a terminal status if it is still in one of from_statuses; announces it and ends the stream."""
     now = timezone.now()
-    stamp = {"completed": "completed_at", "failed": "failed_at", "cancelled": "cancelled_at", "incomplete": None, "expired": None}[
-        status
-    ]
+    stamp = {
+        "completed": "completed_at",
+        "failed": "failed_at",
+        "cancelled": "cancelled_at",
+        "incomplete": None,
+        "expired": None,
+    }[status]
     values: dict[str, Any] = {"status": status, "required_action": None, **fields}
     if stamp:
         values[stamp] = now
@@ -141,7 +149,12 @@ def ending_events(run: Run, *, stream_broke: bool = False) -> list[tuple[str, An
     break (its events were lost, and it ends from the database) adds one after a failure."""
     events: list[tuple[str, Any]] = [(f"thread.run.{run.status}", run_object(run))]
     if stream_broke and run.status == "failed" and run.last_error:
-        error = {"message": run.last_error["message"], "type": "server_error", "param": None, "code": run.last_error["code"]}
+        error = {
+            "message": run.last_error["message"],
+            "type": "server_error",
+            "param": None,
+            "code": run.last_error["code"],
+        }
         events.append(("error", error))
     return events
 

@@ -56,7 +56,9 @@ class Run(ApiObject):
         constraints = [
             # At most one active run per thread, whatever races the application checks miss.
             models.UniqueConstraint(
-                fields=["thread"], condition=models.Q(status__in=ACTIVE_STATUSES), name="one_active_run_per_thread"
+                fields=["thread"],
+                condition=models.Q(status__in=ACTIVE_STATUSES),
+                name="one_active_run_per_thread",
             )
         ]
 

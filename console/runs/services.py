@@ -60,10 +60,13 @@ def _check_tool_choice(params: RunParams, tools: list[dict[str, Any]]) -> None:
         names = {t["function"]["name"] for t in tools if t["type"] == "function"}
         if name not in names:
             raise DomainError(
-                f"Invalid 'tool_choice': no function named '{name}' among the run's tools.", param="tool_choice"
+                f"Invalid 'tool_choice': no function named '{name}' among the run's tools.",
+                param="tool_choice",
             )
     elif not any(t["type"] == choice["type"] for t in tools):
-        raise DomainError(f"Invalid 'tool_choice': the run has no {choice['type']} tool.", param="tool_choice")
+        raise DomainError(
+            f"Invalid 'tool_choice': the run has no {choice['type']} tool.", param="tool_choice"
+        )
 
 
 def _check_stores(project: Project, thread: Thread, assistant: Any) -> None:
@@ -90,7 +93,9 @@ def _new_run(project: Project, thread: Thread, params: RunParams) -> Run:
         assistant_id=assistant.id,
         status="queued",
         model=params.model or assistant.model,
-        instructions=params.instructions if params.instructions is not None else (assistant.instructions or ""),
+        instructions=params.instructions
+        if params.instructions is not None
+        else (assistant.instructions or ""),
         additional_instructions=params.additional_instructions,
         tools=tools,
         metadata=params.metadata or {},
@@ -101,7 +106,9 @@ def _new_run(project: Project, thread: Thread, params: RunParams) -> Run:
         truncation_strategy=params.truncation_strategy or {"type": "auto", "last_messages": None},
         tool_choice=params.tool_choice if params.tool_choice is not None else "auto",
         parallel_tool_calls=True if params.parallel_tool_calls is None else params.parallel_tool_calls,
-        response_format=params.response_format if params.response_format is not None else (assistant.response_format or "auto"),
+        response_format=params.response_format
+        if params.response_format is not None
+        else (assistant.response_format or "auto"),
         reasoning_effort=params.reasoning_effort or assistant.reasoning_effort,
         expires_at=now + lifecycle.RUN_EXPIRY,
     )
@@ -114,7 +121,9 @@ def _save_queued(run: Run, thread: Thread) -> None:
     except IntegrityError:
         existing = active_run(thread)
         raise DomainError(
-            f"Thread {thread.id} already has an active run {existing.pk if existing else ''}.".replace(" .", ".")
+            f"Thread {thread.id} already has an active run {existing.pk if existing else ''}.".replace(
+                " .", "."
+            )
         ) from None
 
 
@@ -155,7 +164,9 @@ def create_thread_and_run(
 ) -> tuple[Thread, Run]:
     get_assistant(project, params.assistant_id)  # 404 before anything is created
     with transaction.atomic():
-        thread = threads.create_thread(project, messages=messages, tool_resources=tool_resources, metadata=metadata)
+        thread = threads.create_thread(
+            project, messages=messages, tool_resources=tool_resources, metadata=metadata
+        )
         run = _new_run(project, thread, params)
         _save_queued(run, thread)
         lifecycle.announce_created(run, thread)
@@ -207,14 +218,15 @@ def cancel_run(project: Project, thread_id: str, run_id: str) -> Run:
 def submit_tool_outputs(project: Project, thread_id: str, run_id: str, outputs: list[tuple[str, str]]) -> Run:
     run = get_run(project, thread_id, run_id)
     if run.status != "requires_action" or not run.required_action:
-        raise DomainError(
-            f"Runs in status \"{run.status}\" do not accept tool outputs.", param=None
-        )
+        raise DomainError(f'Runs in status "{run.status}" do not accept tool outputs.', param=None)
     expected = [call["id"] for call in run.required_action["submit_tool_outputs"]["tool_calls"]]
     given = dict(outputs)
     unknown = [call_id for call_id, _ in outputs if call_id not in expected]
     if unknown:
-        raise DomainError(f"Invalid tool_call_id: {unknown[0]}. No tool call with this id is awaiting output.", param="tool_outputs")
+        raise DomainError(
+            f"Invalid tool_call_id: {unknown[0]}. No tool call with this id is awaiting output.",
+            param="tool_outputs",
+        )
     missing = [call_id for call_id in expected if call_id not in given]
     if missing:
         raise DomainError(
@@ -227,7 +239,11 @@ def submit_tool_outputs(project: Project, thread_id: str, run_id: str, outputs: 
             status="queued", required_action=None, heartbeat_at=timezone.now()
         ):
             raise DomainError("The run is no longer waiting for tool outputs.")
-        step = RunStep.objects.filter(run=run, type="tool_calls", status="in_progress").order_by("-created_at").first()
+        step = (
+            RunStep.objects.filter(run=run, type="tool_calls", status="in_progress")
+            .order_by("-created_at")
+            .first()
+        )
         if step is not None:
             for call in step.step_details["tool_calls"]:
                 if call["type"] == "function" and call["id"] in given:

@@ -33,12 +33,18 @@ def daily_usage(
     first = today - timedelta(days=days - 1)
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     rows: dict[date, dict[str, Any]] = {
-        first + timedelta(days=n): {"runs": 0, **dict.fromkeys(FIELDS, 0), **({"models": {}} if by_model else {})}
+        first + timedelta(days=n): {
+            "runs": 0,
+            **dict.fromkeys(FIELDS, 0),
+            **({"models": {}} if by_model else {}),
+        }
         for n in range(days)
     }
-    for created_at, usage, model in Run.objects.filter(project=project, created_at__gte=start).values_list(
-        "created_at", "usage", "model"
-    ).iterator(chunk_size=2000):
+    for created_at, usage, model in (
+        Run.objects.filter(project=project, created_at__gte=start)
+        .values_list("created_at", "usage", "model")
+        .iterator(chunk_size=2000)
+    ):
         row = rows.get(created_at.astimezone(UTC).date())
         if row is None:  # a run created after "today" began elsewhere: clock skew
             continue
@@ -71,5 +77,3 @@ def daily_usage(
         }
         for day, row in rows.items()
     ]
-
-

@@ -124,7 +124,6 @@ class BwrapMixin:
                 os.replace(tmp, dst)
         os.chmod(dst_dir, 0o755)
 
-
     def _probe_runtime(self) -> Runtime:
         if shutil.which(self.bwrap) is None:
             raise SandboxError(
@@ -153,4 +152,3 @@ class BwrapMixin:
             python = exe
         site = info["purelib"] if info["prefix"] != base else None
         return Runtime(python=python, base_prefix=base, remap=remap, site_packages=site)
-

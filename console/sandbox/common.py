@@ -93,11 +93,9 @@ def close_fd(fd: int) -> None:
             os.close(fd)
 
 
-
 def safe_name(name: str) -> str:
     base = os.path.basename(str(name).replace("\\", "/")).strip()
     base = base.replace("\x00", "")
     if base in ("", ".", ".."):
         raise ValueError(f"invalid input file name: {name!r}")
     return base
-

@@ -149,5 +149,3 @@ class FilesMixin:
                 with contextlib.suppress(OSError):
                     if entry.stat(follow_symlinks=False).st_mtime < cutoff:
                         shutil.rmtree(entry.path, ignore_errors=True)
-
-

@@ -414,7 +414,6 @@ class SandboxManager(SlotsMixin, FilesMixin, BwrapMixin):
         sess.inputs = {}
         self._release_slot(sess)
 
-
     def _maybe_reap(self) -> None:
         now = time.monotonic()
         with self._lock:
@@ -428,7 +427,6 @@ class SandboxManager(SlotsMixin, FilesMixin, BwrapMixin):
                 self._runtime = self._probe_runtime()
                 self._build_font_cache()
             return self._runtime
-
 
     def _build_font_cache(self) -> None:
         """Run matplotlib once in a sandbox to build its font list; later sessions copy it."""
@@ -464,6 +462,7 @@ class SandboxManager(SlotsMixin, FilesMixin, BwrapMixin):
             logger.exception("sandbox: could not build matplotlib's font cache")
         finally:
             self._stop(sess)
+
 
 # ---------------------------------------------------------------------- process-wide singleton
 

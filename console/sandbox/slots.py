@@ -41,7 +41,6 @@ def uid_has_processes(uid: int) -> bool:
     return False
 
 
-
 class SlotsMixin:
     """Slot leasing and uid cleanup for SandboxManager."""
 

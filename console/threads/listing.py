@@ -60,7 +60,9 @@ class Summary:
 
 def text_of(content: list[dict[str, Any]] | None) -> str:
     return "\n".join(
-        str((part.get("text") or {}).get("value") or "") for part in content or [] if part.get("type") == "text"
+        str((part.get("text") or {}).get("value") or "")
+        for part in content or []
+        if part.get("type") == "text"
     )
 
 
@@ -87,10 +89,16 @@ def summaries(threads: list[Thread], text: str | None = None) -> dict[str, Summa
     if not ids:
         return {}
     first_user = (
-        Message.objects.filter(thread=OuterRef("pk"), role="user").order_by("created_at", "id").values("content")[:1]
+        Message.objects.filter(thread=OuterRef("pk"), role="user")
+        .order_by("created_at", "id")
+        .values("content")[:1]
     )
     count = (
-        Message.objects.filter(thread=OuterRef("pk")).order_by().values("thread").annotate(n=Count("id")).values("n")
+        Message.objects.filter(thread=OuterRef("pk"))
+        .order_by()
+        .values("thread")
+        .annotate(n=Count("id"))
+        .values("n")
     )
     rows = {
         row["pk"]: row
@@ -100,8 +108,10 @@ def summaries(threads: list[Thread], text: str | None = None) -> dict[str, Summa
     }
     assistants: dict[str, list[str]] = {pk: [] for pk in ids}
     last_runs: dict[str, dict[str, Any]] = {}
-    for run in Run.objects.filter(thread_id__in=ids).order_by("created_at", "id").values(
-        "id", "thread_id", "assistant_id", "status", "created_at", "model", "last_error"
+    for run in (
+        Run.objects.filter(thread_id__in=ids)
+        .order_by("created_at", "id")
+        .values("id", "thread_id", "assistant_id", "status", "created_at", "model", "last_error")
     ):
         if run["assistant_id"] not in assistants[run["thread_id"]]:
             assistants[run["thread_id"]].append(run["assistant_id"])

@@ -65,11 +65,15 @@ class _TextPartLike(Func):
         content_sql, content_params = compiler.compile(content)
         pattern_sql, pattern_params = compiler.compile(pattern)
         if connection.vendor == "postgresql":
-            sql = (f"EXISTS (SELECT 1 FROM jsonb_array_elements({content_sql}) AS part "
-                   f"WHERE part -> 'text' ->> 'value' ILIKE {pattern_sql})")
+            sql = (
+                f"EXISTS (SELECT 1 FROM jsonb_array_elements({content_sql}) AS part "
+                f"WHERE part -> 'text' ->> 'value' ILIKE {pattern_sql})"
+            )
         else:
-            sql = (f"EXISTS (SELECT 1 FROM json_each({content_sql}) AS part "
-                   f"WHERE json_extract(part.value, '$.text.value') LIKE {pattern_sql} ESCAPE '\\')")
+            sql = (
+                f"EXISTS (SELECT 1 FROM json_each({content_sql}) AS part "
+                f"WHERE json_extract(part.value, '$.text.value') LIKE {pattern_sql} ESCAPE '\\')"
+            )
         return sql, [*content_params, *pattern_params]
 
 
@@ -113,7 +117,9 @@ def list_threads(
             | Q(Exists(Message.objects.filter(thread=OuterRef("pk"), assistant_id=assistant_id)))
         )
     if text:
-        threads = threads.filter(Exists(Message.objects.filter(thread=OuterRef("pk")).filter(message_text_matches(text))))
+        threads = threads.filter(
+            Exists(Message.objects.filter(thread=OuterRef("pk")).filter(message_text_matches(text)))
+        )
     return threads
 
 
@@ -139,10 +145,17 @@ def create_thread(
         tool_resources = vector_stores.resolve_tool_resources(
             project, tool_resources, expires_after=vector_stores.THREAD_STORE_EXPIRY
         )
-        tool_resources = vector_stores.attach_to_thread(project, tool_resources, _file_search_attachments(messages))
+        tool_resources = vector_stores.attach_to_thread(
+            project, tool_resources, _file_search_attachments(messages)
+        )
         last = now + timedelta(microseconds=max(0, len(messages) - 1))
-        thread = Thread.objects.create(project=project, created_at=now, last_activity_at=last,
-                                       tool_resources=tool_resources, metadata=metadata)
+        thread = Thread.objects.create(
+            project=project,
+            created_at=now,
+            last_activity_at=last,
+            tool_resources=tool_resources,
+            metadata=metadata,
+        )
         # One microsecond apart, so the initial messages keep their order under (created_at, id).
         Message.objects.bulk_create(
             [
@@ -204,13 +217,17 @@ def create_message(project: Project, thread_id: str, message: NewMessage) -> Mes
     from console.runs.models import ACTIVE_STATUSES, Run
 
     thread = get_thread(project, thread_id)
-    active = Run.objects.filter(thread=thread, status__in=ACTIVE_STATUSES).values_list("pk", flat=True).first()
+    active = (
+        Run.objects.filter(thread=thread, status__in=ACTIVE_STATUSES).values_list("pk", flat=True).first()
+    )
     if active:
         raise DomainError(f"Can't add messages to {thread.id} while a run {active} is active.")
     _check_message_files(project, message, "")
     row = _message_row(thread, message)
     with transaction.atomic():
-        resources = vector_stores.attach_to_thread(project, thread.tool_resources, _file_search_attachments([message]))
+        resources = vector_stores.attach_to_thread(
+            project, thread.tool_resources, _file_search_attachments([message])
+        )
         if resources != thread.tool_resources:
             thread.tool_resources = resources
             thread.save(update_fields=["tool_resources"])
@@ -218,7 +235,9 @@ def create_message(project: Project, thread_id: str, message: NewMessage) -> Mes
     return row
 
 
-def update_message(project: Project, thread_id: str, message_id: str, metadata: dict[str, str] | None) -> Message:
+def update_message(
+    project: Project, thread_id: str, message_id: str, metadata: dict[str, str] | None
+) -> Message:
     message = get_message(project, thread_id, message_id)
     message.metadata = metadata or {}
     message.save(update_fields=["metadata"])

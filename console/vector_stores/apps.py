@@ -17,4 +17,6 @@ class VectorStoresConfig(AppConfig):
     def ready(self) -> None:
         from console.files.models import File
 
-        pre_delete.connect(_forget_deleted_file, sender=File, dispatch_uid="vector_stores.forget_deleted_file")
+        pre_delete.connect(
+            _forget_deleted_file, sender=File, dispatch_uid="vector_stores.forget_deleted_file"
+        )

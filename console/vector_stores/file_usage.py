@@ -23,7 +23,11 @@ def file_usage(project: Project, file_id: str) -> dict[str, list[str]]:
     )
     held = set(stores)
     assistants = []
-    rows = Assistant.objects.filter(project=project).order_by("created_at", "id").values_list("id", "tool_resources")
+    rows = (
+        Assistant.objects.filter(project=project)
+        .order_by("created_at", "id")
+        .values_list("id", "tool_resources")
+    )
     for assistant_id, resources in rows.iterator(chunk_size=2000):
         resources = resources or {}
         code_files = (resources.get("code_interpreter") or {}).get("file_ids") or []

@@ -94,7 +94,9 @@ def _index(row: VectorStoreFile, claim: datetime) -> int:
     with storage.local_path(row.file.storage_name) as path:
         text = extract_text(path, row.file.filename)
     static = row.chunking_strategy["static"]
-    chunks = chunk_text(text, max_tokens=static["max_chunk_size_tokens"], overlap=static["chunk_overlap_tokens"])
+    chunks = chunk_text(
+        text, max_tokens=static["max_chunk_size_tokens"], overlap=static["chunk_overlap_tokens"]
+    )
     # Embedding is the slow, paid part: skip it for a file cancelled while it was parsed.
     if not _still_ours(row.store_id, row.file_id, claim):
         raise Discarded
@@ -194,7 +196,9 @@ def requeue_stale(now: datetime | None = None) -> int:
         try:
             send(store_id, file_id)
         except Exception:  # the broker is away: the next sweep tries again
-            log.warning("could not enqueue ingestion of %s again; retrying at the next sweep", file_id, exc_info=True)
+            log.warning(
+                "could not enqueue ingestion of %s again; retrying at the next sweep", file_id, exc_info=True
+            )
             break
         count += 1
     return count

@@ -17,7 +17,10 @@ from console.files.models import File
 from console.projects.models import Project
 
 FILE_STATUSES = ("in_progress", "completed", "cancelled", "failed")
-AUTO_CHUNKING: dict[str, Any] = {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}}
+AUTO_CHUNKING: dict[str, Any] = {
+    "type": "static",
+    "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400},
+}
 
 
 class VectorStore(ApiObject):

@@ -201,11 +201,13 @@ def expire_stores(now: datetime | None = None) -> int:
 
     now = now or timezone.now()
     expired = 0
-    for store_id in VectorStore.objects.filter(expires_at__lte=now).exclude(status="expired").values_list(
-        "pk", flat=True
+    for store_id in (
+        VectorStore.objects.filter(expires_at__lte=now).exclude(status="expired").values_list("pk", flat=True)
     ):
-        if VectorStore.objects.filter(pk=store_id, expires_at__lte=now).exclude(status="expired").update(
-            status="expired"
+        if (
+            VectorStore.objects.filter(pk=store_id, expires_at__lte=now)
+            .exclude(status="expired")
+            .update(status="expired")
         ):
             index.delete_store(store_id)
             expired += 1
@@ -219,14 +221,18 @@ def _enqueue(store_id: str, file_id: str) -> None:
     ingest.enqueue(store_id, file_id)
 
 
-def _add_files(store: VectorStore, files: list[NewFile], batch: FileBatch | None = None) -> list[VectorStoreFile]:
+def _add_files(
+    store: VectorStore, files: list[NewFile], batch: FileBatch | None = None
+) -> list[VectorStoreFile]:
     """Attaches files in one transaction. Re-adding a file is idempotent: a file already pending or
     indexed is left as it is, and one that failed or was cancelled is ingested again."""
     if not files:
         return []
     stream.check_available()  # the queue down: 503 before anything is stored (Unavailable)
     wanted = {f.file_id: f for f in files}
-    existing = {row.file_id: row for row in VectorStoreFile.objects.filter(store=store, file_id__in=list(wanted))}
+    existing = {
+        row.file_id: row for row in VectorStoreFile.objects.filter(store=store, file_id__in=list(wanted))
+    }
     now = timezone.now()
     new_rows = []
     for index, (file_id, spec) in enumerate(wanted.items()):

@@ -59,7 +59,9 @@ def remember_project(user: Any, project: Project) -> None:
 
     from console.web.models import UserPreference
 
-    UserPreference.objects.update_or_create(user=user, defaults={"last_project": project, "updated_at": timezone.now()})
+    UserPreference.objects.update_or_create(
+        user=user, defaults={"last_project": project, "updated_at": timezone.now()}
+    )
 
 
 def landing_project(user: Any) -> Project | None:

@@ -16,9 +16,24 @@ from django.http import QueryDict
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-FIELDS = {"model", "name", "description", "instructions", "temperature", "top_p", "response_format", "tools", "metadata",
-          "tool_resources"}
-RESPONSE_FORMATS = [("auto", "auto"), ("text", "text"), ("json_object", "JSON object"), ("json_schema", "JSON schema")]
+FIELDS = {
+    "model",
+    "name",
+    "description",
+    "instructions",
+    "temperature",
+    "top_p",
+    "response_format",
+    "tools",
+    "metadata",
+    "tool_resources",
+}
+RESPONSE_FORMATS = [
+    ("auto", "auto"),
+    ("text", "text"),
+    ("json_object", "JSON object"),
+    ("json_schema", "JSON schema"),
+]
 
 
 class IdListField(forms.Field):
@@ -67,7 +82,9 @@ class FunctionForm(forms.Form):
         try:
             schema = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+            raise forms.ValidationError(
+                f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            ) from None
         if not isinstance(schema, dict):
             raise forms.ValidationError("Not a valid JSON Schema: the parameters must be a JSON object.")
         try:
@@ -132,12 +149,21 @@ class AssistantForm:
 
     @property
     def is_valid(self) -> bool:
-        return self.main.is_valid() and self.functions.is_valid() and self.metadata.is_valid() and not self.api_errors
+        return (
+            self.main.is_valid()
+            and self.functions.is_valid()
+            and self.metadata.is_valid()
+            and not self.api_errors
+        )
 
 
-def _forms(data: QueryDict | None = None, *, main: dict[str, Any] | None = None,
-           functions: list[dict[str, Any]] | None = None, metadata: list[dict[str, Any]] | None = None
-           ) -> AssistantForm:
+def _forms(
+    data: QueryDict | None = None,
+    *,
+    main: dict[str, Any] | None = None,
+    functions: list[dict[str, Any]] | None = None,
+    metadata: list[dict[str, Any]] | None = None,
+) -> AssistantForm:
     return AssistantForm(
         main=MainForm(data, initial=main or {}),
         functions=FunctionFormSet(data, initial=functions, prefix="functions"),
@@ -156,17 +182,23 @@ def from_assistant(assistant: dict[str, Any]) -> AssistantForm:
     rf_schema = ""
     if isinstance(response_format, dict) and response_format.get("json_schema"):
         rf_schema = json.dumps(response_format["json_schema"], indent=2)
-    file_search_ids = ((assistant.get("tool_resources") or {}).get("file_search") or {}).get("vector_store_ids") or []
+    file_search_ids = ((assistant.get("tool_resources") or {}).get("file_search") or {}).get(
+        "vector_store_ids"
+    ) or []
     functions = []
     for tool in tools:
         if tool.get("type") == "function":
             fn = tool.get("function") or {}
-            functions.append({
-                "name": fn.get("name", ""),
-                "description": fn.get("description") or "",
-                "parameters": json.dumps(fn["parameters"], indent=2) if fn.get("parameters") is not None else "",
-                "strict": bool(fn.get("strict")),
-            })
+            functions.append(
+                {
+                    "name": fn.get("name", ""),
+                    "description": fn.get("description") or "",
+                    "parameters": json.dumps(fn["parameters"], indent=2)
+                    if fn.get("parameters") is not None
+                    else "",
+                    "strict": bool(fn.get("strict")),
+                }
+            )
     return _forms(
         main={
             "model": assistant.get("model") or "",
@@ -217,8 +249,11 @@ def parse(post: QueryDict) -> tuple[AssistantForm, dict[str, Any]]:
         "temperature": data["temperature"],
         "top_p": data["top_p"],
         "tools": tools,
-        "metadata": {row.cleaned_data["key"]: row.cleaned_data["value"]
-                     for row in form.metadata.forms if row.has_changed() and row.cleaned_data.get("key")},
+        "metadata": {
+            row.cleaned_data["key"]: row.cleaned_data["value"]
+            for row in form.metadata.forms
+            if row.has_changed() and row.cleaned_data.get("key")
+        },
     }
     if data["file_search"]:
         body["tool_resources"] = {"file_search": {"vector_store_ids": data["vector_store_ids"]}}

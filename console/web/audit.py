@@ -30,8 +30,21 @@ def record(
     )
 
 
-def record_system(project: Project | None, actor: str, action: str, object_type: str = "", object_id: str = "",
-                  **detail: Any) -> AuditLog:
+def record_system(
+    project: Project | None,
+    actor: str,
+    action: str,
+    object_type: str = "",
+    object_id: str = "",
+    **detail: Any,
+) -> AuditLog:
     """A change nobody clicked: beat's retention, for one. `actor` names what made it."""
-    return AuditLog.objects.create(project=project, user=None, username=actor, action=action,
-                                   object_type=object_type, object_id=object_id or "", detail=detail)
+    return AuditLog.objects.create(
+        project=project,
+        user=None,
+        username=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id or "",
+        detail=detail,
+    )

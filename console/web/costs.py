@@ -16,14 +16,19 @@ Prices = dict[str, tuple[Decimal, Decimal]]
 
 
 def prices_for(project: Project) -> Prices:
-    return {p.model: (p.input_per_million, p.output_per_million) for p in ModelPrice.objects.filter(project=project)}
+    return {
+        p.model: (p.input_per_million, p.output_per_million)
+        for p in ModelPrice.objects.filter(project=project)
+    }
 
 
 def cost(prices: Prices, model: str | None, prompt_tokens: Any, completion_tokens: Any) -> Decimal | None:
     price = prices.get(model or "")
     if price is None:
         return None
-    return (Decimal(int(prompt_tokens or 0)) * price[0] + Decimal(int(completion_tokens or 0)) * price[1]) / MILLION
+    return (
+        Decimal(int(prompt_tokens or 0)) * price[0] + Decimal(int(completion_tokens or 0)) * price[1]
+    ) / MILLION
 
 
 def run_cost(prices: Prices, run: dict[str, Any]) -> Decimal | None:
@@ -41,8 +46,12 @@ def total(costs: list[Decimal | None]) -> Decimal | None:
 
 def day_cost(prices: Prices, day: dict[str, Any]) -> Decimal | None:
     """A usage.day with `models` (GET /v1/usage?group_by=model)."""
-    return total([cost(prices, model, row.get("prompt_tokens"), row.get("completion_tokens"))
-                  for model, row in (day.get("models") or {}).items()])
+    return total(
+        [
+            cost(prices, model, row.get("prompt_tokens"), row.get("completion_tokens"))
+            for model, row in (day.get("models") or {}).items()
+        ]
+    )
 
 
 def money(value: Decimal | None) -> str:

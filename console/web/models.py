@@ -26,7 +26,9 @@ class Membership(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "project"], name="one_membership_per_user_project")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "project"], name="one_membership_per_user_project")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.project}: {self.role}"
@@ -137,12 +139,15 @@ class RunWatch(models.Model):
         return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
-
 class UserPreference(models.Model):
     """Where a user lands after signing in: the project they last opened."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="console_preference")
-    last_project = models.ForeignKey(Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="console_preference"
+    )
+    last_project = models.ForeignKey(
+        Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     updated_at = models.DateTimeField(default=timezone.now)
 
 
@@ -156,7 +161,9 @@ class ModelPrice(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "model"], name="one_price_per_project_model")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "model"], name="one_price_per_project_model")
+        ]
 
 
 class UploadSession(models.Model):
@@ -189,7 +196,13 @@ class UploadSession(models.Model):
 class UploadItem(models.Model):
     """One announced file of an upload session."""
 
-    WAITING, INGESTING, COMPLETED, FAILED, MISSING = "waiting", "in_progress", "completed", "failed", "missing"
+    WAITING, INGESTING, COMPLETED, FAILED, MISSING = (
+        "waiting",
+        "in_progress",
+        "completed",
+        "failed",
+        "missing",
+    )
 
     session = models.ForeignKey(UploadSession, on_delete=models.CASCADE, related_name="items")
     index = models.IntegerField()

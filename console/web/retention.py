@@ -21,8 +21,14 @@ def apply(row: ProjectSettings) -> list[str]:
         with transaction.atomic():
             ids = cleanup.delete_idle_threads(row.project, days)
             for thread_id in ids:
-                audit.record_system(row.project, ACTOR, "thread.delete", "thread", thread_id,
-                                    reason=f"no activity for {days} days")
+                audit.record_system(
+                    row.project,
+                    ACTOR,
+                    "thread.delete",
+                    "thread",
+                    thread_id,
+                    reason=f"no activity for {days} days",
+                )
         deleted.extend(ids)
         if len(ids) < cleanup.RETENTION_BATCH:
             return deleted

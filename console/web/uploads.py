@@ -34,7 +34,10 @@ def arrive(client: Client, item: UploadItem, upload: Any, content_type: str) -> 
     try:
         client.post(f"vector_stores/{session.vector_store_id}/files", {"file_id": created["id"]})
     except UpstreamError as exc:
-        item.status, item.error = UploadItem.FAILED, f"Uploaded as {created['id']}, but not attached: {exc.message}"
+        item.status, item.error = (
+            UploadItem.FAILED,
+            f"Uploaded as {created['id']}, but not attached: {exc.message}",
+        )
         item.save(update_fields=["file_id", "status", "error"])
         raise
     item.status, item.error = UploadItem.INGESTING, ""
@@ -88,10 +91,22 @@ def view(session: UploadSession) -> dict[str, Any]:
     """What the store page shows of a session: counts, and the names that have not arrived."""
     found = counts(session)
     total = sum(found.values())
-    arrived = found["in_progress"] + found["completed"] + sum(
-        1 for _ in session.items.filter(status=UploadItem.FAILED).exclude(file_id="").values("pk"))
-    not_arrived = list(session.items.filter(status__in=(UploadItem.WAITING, UploadItem.MISSING))
-                       .values_list("name", flat=True)[:500])
+    arrived = (
+        found["in_progress"]
+        + found["completed"]
+        + sum(1 for _ in session.items.filter(status=UploadItem.FAILED).exclude(file_id="").values("pk"))
+    )
+    not_arrived = list(
+        session.items.filter(status__in=(UploadItem.WAITING, UploadItem.MISSING)).values_list(
+            "name", flat=True
+        )[:500]
+    )
     failed = list(session.items.filter(status=UploadItem.FAILED).values("name", "error")[:200])
-    return {"session": session, "counts": found, "total": total, "arrived": arrived,
-            "not_arrived": not_arrived, "failed": failed}
+    return {
+        "session": session,
+        "counts": found,
+        "total": total,
+        "arrived": arrived,
+        "not_arrived": not_arrived,
+        "failed": failed,
+    }

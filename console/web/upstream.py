@@ -48,7 +48,9 @@ def self_url() -> str:
 class UpstreamError(Exception):
     """A failed call, with a message fit for the page; `param` names the field the API blamed."""
 
-    def __init__(self, message: str, status: int | None = None, param: str | None = None, code: str | None = None):
+    def __init__(
+        self, message: str, status: int | None = None, param: str | None = None, code: str | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.status = status
@@ -68,7 +70,6 @@ class UpstreamTimeout(UpstreamError):
     """The API did not answer within CONSOLE_UPSTREAM_TIMEOUT (pages answer 504)."""
 
 
-
 @dataclass(frozen=True)
 class Connection:
     base_url: str
@@ -80,7 +81,10 @@ class Connection:
 
 
 def _key_is_live(row: Upstream) -> bool:
-    return row.api_key_id is not None and ApiKey.objects.filter(pk=row.api_key_id, revoked_at__isnull=True).exists()
+    return (
+        row.api_key_id is not None
+        and ApiKey.objects.filter(pk=row.api_key_id, revoked_at__isnull=True).exists()
+    )
 
 
 def _reencrypt(row: Upstream) -> None:
@@ -100,7 +104,9 @@ def connection_for(project: Project) -> Connection:
     if row is not None and not row.is_self:
         key = crypto.decrypt(row.key_encrypted)
         if key is None:
-            raise UpstreamError("The upstream key can no longer be decrypted (SECRET_KEY changed?). An admin must set it again.")
+            raise UpstreamError(
+                "The upstream key can no longer be decrypted (SECRET_KEY changed?). An admin must set it again."
+            )
         return Connection(row.base_url.rstrip("/"), key, is_self=False)
     key = crypto.decrypt(row.key_encrypted) if row is not None and _key_is_live(row) else None
     if key is None:
@@ -194,10 +200,14 @@ class Client:
         try:
             return response.json()
         except ValueError:
-            raise UpstreamError("The API answered with something that is not JSON.", response.status_code) from None
+            raise UpstreamError(
+                "The API answered with something that is not JSON.", response.status_code
+            ) from None
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return self.request("GET", path, params={k: v for k, v in (params or {}).items() if v not in (None, "")})
+        return self.request(
+            "GET", path, params={k: v for k, v in (params or {}).items() if v not in (None, "")}
+        )
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         return self.request("POST", path, json=body or {})
@@ -205,14 +215,23 @@ class Client:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
-    def upload(self, filename: str, content: Any, purpose: str, content_type: str = "application/octet-stream") -> Any:
-        return self.request("POST", "files", data={"purpose": purpose}, files={"file": (filename, content, content_type)},
-                            timeout=httpx.Timeout(300, connect=settings.CONSOLE_UPSTREAM_CONNECT_TIMEOUT))
+    def upload(
+        self, filename: str, content: Any, purpose: str, content_type: str = "application/octet-stream"
+    ) -> Any:
+        return self.request(
+            "POST",
+            "files",
+            data={"purpose": purpose},
+            files={"file": (filename, content, content_type)},
+            timeout=httpx.Timeout(300, connect=settings.CONSOLE_UPSTREAM_CONNECT_TIMEOUT),
+        )
 
     def download(self, file_id: str) -> Iterator[bytes]:
         """The file's bytes, streamed; the caller must exhaust or close the iterator."""
         try:
-            with self._http.stream("GET", f"files/{file_id}/content", timeout=httpx.Timeout(300, connect=5)) as response:
+            with self._http.stream(
+                "GET", f"files/{file_id}/content", timeout=httpx.Timeout(300, connect=5)
+            ) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise _error_from(response)
@@ -220,7 +239,9 @@ class Client:
         except httpx.HTTPError as exc:
             raise _transport_error(exc) from None
 
-    def list_all(self, path: str, params: dict[str, Any] | None = None, cap: int = 10000) -> list[dict[str, Any]]:
+    def list_all(
+        self, path: str, params: dict[str, Any] | None = None, cap: int = 10000
+    ) -> list[dict[str, Any]]:
         """Every item of a list endpoint, page by page (exports need the whole thread)."""
         items: list[dict[str, Any]] = []
         query = {"limit": 100, **(params or {})}
@@ -243,10 +264,13 @@ async def relay_run_events(connection: Connection, thread_id: str, run_id: str) 
     An upstream without the events extension gets polled instead: one `thread.run.*` frame per
     status change and the final messages at the end, so the page still finishes.
     """
-    timeout = httpx.Timeout(settings.CONSOLE_STREAM_IDLE_TIMEOUT, connect=settings.CONSOLE_UPSTREAM_CONNECT_TIMEOUT)
+    timeout = httpx.Timeout(
+        settings.CONSOLE_STREAM_IDLE_TIMEOUT, connect=settings.CONSOLE_UPSTREAM_CONNECT_TIMEOUT
+    )
     headers = {**HEADERS, "Authorization": f"Bearer {connection.key}", "Accept": "text/event-stream"}
-    async with httpx.AsyncClient(base_url=connection.base_url + "/", headers=headers, timeout=timeout,
-                                 verify=_tls()) as http:
+    async with httpx.AsyncClient(
+        base_url=connection.base_url + "/", headers=headers, timeout=timeout, verify=_tls()
+    ) as http:
         try:
             async with http.stream("GET", f"threads/{thread_id}/runs/{run_id}/events") as response:
                 if response.status_code == 404 and not connection.is_self:
@@ -277,7 +301,9 @@ async def _poll_run(http: httpx.AsyncClient, thread_id: str, run_id: str) -> Asy
             last = run["status"]
             yield f"event: thread.run.{last}\ndata: {json.dumps(run)}\n\n".encode()
         if last in ("completed", "failed", "cancelled", "expired", "incomplete", "requires_action"):
-            messages = (await http.get(f"threads/{thread_id}/messages", params={"run_id": run_id, "order": "asc"})).json()
+            messages = (
+                await http.get(f"threads/{thread_id}/messages", params={"run_id": run_id, "order": "asc"})
+            ).json()
             for message in messages.get("data", []):
                 yield f"event: thread.message.completed\ndata: {json.dumps(message)}\n\n".encode()
             yield b"event: done\ndata: [DONE]\n\n"

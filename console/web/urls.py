@@ -30,7 +30,11 @@ urlpatterns = [
     path(P + "assistants", assistants.assistants, name="assistants"),
     path(P + "assistants/new", assistants.assistant_new, name="assistant_new"),
     path(P + "assistants/<str:assistant_id>", assistants.assistant, name="assistant"),
-    path(P + "assistants/<str:assistant_id>/duplicate", assistants.assistant_duplicate, name="assistant_duplicate"),
+    path(
+        P + "assistants/<str:assistant_id>/duplicate",
+        assistants.assistant_duplicate,
+        name="assistant_duplicate",
+    ),
     path(P + "assistants/<str:assistant_id>/delete", assistants.assistant_delete, name="assistant_delete"),
     path(P + "threads", threads.threads, name="threads"),
     path(P + "threads/<str:thread_id>", threads.thread, name="thread"),
@@ -48,8 +52,16 @@ urlpatterns = [
     path(P + "files/<str:file_id>/usage", files.file_usage, name="file_usage"),
     path(P + "vector_stores", vector_stores.vector_stores, name="vector_stores"),
     path(P + "vector_stores/<str:store_id>", vector_stores.vector_store, name="vector_store"),
-    path(P + "vector_stores/<str:store_id>/delete", vector_stores.vector_store_delete, name="vector_store_delete"),
-    path(P + "vector_stores/<str:store_id>/upload", vector_stores.vector_store_upload, name="vector_store_upload"),
+    path(
+        P + "vector_stores/<str:store_id>/delete",
+        vector_stores.vector_store_delete,
+        name="vector_store_delete",
+    ),
+    path(
+        P + "vector_stores/<str:store_id>/upload",
+        vector_stores.vector_store_upload,
+        name="vector_store_upload",
+    ),
     path(P + "vector_stores/<str:store_id>/batches", vector_stores.batch_create, name="batch_create"),
     path(P + "vector_stores/<str:store_id>/uploads", vector_stores.upload_start, name="upload_start"),
     path(P + "uploads/<int:session_id>", vector_stores.upload_session, name="upload_session"),
@@ -59,7 +71,9 @@ urlpatterns = [
     path(P + "jobs", jobs.jobs, name="jobs"),
     path(P + "jobs/runs/<str:run_id>/retry", jobs.run_retry, name="run_retry"),
     path(P + "activity", activity.activity, name="activity"),
-    path(P + "activity/<str:thread_id>/<str:run_id>/cancel", activity.activity_cancel, name="activity_cancel"),
+    path(
+        P + "activity/<str:thread_id>/<str:run_id>/cancel", activity.activity_cancel, name="activity_cancel"
+    ),
     path(P + "activity/<str:thread_id>/<str:run_id>/rerun", activity.activity_rerun, name="activity_rerun"),
     path(P + "cleanup", cleanup.cleanup, name="cleanup"),
     path(P + "cleanup/retention", cleanup.retention, name="retention"),

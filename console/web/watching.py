@@ -15,12 +15,19 @@ from console.web.tasks import watch_run as watch_run_task
 from console.web.tasks import watch_upload
 
 
-def watch_run(project: Project, thread_id: str, run: dict[str, Any], created_by: str, retry_of: str = "") -> RunWatch:
+def watch_run(
+    project: Project, thread_id: str, run: dict[str, Any], created_by: str, retry_of: str = ""
+) -> RunWatch:
     """Records a run the console just created and starts its watch task once the row is committed."""
     with transaction.atomic():
         watch = RunWatch.objects.create(
-            project=project, thread_id=thread_id, run_id=run["id"], assistant_id=run.get("assistant_id") or "",
-            model=run.get("model") or "", status=run.get("status") or "queued", created_by=created_by,
+            project=project,
+            thread_id=thread_id,
+            run_id=run["id"],
+            assistant_id=run.get("assistant_id") or "",
+            model=run.get("model") or "",
+            status=run.get("status") or "queued",
+            created_by=created_by,
             retry_of=retry_of,
         )
         transaction.on_commit(lambda: watch_run_task.delay(watch.pk))
@@ -30,9 +37,12 @@ def watch_run(project: Project, thread_id: str, run: dict[str, Any], created_by:
 def start_upload(project: Project, vector_store_id: str, names: list[str], created_by: str) -> UploadSession:
     """Records every file the browser is about to send, and starts following the session."""
     with transaction.atomic():
-        session = UploadSession.objects.create(project=project, vector_store_id=vector_store_id, created_by=created_by)
+        session = UploadSession.objects.create(
+            project=project, vector_store_id=vector_store_id, created_by=created_by
+        )
         UploadItem.objects.bulk_create(
-            [UploadItem(session=session, index=i, name=name[:512]) for i, name in enumerate(names)], batch_size=500
+            [UploadItem(session=session, index=i, name=name[:512]) for i, name in enumerate(names)],
+            batch_size=500,
         )
         transaction.on_commit(lambda: watch_upload.delay(session.pk))
     return session

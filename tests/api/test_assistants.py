@@ -13,14 +13,21 @@ FULL = {
         {"type": "code_interpreter"},
         {
             "type": "file_search",
-            "file_search": {"max_num_results": 5, "ranking_options": {"ranker": "auto", "score_threshold": 0.5}},
+            "file_search": {
+                "max_num_results": 5,
+                "ranking_options": {"ranker": "auto", "score_threshold": 0.5},
+            },
         },
         {
             "type": "function",
             "function": {
                 "name": "get_weather",
                 "description": "Weather for a city",
-                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}},
+                    "required": ["city"],
+                },
                 "strict": True,
             },
         },
@@ -44,7 +51,10 @@ def test_it_creates_an_assistant_with_every_field(api):
     assert body["name"] == "Math Tutor"
     assert body["tools"][1] == {
         "type": "file_search",
-        "file_search": {"max_num_results": 5, "ranking_options": {"ranker": "default_2024_08_21", "score_threshold": 0.5}},
+        "file_search": {
+            "max_num_results": 5,
+            "ranking_options": {"ranker": "default_2024_08_21", "score_threshold": 0.5},
+        },
     }
     assert body["tools"][2]["function"]["strict"] is True
     assert body["response_format"]["json_schema"]["schema"] == {"type": "object"}
@@ -83,10 +93,16 @@ def test_it_answers_404_for_a_missing_assistant(api):
 
 
 def test_it_keeps_code_interpreter_files(api):
-    file_id = api.post("files", files={"file": ("a.csv", b"x,y\n1,2\n")}, data={"purpose": "assistants"}).json()["id"]
+    file_id = api.post(
+        "files", files={"file": ("a.csv", b"x,y\n1,2\n")}, data={"purpose": "assistants"}
+    ).json()["id"]
     body = api.post(
         "assistants",
-        json={"model": "m", "tools": [{"type": "code_interpreter"}], "tool_resources": {"code_interpreter": {"file_ids": [file_id]}}},
+        json={
+            "model": "m",
+            "tools": [{"type": "code_interpreter"}],
+            "tool_resources": {"code_interpreter": {"file_ids": [file_id]}},
+        },
     ).json()
     assert body["tool_resources"] == {"code_interpreter": {"file_ids": [file_id]}}
 
@@ -113,12 +129,18 @@ def test_it_keeps_code_interpreter_files(api):
             "does not match pattern",
         ),
         (
-            {"model": "m", "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "objekt"}}}]},
+            {
+                "model": "m",
+                "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "objekt"}}}],
+            },
             "tools[0].function.parameters",
             "Invalid schema",
         ),
         (
-            {"model": "m", "tools": [{"type": "function", "function": {"name": "f", "parameters": {"required": "x"}}}]},
+            {
+                "model": "m",
+                "tools": [{"type": "function", "function": {"name": "f", "parameters": {"required": "x"}}}],
+            },
             "tools[0].function.parameters",
             "Invalid schema",
         ),
@@ -128,14 +150,27 @@ def test_it_keeps_code_interpreter_files(api):
             "above maximum value",
         ),
         (
-            {"model": "m", "tools": [{"type": "file_search", "file_search": {"ranking_options": {"ranker": "auto"}}}]},
+            {
+                "model": "m",
+                "tools": [{"type": "file_search", "file_search": {"ranking_options": {"ranker": "auto"}}}],
+            },
             "tools[0].file_search.ranking_options.score_threshold",
             "Missing required parameter",
         ),
         ({"model": "m", "response_format": "yaml"}, "response_format", "Invalid value"),
-        ({"model": "m", "response_format": {"type": "json_schema"}}, "response_format.json_schema", "Missing required"),
         (
-            {"model": "m", "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": 1}}}},
+            {"model": "m", "response_format": {"type": "json_schema"}},
+            "response_format.json_schema",
+            "Missing required",
+        ),
+        (
+            {
+                "model": "m",
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "a", "schema": {"type": 1}},
+                },
+            },
             "response_format.json_schema.schema",
             "Invalid schema",
         ),
@@ -149,7 +184,10 @@ def test_it_keeps_code_interpreter_files(api):
             "no file found with id 'file-missing'",
         ),
         (
-            {"model": "m", "tool_resources": {"code_interpreter": {"file_ids": [f"f{i}" for i in range(21)]}}},
+            {
+                "model": "m",
+                "tool_resources": {"code_interpreter": {"file_ids": [f"f{i}" for i in range(21)]}},
+            },
             "tool_resources.code_interpreter.file_ids",
             "array too long",
         ),

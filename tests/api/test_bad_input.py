@@ -55,7 +55,10 @@ def test_it_refuses_nul_in_a_multipart_upload(api):
 @pytest.mark.parametrize(
     ("content_type", "body"),
     [
-        ("multipart/form-data", b"--x\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nassistants\r\n--x--\r\n"),
+        (
+            "multipart/form-data",
+            b'--x\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nassistants\r\n--x--\r\n',
+        ),
         ("multipart/form-data; boundary=", b"garbage"),
         ("multipart/form-data; boundary=\u00e9", b"garbage"),
     ],

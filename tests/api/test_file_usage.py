@@ -24,21 +24,39 @@ def test_it_finds_stores_and_assistants_through_both_tools(api, worker):
     second = api.post("vector_stores", json={"name": "also"}).json()["id"]
     assert api.post(f"vector_stores/{second}/files", json={"file_id": file_id}).status_code == 200
     unrelated = api.post("vector_stores", json={"name": "other", "file_ids": [other]}).json()["id"]
-    by_code = api.post("assistants", json={
-        "model": "gpt-4o", "tools": [{"type": "code_interpreter"}],
-        "tool_resources": {"code_interpreter": {"file_ids": [other, file_id]}}}).json()["id"]
-    by_search = api.post("assistants", json={
-        "model": "gpt-4o", "tools": [{"type": "file_search"}],
-        "tool_resources": {"file_search": {"vector_store_ids": [holding]}}}).json()["id"]
-    api.post("assistants", json={
-        "model": "gpt-4o", "tools": [{"type": "file_search"}],
-        "tool_resources": {"file_search": {"vector_store_ids": [unrelated]}}})
+    by_code = api.post(
+        "assistants",
+        json={
+            "model": "gpt-4o",
+            "tools": [{"type": "code_interpreter"}],
+            "tool_resources": {"code_interpreter": {"file_ids": [other, file_id]}},
+        },
+    ).json()["id"]
+    by_search = api.post(
+        "assistants",
+        json={
+            "model": "gpt-4o",
+            "tools": [{"type": "file_search"}],
+            "tool_resources": {"file_search": {"vector_store_ids": [holding]}},
+        },
+    ).json()["id"]
+    api.post(
+        "assistants",
+        json={
+            "model": "gpt-4o",
+            "tools": [{"type": "file_search"}],
+            "tool_resources": {"file_search": {"vector_store_ids": [unrelated]}},
+        },
+    )
     api.post("assistants", json={"model": "gpt-4o"})
 
     body = api.get(f"files/{file_id}/usage").json()
     assert body["vector_stores"] == [holding, second]
     assert body["assistants"] == [by_code, by_search]
-    assert set(VectorStoreFile.objects.filter(file_id=file_id).values_list("store_id", flat=True)) == {holding, second}
+    assert set(VectorStoreFile.objects.filter(file_id=file_id).values_list("store_id", flat=True)) == {
+        holding,
+        second,
+    }
 
     assert api.delete(f"vector_stores/{second}/files/{file_id}").status_code == 200
     assert api.get(f"files/{file_id}/usage").json()["vector_stores"] == [holding]

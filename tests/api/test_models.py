@@ -28,7 +28,12 @@ def test_it_lists_the_default_providers_models(api, provider, fresh):
     body = r.json()
     assert body["object"] == "list"
     assert [m["id"] for m in body["data"]] == ["fake-model", "gpt-4o-mini", "gpt-4o"]
-    assert body["data"][0] == {"id": "fake-model", "object": "model", "created": 1700000000, "owned_by": "fakeprovider"}
+    assert body["data"][0] == {
+        "id": "fake-model",
+        "object": "model",
+        "created": 1700000000,
+        "owned_by": "fakeprovider",
+    }
 
 
 def test_it_merges_route_names_and_keeps_a_downed_providers_names(api, provider, fresh):

@@ -24,7 +24,9 @@ def _usage_rows(owner) -> list[tuple[str, str, int, int, int]]:  # type: ignore[
 
 def test_it_forwards_chat_completions_with_the_servers_key(api, provider, owner):
     provider.script(Text("Hi there", usage=(4, 2)))
-    r = api.post("chat/completions", json={"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]})
+    r = api.post(
+        "chat/completions", json={"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["object"] == "chat.completion" and body["choices"][0]["message"]["content"] == "Hi there"
@@ -33,7 +35,12 @@ def test_it_forwards_chat_completions_with_the_servers_key(api, provider, owner)
     assert provider.requests[0]["messages"] == [{"role": "user", "content": "hi"}]
     assert _usage_rows(owner) == [("/v1/chat/completions", "fake-model", 4, 2, 6)]
     today = api.get("usage", params={"days": 1}).json()["data"][0]
-    assert (today["runs"], today["prompt_tokens"], today["completion_tokens"], today["total_tokens"]) == (0, 4, 2, 6)
+    assert (today["runs"], today["prompt_tokens"], today["completion_tokens"], today["total_tokens"]) == (
+        0,
+        4,
+        2,
+        6,
+    )
 
 
 def test_it_routes_by_model_and_renames_upstream(api, provider, owner, settings):
@@ -41,7 +48,9 @@ def test_it_routes_by_model_and_renames_upstream(api, provider, owner, settings)
     settings.LLM_PROVIDERS = (
         ProviderRoute(match="local-*", base_url=provider.base_url, api_key="route-key", model="fake-model"),
     )
-    r = api.post("chat/completions", json={"model": "local-small", "messages": [{"role": "user", "content": "x"}]})
+    r = api.post(
+        "chat/completions", json={"model": "local-small", "messages": [{"role": "user", "content": "x"}]}
+    )
     assert r.status_code == 200, r.text
     assert provider.requests[0]["model"] == "fake-model"
     assert provider.auth_headers == ["Bearer route-key"]
@@ -88,8 +97,13 @@ def test_it_relays_the_first_chunk_before_the_stream_ends(api, provider):
 
 
 def test_it_forwards_embeddings_through_the_sdk(sdk, provider, owner):
-    result = sdk.embeddings.create(model="text-embedding-3-small", input=["a", "bbb"], encoding_format="float")
-    assert [d.embedding for d in sorted(result.data, key=lambda d: d.index)] == [[1.0, 1.0, 0.0], [3.0, 1.0, 0.0]]
+    result = sdk.embeddings.create(
+        model="text-embedding-3-small", input=["a", "bbb"], encoding_format="float"
+    )
+    assert [d.embedding for d in sorted(result.data, key=lambda d: d.index)] == [
+        [1.0, 1.0, 0.0],
+        [3.0, 1.0, 0.0],
+    ]
     [call] = provider.calls
     assert call["path"] == "/v1/embeddings" and call["auth"] == "Bearer test-provider-key"
     assert _usage_rows(owner) == [("/v1/embeddings", "text-embedding-3-small", 2, 0, 2)]
@@ -106,10 +120,15 @@ def test_it_records_usage_of_a_streamed_response(api, provider, owner):
 def test_it_streams_a_multipart_upload_to_the_provider(api, provider, owner):
     audio = bytes(range(256)) * (3 * 4096)  # 3 MB: more than Django keeps in memory
     upload = httpx.Request(
-        "POST", "http://x", data={"model": "whisper-1", "language": "en"}, files={"file": ("a.mp3", audio, "audio/mpeg")}
+        "POST",
+        "http://x",
+        data={"model": "whisper-1", "language": "en"},
+        files={"file": ("a.mp3", audio, "audio/mpeg")},
     )
     body = upload.read()
-    r = api.post("audio/transcriptions", content=body, headers={"Content-Type": upload.headers["content-type"]})
+    r = api.post(
+        "audio/transcriptions", content=body, headers={"Content-Type": upload.headers["content-type"]}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["model"] == "whisper-1"
     [call] = provider.calls
@@ -123,7 +142,9 @@ def test_it_routes_a_multipart_upload_by_its_model_field(api, provider, settings
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         settings.LLM_BASE_URL = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"  # the default is down
-    settings.LLM_PROVIDERS = (ProviderRoute(match="whisper*", base_url=provider.base_url, api_key="audio-key"),)
+    settings.LLM_PROVIDERS = (
+        ProviderRoute(match="whisper*", base_url=provider.base_url, api_key="audio-key"),
+    )
     r = api.post(
         "audio/transcriptions",
         data={"model": "whisper-1"},

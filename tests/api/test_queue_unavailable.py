@@ -41,12 +41,27 @@ def outage(tmp_path, owner) -> Iterator[tuple[httpx.Client, PrivateRedis]]:
     redis_server = PrivateRedis(tmp_path / "redis")
     redis_server.start()
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": redis_server.url, "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": redis_server.url,
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     log = (tmp_path / "server.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "console.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "console.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -91,13 +106,17 @@ def test_it_answers_503_at_once_and_keeps_nothing_while_redis_is_down(outage):
     api, redis_server = outage
     assistant_id = api.post("assistants", json={"model": "fake-model"}).json()["id"]
     thread_id = api.post("threads", json={"messages": [{"role": "user", "content": "Hi"}]}).json()["id"]
-    file_id = api.post("files", files={"file": ("a.txt", b"some words")}, data={"purpose": "assistants"}).json()["id"]
+    file_id = api.post(
+        "files", files={"file": ("a.txt", b"some words")}, data={"purpose": "assistants"}
+    ).json()["id"]
     store_id = api.post("vector_stores", json={"name": "docs"}).json()["id"]
     threads_before = Thread.objects.count()
 
     redis_server.stop()
     _assert_unavailable(api.post(f"threads/{thread_id}/runs", json={"assistant_id": assistant_id}))
-    _assert_unavailable(api.post(f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}))
+    _assert_unavailable(
+        api.post(f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True})
+    )
     _assert_unavailable(
         api.post(
             "threads/runs",

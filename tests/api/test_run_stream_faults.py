@@ -31,7 +31,9 @@ TEXT_RUN = [
 
 
 def _text(events: list) -> str:
-    return "".join(d["delta"]["content"][0]["text"]["value"] for n, d in events if n == "thread.message.delta")
+    return "".join(
+        d["delta"]["content"][0]["text"]["value"] for n, d in events if n == "thread.message.delta"
+    )
 
 
 def test_it_delivers_every_event_once_when_redis_drops_every_connection(api, provider, redis_url):

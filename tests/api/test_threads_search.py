@@ -63,11 +63,17 @@ def test_it_finds_non_ascii_text(api):
 
 def test_it_searches_messages_added_later_and_assistant_replies(api, owner):
     thread_id = _thread(api)
-    api.post(f"threads/{thread_id}/messages", json={"role": "user", "content": [{"type": "text", "text": "needle"}]})
+    api.post(
+        f"threads/{thread_id}/messages",
+        json={"role": "user", "content": [{"type": "text", "text": "needle"}]},
+    )
     assert _ids(api.get("threads", params={"q": "NEEDLE"})) == [thread_id]
     other = _thread(api, "question")
-    Message.objects.create(thread_id=other, role="assistant", content=[
-        {"type": "text", "text": {"value": "The answer is haystack.", "annotations": []}}])
+    Message.objects.create(
+        thread_id=other,
+        role="assistant",
+        content=[{"type": "text", "text": {"value": "The answer is haystack.", "annotations": []}}],
+    )
     assert _ids(api.get("threads", params={"q": "haystack"})) == [other]
 
 
@@ -76,11 +82,13 @@ def test_it_filters_by_assistant_through_runs_or_messages(api, owner):
     with_run = _thread(api, "a")
     with_message = _thread(api, "b")
     _thread(api, "c")
-    Run.objects.create(project=owner.project, thread_id=with_run, assistant_id=assistant, model="gpt-4o",
-                       status="completed")
+    Run.objects.create(
+        project=owner.project, thread_id=with_run, assistant_id=assistant, model="gpt-4o", status="completed"
+    )
     Message.objects.create(thread_id=with_message, role="assistant", assistant_id=assistant, content=[])
-    Run.objects.create(project=owner.project, thread_id=with_message, assistant_id=assistant, model="gpt-4o",
-                       status="failed")
+    Run.objects.create(
+        project=owner.project, thread_id=with_message, assistant_id=assistant, model="gpt-4o", status="failed"
+    )
     assert _ids(api.get("threads", params={"assistant_id": assistant})) == [with_message, with_run]
     assert _ids(api.get("threads", params={"assistant_id": other_assistant})) == []
     assert _ids(api.get("threads", params={"assistant_id": "asst_unknown"})) == []
@@ -105,12 +113,15 @@ def test_it_combines_filters_and_pages_through_them(api, owner):
     matching = []
     for i in range(5):
         thread_id = _thread(api, f"invoice {i}")
-        Run.objects.create(project=owner.project, thread_id=thread_id, assistant_id=assistant, model="m",
-                           status="completed")
+        Run.objects.create(
+            project=owner.project, thread_id=thread_id, assistant_id=assistant, model="m", status="completed"
+        )
         matching.append(thread_id)
     _thread(api, "invoice without a run")
     lonely = _thread(api, "no match")
-    Run.objects.create(project=owner.project, thread_id=lonely, assistant_id=assistant, model="m", status="completed")
+    Run.objects.create(
+        project=owner.project, thread_id=lonely, assistant_id=assistant, model="m", status="completed"
+    )
     params = {"q": "INVOICE", "assistant_id": assistant, "limit": 2}
     first = api.get("threads", params=params).json()
     assert [t["id"] for t in first["data"]] == matching[::-1][:2] and first["has_more"] is True

@@ -19,11 +19,22 @@ def test_it_orders_by_last_activity_and_summarises_each_thread(api, owner):
     new = _thread(api, "Where is my parcel?")
     empty = _thread(api)
     # The oldest thread gets a reply last, so it leads the list.
-    assert api.post(f"threads/{old}/messages", json={"role": "user", "content": "Any news?"}).status_code == 200
+    assert (
+        api.post(f"threads/{old}/messages", json={"role": "user", "content": "Any news?"}).status_code == 200
+    )
     later = datetime.now(UTC) + timedelta(seconds=5)
-    Run.objects.create(project=owner.project, thread_id=old, assistant_id="asst_a", model="m", status="completed")
-    Run.objects.create(project=owner.project, thread_id=old, assistant_id="asst_b", model="m", status="failed",
-                       last_error={"code": "server_error", "message": "boom"}, created_at=later)
+    Run.objects.create(
+        project=owner.project, thread_id=old, assistant_id="asst_a", model="m", status="completed"
+    )
+    Run.objects.create(
+        project=owner.project,
+        thread_id=old,
+        assistant_id="asst_b",
+        model="m",
+        status="failed",
+        last_error={"code": "server_error", "message": "boom"},
+        created_at=later,
+    )
 
     r = api.get("threads", params={"order_by": "last_activity", "include[]": "summary", "limit": 2})
     assert r.status_code == 200, r.text
@@ -34,10 +45,17 @@ def test_it_orders_by_last_activity_and_summarises_each_thread(api, owner):
     assert summary["message_count"] == 3 and summary["assistant_ids"] == ["asst_a", "asst_b"]
     assert summary["last_activity_at"] == int(later.timestamp())
     assert Thread.objects.get(pk=old).last_activity_at == later
-    assert summary["last_run"]["status"] == "failed" and summary["last_run"]["last_error"]["message"] == "boom"
-    assert body["data"][1]["summary"]["first_user_message"] is None and body["data"][1]["summary"]["message_count"] == 0
+    assert (
+        summary["last_run"]["status"] == "failed" and summary["last_run"]["last_error"]["message"] == "boom"
+    )
+    assert (
+        body["data"][1]["summary"]["first_user_message"] is None
+        and body["data"][1]["summary"]["message_count"] == 0
+    )
 
-    rest = api.get("threads", params={"order_by": "last_activity", "include[]": "summary", "after": empty}).json()
+    rest = api.get(
+        "threads", params={"order_by": "last_activity", "include[]": "summary", "after": empty}
+    ).json()
     assert [t["id"] for t in rest["data"]] == [new] and rest["has_more"] is False
     ascending = api.get("threads", params={"order_by": "last_activity", "order": "asc"}).json()
     assert [t["id"] for t in ascending["data"]] == [new, empty, old] and "summary" not in ascending["data"][0]

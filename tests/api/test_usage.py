@@ -13,8 +13,15 @@ def _run(owner, when: datetime, usage: dict | None, status: str = "completed") -
     from console.threads.models import Thread
 
     thread = Thread.objects.create(project=owner.project)
-    return Run.objects.create(project=owner.project, thread=thread, assistant_id="asst_x", model="m", status=status,
-                              usage=usage, created_at=when)
+    return Run.objects.create(
+        project=owner.project,
+        thread=thread,
+        assistant_id="asst_x",
+        model="m",
+        status=status,
+        usage=usage,
+        created_at=when,
+    )
 
 
 def test_it_sums_tokens_per_day_with_empty_days(api, owner):
@@ -22,7 +29,9 @@ def test_it_sums_tokens_per_day_with_empty_days(api, owner):
     today = now.replace(hour=0, minute=30, second=0, microsecond=0)
     _run(owner, today, {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15})
     _run(owner, today + timedelta(minutes=1), {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3})
-    _run(owner, today - timedelta(days=2), {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150})
+    _run(
+        owner, today - timedelta(days=2), {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150}
+    )
     _run(owner, today - timedelta(days=1), None, status="failed")  # counted as a run, no tokens
     _run(owner, today - timedelta(days=9), {"prompt_tokens": 7, "completion_tokens": 7, "total_tokens": 14})
 
@@ -33,11 +42,19 @@ def test_it_sums_tokens_per_day_with_empty_days(api, owner):
     days = body["data"]
     assert [d["date"] for d in days] == [(now.date() - timedelta(days=n)).isoformat() for n in (2, 1, 0)]
     assert all(d["object"] == "usage.day" for d in days)
-    assert (days[0]["prompt_tokens"], days[0]["completion_tokens"], days[0]["total_tokens"], days[0]["runs"]) == (
-        100, 50, 150, 1)
+    assert (
+        days[0]["prompt_tokens"],
+        days[0]["completion_tokens"],
+        days[0]["total_tokens"],
+        days[0]["runs"],
+    ) == (100, 50, 150, 1)
     assert (days[1]["runs"], days[1]["total_tokens"]) == (1, 0)
-    assert (days[2]["prompt_tokens"], days[2]["completion_tokens"], days[2]["total_tokens"], days[2]["runs"]) == (
-        11, 7, 18, 2)
+    assert (
+        days[2]["prompt_tokens"],
+        days[2]["completion_tokens"],
+        days[2]["total_tokens"],
+        days[2]["runs"],
+    ) == (11, 7, 18, 2)
     assert days[2]["start_time"] == int(datetime.combine(now.date(), datetime.min.time(), UTC).timestamp())
     assert body["totals"] == {"runs": 4, "prompt_tokens": 111, "completion_tokens": 57, "total_tokens": 168}
 
@@ -64,7 +81,11 @@ def test_it_counts_only_the_projects_runs(api, outsider_api, outsider):
 
 
 def test_it_rejects_bad_days(api):
-    for raw, code in (("week", "invalid_type"), ("0", "integer_below_min_value"), ("367", "integer_above_max_value")):
+    for raw, code in (
+        ("week", "invalid_type"),
+        ("0", "integer_below_min_value"),
+        ("367", "integer_above_max_value"),
+    ):
         r = api.get("usage", params={"days": raw})
         assert r.status_code == 400, raw
         assert r.json()["error"]["param"] == "days" and r.json()["error"]["code"] == code

@@ -70,7 +70,11 @@ def _piece_cases() -> list[tuple[str, int, int]]:
     words = " ".join(f"supercalifragilistic{i} and-the word{i}" for i in range(800))
     cjk = "日本語のテキストと絵文字🙂を含む文章。" * 300  # no whitespace at all
     mixed = "\n".join(f"<p>line {i}: https://example.com/{i}?q=é x{'y' * (i % 200)}</p>" for i in range(300))
-    cases = [(text, size, overlap) for text in (words, cjk, mixed) for size, overlap in ((800, 400), (100, 30), (7, 3))]
+    cases = [
+        (text, size, overlap)
+        for text in (words, cjk, mixed)
+        for size, overlap in ((800, 400), (100, 30), (7, 3))
+    ]
     return [*cases, (words, 50, 0)]
 
 

@@ -122,7 +122,8 @@ def test_the_trigger_fills_the_vector_for_other_writers() -> None:
     assert _vector(row.pk) == ("'dive':3 'walrus':1", True)
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE retrieval_chunk SET text = 'Seals', search_vector = 'seal:1 custom:2' WHERE id = %s", [row.pk]
+            "UPDATE retrieval_chunk SET text = 'Seals', search_vector = 'seal:1 custom:2' WHERE id = %s",
+            [row.pk],
         )
         assert _vector(row.pk) == ("'custom':2 'seal':1", False)
         cursor.execute("UPDATE retrieval_chunk SET search_vector = 'other:1' WHERE id = %s", [row.pk])

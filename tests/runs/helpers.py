@@ -35,7 +35,9 @@ def collapse(sequence: list[str]) -> list[str]:
     return out
 
 
-def wait_for_status(api: httpx.Client, thread_id: str, run_id: str, statuses: set[str], timeout: float = 20) -> dict:
+def wait_for_status(
+    api: httpx.Client, thread_id: str, run_id: str, statuses: set[str], timeout: float = 20
+) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         run = api.get(f"threads/{thread_id}/runs/{run_id}").json()

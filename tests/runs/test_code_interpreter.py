@@ -20,12 +20,16 @@ def code_call(code: str) -> ToolCalls:
 
 def _run(api, thread_id, assistant_id, **extra):  # type: ignore[no-untyped-def]
     run = api.post(f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, **extra}).json()
-    return wait_for_status(api, thread_id, run["id"], {"completed", "failed", "incomplete", "requires_action"}, timeout=60)
+    return wait_for_status(
+        api, thread_id, run["id"], {"completed", "failed", "incomplete", "requires_action"}, timeout=60
+    )
 
 
 def test_it_runs_code_on_thread_files_and_streams_input_and_outputs(api, provider):
     provider.script(
-        code_call("import pandas as pd\ndf = pd.read_csv('/mnt/data/numbers.csv')\nprint(int(df['a'].sum()))"),
+        code_call(
+            "import pandas as pd\ndf = pd.read_csv('/mnt/data/numbers.csv')\nprint(int(df['a'].sum()))"
+        ),
         Text("The sum is 6."),
     )
     file_id = api.post(
@@ -39,7 +43,9 @@ def test_it_runs_code_on_thread_files_and_streams_input_and_outputs(api, provide
             "tool_resources": {"code_interpreter": {"file_ids": [file_id]}},
         },
     ).json()["id"]
-    with api.stream("POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}) as r:
+    with api.stream(
+        "POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}
+    ) as r:
         events = read_events(r)
     sequence = collapse(names(events))
     assert sequence[:6] == [
@@ -75,7 +81,9 @@ def test_it_keeps_python_state_across_runs_of_a_thread(api, provider):
     api.post(f"threads/{thread_id}/messages", json={"role": "user", "content": "use it"})
     assert _run(api, thread_id, assistant_id)["status"] == "completed"
     last = RunStep.objects.filter(run__thread_id=thread_id, type="tool_calls").order_by("-created_at").first()
-    assert last.step_details["tool_calls"][0]["code_interpreter"]["outputs"] == [{"type": "logs", "logs": "42\n"}]
+    assert last.step_details["tool_calls"][0]["code_interpreter"]["outputs"] == [
+        {"type": "logs", "logs": "42\n"}
+    ]
 
 
 def test_it_returns_images_and_cited_files(api, provider):
@@ -91,7 +99,9 @@ def test_it_returns_images_and_cited_files(api, provider):
     run = _run(api, thread_id, assistant_id)
     assert run["status"] == "completed", run
     step = RunStep.objects.get(run_id=run["id"], type="tool_calls")
-    images = [o for o in step.step_details["tool_calls"][0]["code_interpreter"]["outputs"] if o["type"] == "image"]
+    images = [
+        o for o in step.step_details["tool_calls"][0]["code_interpreter"]["outputs"] if o["type"] == "image"
+    ]
     assert len(images) == 1
     image_file = File.objects.get(pk=images[0]["image"]["file_id"])
     assert image_file.purpose == "assistants_output" and image_file.filename.endswith(".png")
@@ -101,7 +111,9 @@ def test_it_returns_images_and_cited_files(api, provider):
     text = reply["content"][1]["text"]
     annotation = text["annotations"][0]
     assert annotation["type"] == "file_path"
-    assert text["value"][annotation["start_index"] : annotation["end_index"]] == "sandbox:/mnt/data/report.csv"
+    assert (
+        text["value"][annotation["start_index"] : annotation["end_index"]] == "sandbox:/mnt/data/report.csv"
+    )
     download = api.get(f"files/{annotation['file_path']['file_id']}/content")
     assert download.content == b"a\n1\n"
 

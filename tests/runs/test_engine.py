@@ -25,7 +25,9 @@ def test_it_sends_the_first_delta_alone_then_coalesces(api, provider, settings):
     provider.script(Text("".join(WORDS), chunks=WORDS, delay=0.01))  # 30 tokens over ~300 ms
     assistant_id = new_assistant(api)
     thread_id = new_thread(api)
-    with api.stream("POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}) as r:
+    with api.stream(
+        "POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}
+    ) as r:
         events = read_events(r)
     assert collapse(names(events)) == TEXT_RUN
     deltas = _deltas(events)
@@ -61,7 +63,9 @@ def test_many_readers_follow_many_live_runs(api, provider):
     followed: dict[str, list[tuple[str, Any]]] = {}
 
     def stream(thread_id: str) -> None:
-        with api.stream("POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}) as r:
+        with api.stream(
+            "POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}
+        ) as r:
             streamed[thread_id] = read_events(r)
 
     def follow(thread_id: str) -> None:
@@ -83,5 +87,7 @@ def test_many_readers_follow_many_live_runs(api, provider):
         # The extension replays the same run from its start: the same events, the same text.
         assert names(followed[thread_id]) == names(streamed[thread_id])
         assert "".join(_deltas(followed[thread_id])) == "".join(WORDS[:10])
-        run_ids = {d["id"] for n, d in streamed[thread_id] if n.startswith("thread.run.") and "." not in n[11:]}
+        run_ids = {
+            d["id"] for n, d in streamed[thread_id] if n.startswith("thread.run.") and "." not in n[11:]
+        }
         assert run_ids == {Run.objects.get(thread_id=thread_id).pk}

@@ -12,12 +12,17 @@ from tests.fakeprovider import Call, Text, ToolCalls
 from tests.runs.helpers import collapse, names, new_assistant, read_events, wait_for_status
 from tests.vector_stores.conftest import upload, wait_store
 
-REFUNDS = b"Refund policy. Customers may return any product within 30 days for a full refund to the original card."
+REFUNDS = (
+    b"Refund policy. Customers may return any product within 30 days for a full refund to the original card."
+)
 SHIPPING = b"Shipping. Orders leave our warehouse within two business days and arrive in a week."
 
 
 def _store(api) -> tuple[str, dict[str, str]]:  # type: ignore[no-untyped-def]
-    files = {"refunds.md": upload(api, "refunds.md", REFUNDS), "shipping.md": upload(api, "shipping.md", SHIPPING)}
+    files = {
+        "refunds.md": upload(api, "refunds.md", REFUNDS),
+        "shipping.md": upload(api, "shipping.md", SHIPPING),
+    }
     store = api.post("vector_stores", json={"name": "policies", "file_ids": list(files.values())}).json()
     assert wait_store(api, store["id"])["file_counts"]["completed"] == 2
     return store["id"], files
@@ -36,7 +41,9 @@ def test_it_searches_cites_and_streams(api, provider):
         tool_resources={"file_search": {"vector_store_ids": [store_id]}},
     )
     thread_id = api.post("threads", json={"messages": [{"role": "user", "content": "Refunds?"}]}).json()["id"]
-    with api.stream("POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}) as r:
+    with api.stream(
+        "POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}
+    ) as r:
         events = read_events(r)
     sequence = collapse(names(events))
     assert sequence[3:7] == [
@@ -87,7 +94,11 @@ def test_it_searches_files_attached_to_messages(api, provider):
         "threads",
         json={
             "messages": [
-                {"role": "user", "content": "When?", "attachments": [{"file_id": file_id, "tools": [{"type": "file_search"}]}]}
+                {
+                    "role": "user",
+                    "content": "When?",
+                    "attachments": [{"file_id": file_id, "tools": [{"type": "file_search"}]}],
+                }
             ]
         },
     ).json()
@@ -105,7 +116,8 @@ def test_it_refuses_a_run_on_an_expired_store(api, provider):
         api, tools=[{"type": "file_search"}], tool_resources={"file_search": {"vector_store_ids": [store_id]}}
     )
     VectorStore.objects.filter(pk=store_id).update(
-        expires_after={"anchor": "last_active_at", "days": 1}, expires_at=timezone.now() - timedelta(seconds=1)
+        expires_after={"anchor": "last_active_at", "days": 1},
+        expires_at=timezone.now() - timedelta(seconds=1),
     )
     thread_id = api.post("threads", json={"messages": [{"role": "user", "content": "Hi"}]}).json()["id"]
     r = api.post(f"threads/{thread_id}/runs", json={"assistant_id": assistant_id})

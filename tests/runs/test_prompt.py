@@ -41,7 +41,10 @@ def test_it_sends_overrides_and_additional_messages(api, provider):
         {"role": "user", "content": "first"},
         {"role": "user", "content": "second"},
     ]
-    assert api.get(f"threads/{thread_id}/runs/{run['id']}").json()["instructions"] == sent["messages"][0]["content"]
+    assert (
+        api.get(f"threads/{thread_id}/runs/{run['id']}").json()["instructions"]
+        == sent["messages"][0]["content"]
+    )
     assert sent["temperature"] == 0.1 and sent["top_p"] == 0.8
     assert sent["response_format"] == {
         "type": "json_schema",
@@ -52,7 +55,9 @@ def test_it_sends_overrides_and_additional_messages(api, provider):
 
 def test_it_sends_images_as_image_parts(api, provider):
     provider.script(Text("a pixel"))
-    image_id = api.post("files", files={"file": ("p.png", PNG, "image/png")}, data={"purpose": "vision"}).json()["id"]
+    image_id = api.post(
+        "files", files={"file": ("p.png", PNG, "image/png")}, data={"purpose": "vision"}
+    ).json()["id"]
     thread_id = api.post(
         "threads",
         json={
@@ -61,7 +66,10 @@ def test_it_sends_images_as_image_parts(api, provider):
                     "role": "user",
                     "content": [
                         {"type": "text", "text": "What are these?"},
-                        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}},
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": "https://example.com/cat.png", "detail": "low"},
+                        },
                         {"type": "image_file", "image_file": {"file_id": image_id}},
                     ],
                 }
@@ -72,7 +80,10 @@ def test_it_sends_images_as_image_parts(api, provider):
     wait_for_status(api, thread_id, run["id"], {"completed"})
     parts = provider.requests[-1]["messages"][-1]["content"]
     assert parts[0] == {"type": "text", "text": "What are these?"}
-    assert parts[1] == {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}}
+    assert parts[1] == {
+        "type": "image_url",
+        "image_url": {"url": "https://example.com/cat.png", "detail": "low"},
+    }
     assert parts[2]["image_url"]["url"].startswith("data:image/png;base64,")
 
 

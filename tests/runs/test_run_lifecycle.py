@@ -27,7 +27,9 @@ def test_it_cancels_promptly_mid_stream(api, provider):
     provider.script(SLOW)
     assistant_id = new_assistant(api)
     thread_id = new_thread(api)
-    with api.stream("POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}) as r:
+    with api.stream(
+        "POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}
+    ) as r:
         events = []
         lines = r.iter_lines()
         for line in lines:
@@ -72,7 +74,10 @@ def test_it_allows_one_active_run_per_thread(api, provider):
     assert second.json()["error"]["message"] == f"Thread {thread_id} already has an active run {first['id']}."
     message = api.post(f"threads/{thread_id}/messages", json={"role": "user", "content": "more"})
     assert message.status_code == 400
-    assert message.json()["error"]["message"] == f"Can't add messages to {thread_id} while a run {first['id']} is active."
+    assert (
+        message.json()["error"]["message"]
+        == f"Can't add messages to {thread_id} while a run {first['id']} is active."
+    )
     api.post(f"threads/{thread_id}/runs/{first['id']}/cancel")
     wait_for_status(api, thread_id, first["id"], {"cancelled"})
     assert Run.objects.filter(thread_id=thread_id).count() == 1
@@ -101,7 +106,9 @@ def test_it_fails_alone_with_a_readable_last_error(api, provider, reply, code, f
     provider.script(reply)
     assistant_id = new_assistant(api)
     thread_id = new_thread(api)
-    with api.stream("POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}) as r:
+    with api.stream(
+        "POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}
+    ) as r:
         events = read_events(r)
     assert names(events)[-2:] == ["thread.run.failed", "done"]
     failed = dict(events)["thread.run.failed"]
@@ -131,7 +138,10 @@ def test_it_truncates_to_the_last_messages(api, provider):
     ).json()
     run = api.post(
         f"threads/{thread['id']}/runs",
-        json={"assistant_id": assistant_id, "truncation_strategy": {"type": "last_messages", "last_messages": 2}},
+        json={
+            "assistant_id": assistant_id,
+            "truncation_strategy": {"type": "last_messages", "last_messages": 2},
+        },
     ).json()
     wait_for_status(api, thread["id"], run["id"], {"completed"})
     sent = provider.requests[-1]["messages"]
@@ -146,7 +156,9 @@ def test_it_drops_old_history_to_fit_max_prompt_tokens(api, provider):
         "threads",
         json={"messages": [{"role": "user", "content": long}, {"role": "user", "content": "short question"}]},
     ).json()
-    run = api.post(f"threads/{thread['id']}/runs", json={"assistant_id": assistant_id, "max_prompt_tokens": 256}).json()
+    run = api.post(
+        f"threads/{thread['id']}/runs", json={"assistant_id": assistant_id, "max_prompt_tokens": 256}
+    ).json()
     wait_for_status(api, thread["id"], run["id"], {"completed"})
     assert [m["content"] for m in provider.requests[-1]["messages"]] == ["You are terse.", "short question"]
 
@@ -154,7 +166,9 @@ def test_it_drops_old_history_to_fit_max_prompt_tokens(api, provider):
 def test_it_ends_incomplete_when_the_prompt_cannot_fit(api, provider):
     assistant_id = new_assistant(api)
     thread_id = new_thread(api, "word " * 600)
-    run = api.post(f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "max_prompt_tokens": 256}).json()
+    run = api.post(
+        f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "max_prompt_tokens": 256}
+    ).json()
     done = wait_for_status(api, thread_id, run["id"], {"incomplete", "completed", "failed"})
     assert done["status"] == "incomplete"
     assert done["incomplete_details"] == {"reason": "max_prompt_tokens"}
@@ -226,7 +240,11 @@ def test_it_fails_a_run_whose_worker_died(api, provider, redis_url, settings):
         "VAR_DIR": str(settings.VAR_DIR),
     }
     worker = subprocess.Popen(
-        [sys.executable, "-c", f"import django; django.setup(); from console.engine.executor import execute; execute('{run.pk}')"],
+        [
+            sys.executable,
+            "-c",
+            f"import django; django.setup(); from console.engine.executor import execute; execute('{run.pk}')",
+        ],
         cwd=ROOT,
         env={**env, "DJANGO_SETTINGS_MODULE": "console.settings"},
     )
@@ -315,7 +333,10 @@ def test_it_validates_run_parameters(api, provider):
     for body, param in [
         ({}, "assistant_id"),
         ({"assistant_id": assistant_id, "max_prompt_tokens": 100}, "max_prompt_tokens"),
-        ({"assistant_id": assistant_id, "truncation_strategy": {"type": "first"}}, "truncation_strategy.type"),
+        (
+            {"assistant_id": assistant_id, "truncation_strategy": {"type": "first"}},
+            "truncation_strategy.type",
+        ),
         ({"assistant_id": assistant_id, "tool_choice": "sometimes"}, "tool_choice"),
         ({"assistant_id": assistant_id, "temperature": 3}, "temperature"),
         ({"assistant_id": assistant_id, "surprise": True}, "surprise"),
@@ -324,7 +345,9 @@ def test_it_validates_run_parameters(api, provider):
         assert r.status_code == 400, (body, r.text)
         assert r.json()["error"]["param"] == param, (body, r.json())
     assert api.post(f"threads/{thread_id}/runs", json={"assistant_id": "asst_missing"}).status_code == 404
-    bad_include = api.post(f"threads/{thread_id}/runs?include[]=everything", json={"assistant_id": assistant_id})
+    bad_include = api.post(
+        f"threads/{thread_id}/runs?include[]=everything", json={"assistant_id": assistant_id}
+    )
     assert bad_include.status_code == 400
     assert not Run.objects.exists()
 

@@ -25,12 +25,16 @@ def test_it_streams_a_text_run_in_openai_order(api, provider):
     provider.script(Text("Hello there, friend.", usage=(12, 4)))
     assistant_id = new_assistant(api)
     thread_id = new_thread(api)
-    with api.stream("POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}) as r:
+    with api.stream(
+        "POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}
+    ) as r:
         assert r.status_code == 200
         events = read_events(r)
     assert collapse(names(events)) == TEXT_RUN
     assert events[-1] == ("done", "[DONE]")
-    deltas = "".join(d["delta"]["content"][0]["text"]["value"] for n, d in events if n == "thread.message.delta")
+    deltas = "".join(
+        d["delta"]["content"][0]["text"]["value"] for n, d in events if n == "thread.message.delta"
+    )
     assert deltas == "Hello there, friend."
     completed = dict(events)["thread.run.completed"]
     assert completed["status"] == "completed"
@@ -70,6 +74,8 @@ def test_it_keeps_a_silent_stream_open(api, provider):
     provider.script(Text("late", chunks=["late"], delay=6.5))
     assistant_id = new_assistant(api)
     thread_id = new_thread(api)
-    with api.stream("POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}) as r:
+    with api.stream(
+        "POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}
+    ) as r:
         events = read_events(r)
     assert collapse(names(events)) == TEXT_RUN

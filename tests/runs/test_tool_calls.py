@@ -14,7 +14,10 @@ WEATHER = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
     },
 }
-TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}
+TIME = {
+    "type": "function",
+    "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}},
+}
 
 
 def test_it_parks_parallel_calls_in_requires_action_and_resumes(api, provider):
@@ -24,7 +27,9 @@ def test_it_parks_parallel_calls_in_requires_action_and_resumes(api, provider):
     )
     assistant_id = new_assistant(api, tools=[WEATHER, TIME])
     thread_id = new_thread(api, "Weather and time in Paris?")
-    with api.stream("POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}) as r:
+    with api.stream(
+        "POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}
+    ) as r:
         events = read_events(r)
     assert collapse(names(events)) == [
         "thread.run.created",
@@ -93,7 +98,9 @@ def test_it_parks_parallel_calls_in_requires_action_and_resumes(api, provider):
     assert [c["function"]["output"] for c in tool_step.step_details["tool_calls"]] == ["sunny, 24C", "12:00"]
     steps = api.get(f"threads/{thread_id}/runs/{run['id']}/steps", params={"order": "asc"}).json()["data"]
     assert [s["type"] for s in steps] == ["tool_calls", "message_creation"]
-    assert api.get(f"threads/{thread_id}/runs/{run['id']}/steps/{steps[0]['id']}").json()["id"] == steps[0]["id"]
+    assert (
+        api.get(f"threads/{thread_id}/runs/{run['id']}/steps/{steps[0]['id']}").json()["id"] == steps[0]["id"]
+    )
 
 
 def test_it_passes_tool_choice_and_parallel_setting(api, provider):
@@ -119,7 +126,10 @@ def test_it_rejects_a_tool_choice_naming_no_tool(api, provider):
     thread_id = new_thread(api)
     r = api.post(
         f"threads/{thread_id}/runs",
-        json={"assistant_id": assistant_id, "tool_choice": {"type": "function", "function": {"name": "nope"}}},
+        json={
+            "assistant_id": assistant_id,
+            "tool_choice": {"type": "function", "function": {"name": "nope"}},
+        },
     )
     assert r.status_code == 400 and r.json()["error"]["param"] == "tool_choice"
     assert not Run.objects.exists()
@@ -144,10 +154,14 @@ def test_it_announces_a_call_once_its_name_arrives(api, provider):
     provider.script(ToolCalls([Call("get_weather", '{"city": "Oslo"}')], head_arguments=4, name_late=True))
     assistant_id = new_assistant(api, tools=[WEATHER])
     thread_id = new_thread(api)
-    with api.stream("POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}) as r:
+    with api.stream(
+        "POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}
+    ) as r:
         events = read_events(r)
     calls = [d["delta"]["step_details"]["tool_calls"][0] for n, d in events if n == "thread.run.step.delta"]
-    call_id = dict(events)["thread.run.requires_action"]["required_action"]["submit_tool_outputs"]["tool_calls"][0]["id"]
+    call_id = dict(events)["thread.run.requires_action"]["required_action"]["submit_tool_outputs"][
+        "tool_calls"
+    ][0]["id"]
     assert calls[0] == {
         "index": 0,
         "id": call_id,

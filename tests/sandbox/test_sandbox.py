@@ -420,7 +420,9 @@ def test_sessions_survive_their_calling_thread(manager):
     t.start()
     t.join(60)
     # join() returns before the OS thread is gone; its exit is what would fire a parent-death signal.
-    wait_until(lambda: not pathlib.Path(f"/proc/self/task/{t.native_id}").exists(), what="the calling thread exiting")
+    wait_until(
+        lambda: not pathlib.Path(f"/proc/self/task/{t.native_id}").exists(), what="the calling thread exiting"
+    )
     assert manager.execute(key, "alive").logs == "True\n"
     manager.close_session(key)
 

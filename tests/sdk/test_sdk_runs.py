@@ -54,7 +54,9 @@ def test_it_creates_and_polls(sdk, provider):
     provider.script(Text("Polled answer.", usage=(9, 3)))
     assistant = _assistant(sdk)
     thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
-    run = sdk.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50)
+    run = sdk.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50
+    )
     strictly(run)
     assert run.status == "completed"
     assert run.usage.total_tokens == 12
@@ -70,7 +72,9 @@ def test_it_streams_with_an_event_handler(sdk, provider):
     assistant = _assistant(sdk)
     thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
     handler = Recorder()
-    with sdk.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id, event_handler=handler) as stream:
+    with sdk.beta.threads.runs.stream(
+        thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
+    ) as stream:
         stream.until_done()
         final = stream.get_final_run()
         final_messages = stream.get_final_messages()
@@ -90,18 +94,25 @@ def test_it_submits_tool_outputs_by_polling_and_by_streaming(sdk, provider):
     )
     assistant = _assistant(sdk, tools=[WEATHER])
     thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "Rome?"}])
-    run = sdk.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50)
+    run = sdk.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50
+    )
     assert run.status == "requires_action"
     call = run.required_action.submit_tool_outputs.tool_calls[0]
     assert call.id.startswith("call_") and json.loads(call.function.arguments) == {"city": "Rome"}
     run = sdk.beta.threads.runs.submit_tool_outputs_and_poll(
-        thread_id=thread.id, run_id=run.id, tool_outputs=[{"tool_call_id": call.id, "output": "25C"}], poll_interval_ms=50
+        thread_id=thread.id,
+        run_id=run.id,
+        tool_outputs=[{"tool_call_id": call.id, "output": "25C"}],
+        poll_interval_ms=50,
     )
     assert run.status == "completed"
 
     sdk.beta.threads.messages.create(thread_id=thread.id, role="user", content="Oslo?")
     handler = Recorder()
-    with sdk.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id, event_handler=handler) as stream:
+    with sdk.beta.threads.runs.stream(
+        thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
+    ) as stream:
         stream.until_done()
         waiting = stream.current_run
     assert handler.tool_calls == ["get_weather"]
@@ -110,7 +121,10 @@ def test_it_submits_tool_outputs_by_polling_and_by_streaming(sdk, provider):
     call = waiting.required_action.submit_tool_outputs.tool_calls[0]
     resumed = Recorder()
     with sdk.beta.threads.runs.submit_tool_outputs_stream(
-        thread_id=thread.id, run_id=waiting.id, tool_outputs=[{"tool_call_id": call.id, "output": "-3C"}], event_handler=resumed
+        thread_id=thread.id,
+        run_id=waiting.id,
+        tool_outputs=[{"tool_call_id": call.id, "output": "-3C"}],
+        event_handler=resumed,
     ) as stream:
         stream.until_done()
     assert resumed.text == "Cold in Oslo."
@@ -121,12 +135,16 @@ def test_it_creates_and_runs_threads(sdk, provider):
     provider.script(Text("First."), Text("Second."))
     assistant = _assistant(sdk)
     run = sdk.beta.threads.create_and_run_poll(
-        assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "One"}]}, poll_interval_ms=50
+        assistant_id=assistant.id,
+        thread={"messages": [{"role": "user", "content": "One"}]},
+        poll_interval_ms=50,
     )
     assert run.status == "completed"
     handler = Recorder()
     with sdk.beta.threads.create_and_run_stream(
-        assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "Two"}]}, event_handler=handler
+        assistant_id=assistant.id,
+        thread={"messages": [{"role": "user", "content": "Two"}]},
+        event_handler=handler,
     ) as stream:
         stream.until_done()
     assert handler.events[0] == "thread.created"
@@ -137,7 +155,9 @@ def test_it_reports_failures_and_cancels(sdk, provider):
     provider.script(Error(400, "bad prompt"))
     assistant = _assistant(sdk)
     thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
-    run = sdk.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50)
+    run = sdk.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50
+    )
     assert run.status == "failed"
     assert run.last_error.code == "invalid_prompt" and "bad prompt" in run.last_error.message
 
@@ -156,7 +176,9 @@ def test_it_streams_a_failure_without_breaking_the_handler(sdk, provider):
     assistant = _assistant(sdk)
     thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
     handler = Recorder()
-    with sdk.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id, event_handler=handler) as stream:
+    with sdk.beta.threads.runs.stream(
+        thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
+    ) as stream:
         stream.until_done()
     assert "thread.run.failed" in handler.events
     assert stream.current_run.status == "failed"

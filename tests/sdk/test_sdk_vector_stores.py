@@ -54,7 +54,10 @@ def test_it_creates_a_store_with_files(sdk, stores):
     store = stores.create(
         name="with files",
         file_ids=[file.id],
-        chunking_strategy={"type": "static", "static": {"max_chunk_size_tokens": 300, "chunk_overlap_tokens": 100}},
+        chunking_strategy={
+            "type": "static",
+            "static": {"max_chunk_size_tokens": 300, "chunk_overlap_tokens": 100},
+        },
     )
     assert store.file_counts.total == 1
     vs_file = stores.files.poll(file.id, vector_store_id=store.id, poll_interval_ms=POLL_MS)
@@ -171,11 +174,15 @@ def test_search_and_content(sdk, stores):
     assert all(strictly(r) == r for r in results)
     assert results[0].content[0].type == "text" and "refunds" in results[0].content[0].text
     filtered = list(
-        stores.search(store.id, query="policy rodents", filters={"type": "eq", "key": "kind", "value": "animals"})
+        stores.search(
+            store.id, query="policy rodents", filters={"type": "eq", "key": "kind", "value": "animals"}
+        )
     )
     assert {r.filename for r in filtered} == {"animals.txt"}
 
-    policy = next(f for f in stores.files.list(vector_store_id=store.id) if f.attributes == {"kind": "policy"})
+    policy = next(
+        f for f in stores.files.list(vector_store_id=store.id) if f.attributes == {"kind": "policy"}
+    )
     content = list(stores.files.content(policy.id, vector_store_id=store.id))
     assert "refunds within 30 days" in "".join(part.text or "" for part in content)
 

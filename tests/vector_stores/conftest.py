@@ -32,7 +32,12 @@ def make_files(project: Any, contents: list[tuple[str, bytes]]) -> list[str]:
 
     return [
         create_file(
-            project, source=io.BytesIO(data), source_path=None, filename=name, purpose="assistants", size=len(data)
+            project,
+            source=io.BytesIO(data),
+            source_path=None,
+            filename=name,
+            purpose="assistants",
+            size=len(data),
         ).id
         for name, data in contents
     ]

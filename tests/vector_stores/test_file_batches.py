@@ -26,7 +26,8 @@ def test_it_creates_a_batch_and_aggregates_its_counts(vs_api):
     good = [upload(vs_api, f"{i}.txt", f"document {i} about rivers".encode()) for i in range(4)]
     bad = upload(vs_api, "broken.pdf", CORRUPT_PDF)
     r = vs_api.post(
-        f"vector_stores/{store}/file_batches", json={"file_ids": [*good, bad], "attributes": {"source": "wiki"}}
+        f"vector_stores/{store}/file_batches",
+        json={"file_ids": [*good, bad], "attributes": {"source": "wiki"}},
     )
     assert r.status_code == 200, r.text
     batch = r.json()
@@ -42,10 +43,14 @@ def test_it_creates_a_batch_and_aggregates_its_counts(vs_api):
     summary = vs_api.get(f"vector_stores/{store}").json()
     assert summary["file_counts"]["total"] == 5 and summary["status"] == "completed"
 
-    failed = vs_api.get(f"vector_stores/{store}/file_batches/{batch['id']}/files", params={"filter": "failed"}).json()
+    failed = vs_api.get(
+        f"vector_stores/{store}/file_batches/{batch['id']}/files", params={"filter": "failed"}
+    ).json()
     assert [f["id"] for f in failed["data"]] == [bad]
     assert failed["data"][0]["last_error"]["code"] == "invalid_file"
-    listed = vs_api.get(f"vector_stores/{store}/file_batches/{batch['id']}/files", params={"order": "asc"}).json()
+    listed = vs_api.get(
+        f"vector_stores/{store}/file_batches/{batch['id']}/files", params={"order": "asc"}
+    ).json()
     assert [f["id"] for f in listed["data"]] == [*good, bad]
 
 
@@ -87,15 +92,20 @@ def test_cancelling_a_batch_stops_its_pending_files(vs_api, owner):
 
     # The tasks already queued find their files cancelled; any caught mid-work drop what they indexed.
     cancelled_ids = list(
-        VectorStoreFile.objects.filter(batch_id=batch["id"], status="cancelled").values_list("file_id", flat=True)
+        VectorStoreFile.objects.filter(batch_id=batch["id"], status="cancelled").values_list(
+            "file_id", flat=True
+        )
     )
-    wait_for(lambda: _no_ingestion_running() and sum(chunk_count(store, f) for f in cancelled_ids) == 0, timeout=30)
+    wait_for(
+        lambda: _no_ingestion_running() and sum(chunk_count(store, f) for f in cancelled_ids) == 0, timeout=30
+    )
     after = vs_api.get(f"vector_stores/{store}/file_batches/{batch['id']}").json()
     assert after["status"] == "cancelled"
     assert after["file_counts"]["cancelled"] == cancelled["file_counts"]["cancelled"]
     assert after["file_counts"]["completed"] + after["file_counts"]["cancelled"] == 200
     listed = vs_api.get(
-        f"vector_stores/{store}/file_batches/{batch['id']}/files", params={"filter": "cancelled", "limit": 100}
+        f"vector_stores/{store}/file_batches/{batch['id']}/files",
+        params={"filter": "cancelled", "limit": 100},
     ).json()
     assert len(listed["data"]) == min(100, after["file_counts"]["cancelled"])
     assert vs_api.get(f"vector_stores/{store}").json()["status"] == "completed"
@@ -148,7 +158,9 @@ def test_it_validates_the_batch_body(vs_api, body, param, fragment):
 
 def test_batches_of_other_stores_and_projects_are_not_found(vs_api, outsider_api):
     store, other = _store(vs_api), _store(vs_api)
-    batch = vs_api.post(f"vector_stores/{store}/file_batches", json={"file_ids": [upload(vs_api)]}).json()["id"]
+    batch = vs_api.post(f"vector_stores/{store}/file_batches", json={"file_ids": [upload(vs_api)]}).json()[
+        "id"
+    ]
     r = vs_api.get(f"vector_stores/{other}/file_batches/{batch}")
     assert r.status_code == 404
     assert r.json()["error"]["message"] == f"No vector store file batch found with id '{batch}'."

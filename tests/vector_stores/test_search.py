@@ -8,9 +8,18 @@ from console.vector_stores.models import VectorStore
 from tests.vector_stores.conftest import upload, wait_store
 
 DOCS = {
-    "llamas.txt": (b"Llamas are domesticated camelids from the Andes, used as pack animals.", {"topic": "animals", "year": 2021}),
-    "rivers.txt": (b"The Amazon river carries more water than any other river on Earth.", {"topic": "geography", "year": 2023}),
-    "returns.txt": (b"Our return policy: items may be returned within 30 days for a refund.", {"topic": "policy", "year": 2024}),
+    "llamas.txt": (
+        b"Llamas are domesticated camelids from the Andes, used as pack animals.",
+        {"topic": "animals", "year": 2021},
+    ),
+    "rivers.txt": (
+        b"The Amazon river carries more water than any other river on Earth.",
+        {"topic": "geography", "year": 2023},
+    ),
+    "returns.txt": (
+        b"Our return policy: items may be returned within 30 days for a refund.",
+        {"topic": "policy", "year": 2024},
+    ),
 }
 
 
@@ -42,7 +51,9 @@ def test_it_finds_the_relevant_chunk(vs_api, corpus):
 
 def test_it_accepts_several_queries(vs_api, corpus):
     store, ids = corpus
-    r = vs_api.post(f"vector_stores/{store}/search", json={"query": ["llamas", "Amazon river"], "rewrite_query": True})
+    r = vs_api.post(
+        f"vector_stores/{store}/search", json={"query": ["llamas", "Amazon river"], "rewrite_query": True}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["search_query"] == ["llamas", "Amazon river"]
     assert {ids["llamas.txt"], ids["rivers.txt"]} <= {hit["file_id"] for hit in r.json()["data"]}
@@ -52,7 +63,8 @@ def test_it_filters_by_attributes(vs_api, corpus):
     store, ids = corpus
     query = "river llamas return policy"
     eq = vs_api.post(
-        f"vector_stores/{store}/search", json={"query": query, "filters": {"type": "eq", "key": "topic", "value": "animals"}}
+        f"vector_stores/{store}/search",
+        json={"query": query, "filters": {"type": "eq", "key": "topic", "value": "animals"}},
     ).json()
     assert {hit["file_id"] for hit in eq["data"]} == {ids["llamas.txt"]}
     compound = vs_api.post(
@@ -73,7 +85,9 @@ def test_it_filters_by_attributes(vs_api, corpus):
 
 def test_it_limits_the_number_of_results(vs_api, corpus):
     store, _ = corpus
-    r = vs_api.post(f"vector_stores/{store}/search", json={"query": "river llamas return policy", "max_num_results": 1})
+    r = vs_api.post(
+        f"vector_stores/{store}/search", json={"query": "river llamas return policy", "max_num_results": 1}
+    )
     assert r.status_code == 200 and len(r.json()["data"]) == 1
 
 
@@ -102,12 +116,31 @@ def test_a_search_counts_as_activity(vs_api, corpus):
         ({"query": []}, "query", "array too short"),
         ({"query": "x", "max_num_results": 0}, "max_num_results", ">= 1"),
         ({"query": "x", "max_num_results": 51}, "max_num_results", "<= 50"),
-        ({"query": "x", "ranking_options": {"ranker": "best"}}, "ranking_options.ranker", "'none', 'auto', and"),
-        ({"query": "x", "ranking_options": {"score_threshold": 2}}, "ranking_options.score_threshold", "<= 1"),
-        ({"query": "x", "filters": {"type": "like", "key": "a", "value": "b"}}, "filters.type", "Supported values"),
-        ({"query": "x", "filters": {"type": "eq", "key": "a"}}, "filters.value", "Missing required parameter"),
-        ({"query": "x", "filters": {"type": "and", "filters": [{"type": "eq", "key": "a", "value": {}}]}},
-         "filters.filters[0].value", "expected one of"),
+        (
+            {"query": "x", "ranking_options": {"ranker": "best"}},
+            "ranking_options.ranker",
+            "'none', 'auto', and",
+        ),
+        (
+            {"query": "x", "ranking_options": {"score_threshold": 2}},
+            "ranking_options.score_threshold",
+            "<= 1",
+        ),
+        (
+            {"query": "x", "filters": {"type": "like", "key": "a", "value": "b"}},
+            "filters.type",
+            "Supported values",
+        ),
+        (
+            {"query": "x", "filters": {"type": "eq", "key": "a"}},
+            "filters.value",
+            "Missing required parameter",
+        ),
+        (
+            {"query": "x", "filters": {"type": "and", "filters": [{"type": "eq", "key": "a", "value": {}}]}},
+            "filters.filters[0].value",
+            "expected one of",
+        ),
         ({"query": "x", "top_k": 3}, "top_k", "Unrecognized request argument supplied: top_k"),
     ],
 )

@@ -52,7 +52,9 @@ def test_a_thread_creates_its_store_inline(vs_api):
         json={
             "tool_resources": {
                 "file_search": {
-                    "vector_stores": [{"file_ids": [file_id], "chunking_strategy": STATIC, "metadata": {"k": "v"}}]
+                    "vector_stores": [
+                        {"file_ids": [file_id], "chunking_strategy": STATIC, "metadata": {"k": "v"}}
+                    ]
                 }
             }
         },
@@ -72,7 +74,10 @@ def test_an_assistant_creates_its_store_inline(vs_api):
     file_id = upload(vs_api)
     r = vs_api.post(
         "assistants",
-        json={"model": "gpt-4o", "tool_resources": {"file_search": {"vector_stores": [{"file_ids": [file_id]}]}}},
+        json={
+            "model": "gpt-4o",
+            "tool_resources": {"file_search": {"vector_stores": [{"file_ids": [file_id]}]}},
+        },
     )
     assert r.status_code == 200, r.text
     (store_id,) = r.json()["tool_resources"]["file_search"]["vector_store_ids"]
@@ -91,7 +96,10 @@ def test_inline_stores_are_checked_before_anything_is_created(api):
         "threads",
         json={
             "tool_resources": {
-                "file_search": {"vector_store_ids": [api.post("vector_stores").json()["id"]], "vector_stores": [{}]}
+                "file_search": {
+                    "vector_store_ids": [api.post("vector_stores").json()["id"]],
+                    "vector_stores": [{}],
+                }
             }
         },
     )
@@ -117,7 +125,11 @@ def test_a_file_search_attachment_creates_the_threads_store(vs_api):
     first = upload(vs_api, "a.txt", b"first attachment")
     r = vs_api.post(
         f"threads/{thread}/messages",
-        json={"role": "user", "content": "see file", "attachments": [{"file_id": first, "tools": [{"type": "file_search"}]}]},
+        json={
+            "role": "user",
+            "content": "see file",
+            "attachments": [{"file_id": first, "tools": [{"type": "file_search"}]}],
+        },
     )
     assert r.status_code == 200, r.text
     resources = vs_api.get(f"threads/{thread}").json()["tool_resources"]
@@ -137,8 +149,13 @@ def test_a_file_search_attachment_creates_the_threads_store(vs_api):
             ],
         },
     )
-    assert vs_api.get(f"threads/{thread}").json()["tool_resources"]["file_search"]["vector_store_ids"] == [store_id]
-    assert set(VectorStoreFile.objects.filter(store_id=store_id).values_list("file_id", flat=True)) == {first, second}
+    assert vs_api.get(f"threads/{thread}").json()["tool_resources"]["file_search"]["vector_store_ids"] == [
+        store_id
+    ]
+    assert set(VectorStoreFile.objects.filter(store_id=store_id).values_list("file_id", flat=True)) == {
+        first,
+        second,
+    }
 
 
 def test_attachments_in_a_new_thread_go_into_its_store(vs_api):
@@ -149,7 +166,11 @@ def test_attachments_in_a_new_thread_go_into_its_store(vs_api):
         json={
             "tool_resources": {"file_search": {"vector_store_ids": [existing]}},
             "messages": [
-                {"role": "user", "content": "hi", "attachments": [{"file_id": file_id, "tools": [{"type": "file_search"}]}]}
+                {
+                    "role": "user",
+                    "content": "hi",
+                    "attachments": [{"file_id": file_id, "tools": [{"type": "file_search"}]}],
+                }
             ],
         },
     )

@@ -19,7 +19,9 @@ def _store(api, **body):
 def test_it_attaches_a_file_and_ingests_it(vs_api):
     store = _store(vs_api)
     file_id = upload(vs_api, "guide.txt", b"Llamas are domesticated South American camelids. " * 20)
-    r = vs_api.post(f"vector_stores/{store}/files", json={"file_id": file_id, "attributes": {"lang": "en", "year": 2024}})
+    r = vs_api.post(
+        f"vector_stores/{store}/files", json={"file_id": file_id, "attributes": {"lang": "en", "year": 2024}}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["id"] == file_id and body["object"] == "vector_store.file"
@@ -47,7 +49,9 @@ def test_it_uses_a_static_chunking_strategy(vs_api):
     strategy = {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 50}}
     r = vs_api.post(f"vector_stores/{store}/files", json={"file_id": small, "chunking_strategy": strategy})
     assert r.json()["chunking_strategy"] == strategy
-    vs_api.post(f"vector_stores/{store}/files", json={"file_id": large, "chunking_strategy": {"type": "auto"}})
+    vs_api.post(
+        f"vector_stores/{store}/files", json={"file_id": large, "chunking_strategy": {"type": "auto"}}
+    )
     wait_store(vs_api, store)
     assert chunk_count(store, small) > chunk_count(store, large) > 0
 
@@ -72,7 +76,13 @@ def test_a_bad_file_fails_with_last_error(vs_api, name, content, code):
     assert chunk_count(store, bad) == 0
     assert wait_file(vs_api, store, good)["status"] == "completed"
     summary = wait_store(vs_api, store)
-    assert summary["file_counts"] == {"in_progress": 0, "completed": 1, "failed": 1, "cancelled": 0, "total": 2}
+    assert summary["file_counts"] == {
+        "in_progress": 0,
+        "completed": 1,
+        "failed": 1,
+        "cancelled": 0,
+        "total": 2,
+    }
     assert summary["status"] == "completed"
 
 
@@ -110,16 +120,22 @@ def test_it_lists_files_with_a_status_filter_and_pagination(vs_api):
     assert [f["id"] for f in listed["data"]] == [bad, *good[::-1]]
     assert listed["first_id"] == bad and listed["last_id"] == good[0] and listed["has_more"] is False
 
-    completed = vs_api.get(f"vector_stores/{store}/files", params={"filter": "completed", "order": "asc"}).json()
+    completed = vs_api.get(
+        f"vector_stores/{store}/files", params={"filter": "completed", "order": "asc"}
+    ).json()
     assert [f["id"] for f in completed["data"]] == good
     failed = vs_api.get(f"vector_stores/{store}/files", params={"filter": "failed"}).json()
     assert [f["id"] for f in failed["data"]] == [bad]
 
     page = vs_api.get(f"vector_stores/{store}/files", params={"limit": 2, "order": "asc"}).json()
     assert [f["id"] for f in page["data"]] == good[:2] and page["has_more"] is True
-    rest = vs_api.get(f"vector_stores/{store}/files", params={"limit": 2, "order": "asc", "after": good[1]}).json()
+    rest = vs_api.get(
+        f"vector_stores/{store}/files", params={"limit": 2, "order": "asc", "after": good[1]}
+    ).json()
     assert [f["id"] for f in rest["data"]] == [good[2], bad] and rest["has_more"] is False
-    back = vs_api.get(f"vector_stores/{store}/files", params={"limit": 2, "order": "asc", "before": bad}).json()
+    back = vs_api.get(
+        f"vector_stores/{store}/files", params={"limit": 2, "order": "asc", "before": bad}
+    ).json()
     assert [f["id"] for f in back["data"]] == good[1:]
 
     r = vs_api.get(f"vector_stores/{store}/files", params={"filter": "done"})
@@ -142,7 +158,10 @@ def test_it_updates_attributes_in_the_index(vs_api):
     assert {tuple(sorted(c.attributes.items())) for c in Chunk.objects.filter(vector_store_id=store)} == {
         (("draft", False), ("v", 2))
     }
-    assert vs_api.post(f"vector_stores/{store}/files/{file_id}", json={"attributes": None}).json()["attributes"] == {}
+    assert (
+        vs_api.post(f"vector_stores/{store}/files/{file_id}", json={"attributes": None}).json()["attributes"]
+        == {}
+    )
 
 
 @pytest.mark.parametrize(
@@ -177,7 +196,9 @@ def test_it_validates_the_file_body(vs_api):
         "code": None,
     }
     r = vs_api.post(f"vector_stores/{store}/files/file-x", json={})
-    assert r.status_code == 400 and r.json()["error"]["message"] == "Missing required parameter: 'attributes'."
+    assert (
+        r.status_code == 400 and r.json()["error"]["message"] == "Missing required parameter: 'attributes'."
+    )
 
 
 def test_it_returns_the_parsed_content(vs_api):

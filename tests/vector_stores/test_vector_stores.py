@@ -41,7 +41,10 @@ def test_it_creates_a_store_with_files_and_ingests_them(vs_api):
         json={
             "name": "docs",
             "file_ids": [first, second],
-            "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 50}},
+            "chunking_strategy": {
+                "type": "static",
+                "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 50},
+            },
             "expires_after": {"anchor": "last_active_at", "days": 3},
         },
     )
@@ -65,7 +68,9 @@ def test_it_reports_in_progress_while_files_are_pending(api, owner):
     store = VectorStore.objects.create(project=owner.project, name="pending")
     from console.files.models import File
 
-    file = File.objects.create(project=owner.project, filename="x.txt", purpose="assistants", bytes=1, storage_name="x")
+    file = File.objects.create(
+        project=owner.project, filename="x.txt", purpose="assistants", bytes=1, storage_name="x"
+    )
     VectorStoreFile.objects.create(store=store, file=file, chunking_strategy={}, attributes={})
     body = api.get(f"vector_stores/{store.id}").json()
     assert body["status"] == "in_progress"
@@ -99,7 +104,11 @@ def test_it_modifies_a_store(api):
     created = api.post("vector_stores", json={"name": "old", "metadata": {"a": "1"}}).json()
     r = api.post(
         f"vector_stores/{created['id']}",
-        json={"name": "new", "metadata": {"b": "2"}, "expires_after": {"anchor": "last_active_at", "days": 7}},
+        json={
+            "name": "new",
+            "metadata": {"b": "2"},
+            "expires_after": {"anchor": "last_active_at", "days": 7},
+        },
     )
     assert r.status_code == 200, r.text
     body = r.json()
@@ -168,17 +177,32 @@ def test_it_rejects_another_projects_file(api, outsider_api):
         ({"expires_after": {"anchor": "last_active_at"}}, "expires_after.days", "Missing required parameter"),
         ({"chunking_strategy": {"type": "fixed"}}, "chunking_strategy.type", "'auto' and 'static'"),
         (
-            {"chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 99, "chunk_overlap_tokens": 0}}},
+            {
+                "chunking_strategy": {
+                    "type": "static",
+                    "static": {"max_chunk_size_tokens": 99, "chunk_overlap_tokens": 0},
+                }
+            },
             "chunking_strategy.static.max_chunk_size_tokens",
             ">= 100",
         ),
         (
-            {"chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 4097, "chunk_overlap_tokens": 0}}},
+            {
+                "chunking_strategy": {
+                    "type": "static",
+                    "static": {"max_chunk_size_tokens": 4097, "chunk_overlap_tokens": 0},
+                }
+            },
             "chunking_strategy.static.max_chunk_size_tokens",
             "<= 4096",
         ),
         (
-            {"chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 400, "chunk_overlap_tokens": 201}}},
+            {
+                "chunking_strategy": {
+                    "type": "static",
+                    "static": {"max_chunk_size_tokens": 400, "chunk_overlap_tokens": 201},
+                }
+            },
             "chunking_strategy.static.chunk_overlap_tokens",
             "half of max_chunk_size_tokens",
         ),
@@ -209,7 +233,8 @@ def test_it_validates_the_modify_body(api):
 def test_it_expires_a_store_after_its_last_activity(vs_api):
     file_id = upload(vs_api, "doc.txt", b"some text to index")
     store = vs_api.post(
-        "vector_stores", json={"file_ids": [file_id], "expires_after": {"anchor": "last_active_at", "days": 1}}
+        "vector_stores",
+        json={"file_ids": [file_id], "expires_after": {"anchor": "last_active_at", "days": 1}},
     ).json()
     wait_store(vs_api, store["id"])
     assert services.expire_stores() == 0
@@ -254,7 +279,9 @@ def test_the_expiry_task_is_scheduled():
 def test_activity_pushes_expiry_back(api, owner):
     store = api.post("vector_stores", json={"expires_after": {"anchor": "last_active_at", "days": 2}}).json()
     earlier = timezone.now() - timedelta(days=1)
-    VectorStore.objects.filter(pk=store["id"]).update(last_active_at=earlier, expires_at=earlier + timedelta(days=2))
+    VectorStore.objects.filter(pk=store["id"]).update(
+        last_active_at=earlier, expires_at=earlier + timedelta(days=2)
+    )
     services.touch([store["id"]])
     row = VectorStore.objects.get(pk=store["id"])
     assert row.last_active_at > earlier + timedelta(hours=23)

@@ -17,10 +17,18 @@ PASSWORD = "correct horse battery staple"
 
 # Browser tests (test_e2e*.py): Debian's chromium driven by Playwright, screenshots kept as artifacts.
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-needs_chromium = pytest.mark.skipif(not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists(),
-                                    reason="needs Debian's chromium (.ci/run installs it)")
+needs_chromium = pytest.mark.skipif(
+    not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists(),
+    reason="needs Debian's chromium (.ci/run installs it)",
+)
 
 
 @pytest.fixture

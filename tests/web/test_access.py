@@ -50,7 +50,9 @@ def test_it_keeps_admin_pages_from_editors_and_viewers(people, owner, path):
 
 def test_it_lets_only_admins_manage_members(people, owner):
     url = f"/p/{owner.project.pk}/members"
-    assert client_for(people.editor).post(url, {"username": "sam-stranger", "role": "admin"}).status_code == 403
+    assert (
+        client_for(people.editor).post(url, {"username": "sam-stranger", "role": "admin"}).status_code == 403
+    )
     response = htmx(client_for(people.admin), "post", url, {"username": "sam-stranger", "role": "viewer"})
     assert response.status_code == 200
     assert b"<html" not in response.content and b"sam-stranger" in response.content
@@ -60,14 +62,24 @@ def test_it_lets_only_admins_manage_members(people, owner):
 
 
 def test_it_reports_an_unknown_user(people, owner):
-    response = htmx(client_for(people.admin), "post", f"/p/{owner.project.pk}/members", {"username": "nobody", "role": "viewer"})
+    response = htmx(
+        client_for(people.admin),
+        "post",
+        f"/p/{owner.project.pk}/members",
+        {"username": "nobody", "role": "viewer"},
+    )
     assert response.status_code == 422
     assert "No user named" in response.content.decode()
 
 
 def test_it_shows_the_audit_log_to_admins(people, owner):
-    AuditLog.objects.create(project=owner.project, username="eddie-editor", action="assistant.update",
-                            object_type="assistant", object_id="asst_x")
+    AuditLog.objects.create(
+        project=owner.project,
+        username="eddie-editor",
+        action="assistant.update",
+        object_type="assistant",
+        object_id="asst_x",
+    )
     response = client_for(people.admin).get(f"/p/{owner.project.pk}/audit")
     assert response.status_code == 200
     assert b"assistant.update" in response.content and b"eddie-editor" in response.content

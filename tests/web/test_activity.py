@@ -17,8 +17,14 @@ def _url(owner, suffix=""):  # type: ignore[no-untyped-def]
 
 
 def _run(owner, thread_id: str, assistant_id: str, status: str, **fields):  # type: ignore[no-untyped-def]
-    return Run.objects.create(project=owner.project, thread_id=thread_id, assistant_id=assistant_id, model="gpt-4o",
-                              status=status, **fields)
+    return Run.objects.create(
+        project=owner.project,
+        thread_id=thread_id,
+        assistant_id=assistant_id,
+        model="gpt-4o",
+        status=status,
+        **fields,
+    )
 
 
 def test_it_lists_live_runs_started_through_the_api_and_filters_them(people, owner, api):
@@ -33,7 +39,9 @@ def test_it_lists_live_runs_started_through_the_api_and_filters_them(people, own
     assert "Cancel</button>" not in page  # viewers cannot cancel
     only = htmx(client_for(people.viewer), "get", _url(owner), {"assistant": other["id"]}).content.decode()
     assert queued.id in only and stuck.id not in only and "<html" not in only
-    by_status = htmx(client_for(people.viewer), "get", _url(owner), {"status": "requires_action"}).content.decode()
+    by_status = htmx(
+        client_for(people.viewer), "get", _url(owner), {"status": "requires_action"}
+    ).content.decode()
     assert stuck.id in by_status and queued.id not in by_status
 
 
@@ -52,10 +60,23 @@ def test_it_cancels_a_run_it_did_not_start(people, owner, api):
 def test_it_runs_a_failed_run_again_with_the_same_settings(people, owner, api):
     assistant = api.post("assistants", json={"model": "gpt-4o", "instructions": "Be brief."}).json()
     thread = api.post("threads", json={"messages": [{"role": "user", "content": "Hi"}]}).json()
-    failed = _run(owner, thread["id"], assistant["id"], "failed", instructions="Answer in French.", temperature=0.3,
-                  last_error={"code": "rate_limit_exceeded", "message": "Slow down."}, failed_at=timezone.now())
-    old = _run(owner, api.post("threads").json()["id"], assistant["id"], "failed",
-               last_error={"code": "server_error", "message": "Long ago."})
+    failed = _run(
+        owner,
+        thread["id"],
+        assistant["id"],
+        "failed",
+        instructions="Answer in French.",
+        temperature=0.3,
+        last_error={"code": "rate_limit_exceeded", "message": "Slow down."},
+        failed_at=timezone.now(),
+    )
+    old = _run(
+        owner,
+        api.post("threads").json()["id"],
+        assistant["id"],
+        "failed",
+        last_error={"code": "server_error", "message": "Long ago."},
+    )
     Run.objects.filter(pk=old.id).update(created_at=timezone.now() - timedelta(days=2))
     page = client_for(people.editor).get(_url(owner)).content.decode()
     assert "rate_limit_exceeded: Slow down." in page and "Run again</button>" in page and old.id not in page

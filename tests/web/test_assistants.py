@@ -21,10 +21,20 @@ def _functions(*rows):  # type: ignore[no-untyped-def]
 
 
 def _form(**overrides):
-    data = {"model": "gpt-4o", "name": "Support bot", "description": "", "instructions": "Be kind.",
-            "temperature": "", "top_p": "", "response_format_type": "auto",
-            "metadata-TOTAL_FORMS": "1", "metadata-INITIAL_FORMS": "0",
-            "metadata-0-key": "team", "metadata-0-value": "support", **_functions()}
+    data = {
+        "model": "gpt-4o",
+        "name": "Support bot",
+        "description": "",
+        "instructions": "Be kind.",
+        "temperature": "",
+        "top_p": "",
+        "response_format_type": "auto",
+        "metadata-TOTAL_FORMS": "1",
+        "metadata-INITIAL_FORMS": "0",
+        "metadata-0-key": "team",
+        "metadata-0-value": "support",
+        **_functions(),
+    }
     data.update(overrides)
     return data
 
@@ -60,7 +70,9 @@ def test_it_creates_an_assistant(people, owner, api):
     created = api.get("assistants").json()["data"][0]
     assert response["HX-Redirect"] == _url(owner, f"/{created['id']}")
     assert created["name"] == "Support bot" and created["metadata"] == {"team": "support"}
-    assert AuditLog.objects.filter(action="assistant.create", object_id=created["id"], username="eddie-editor").exists()
+    assert AuditLog.objects.filter(
+        action="assistant.create", object_id=created["id"], username="eddie-editor"
+    ).exists()
 
 
 def test_it_offers_the_models_of_the_providers_and_takes_any_name(people, owner, api, provider):
@@ -85,10 +97,22 @@ def test_it_keeps_viewers_from_creating_or_editing(people, owner, api):
 
 def test_it_edits_in_place(people, owner, api):
     assistant = api.post("assistants", json={"model": "gpt-4o", "name": "Old"}).json()
-    tool = {**_functions({"name": "get_weather", "description": "Weather",
-                          "parameters": json.dumps({"type": "object", "properties": {"city": {"type": "string"}}})}),
-            "code_interpreter": "1", "temperature": "0.5", "top_p": "0.9", "response_format_type": "json_object"}
-    response = htmx(client_for(people.editor), "post", _url(owner, f"/{assistant['id']}"), _form(name="New", **tool))
+    tool = {
+        **_functions(
+            {
+                "name": "get_weather",
+                "description": "Weather",
+                "parameters": json.dumps({"type": "object", "properties": {"city": {"type": "string"}}}),
+            }
+        ),
+        "code_interpreter": "1",
+        "temperature": "0.5",
+        "top_p": "0.9",
+        "response_format_type": "json_object",
+    }
+    response = htmx(
+        client_for(people.editor), "post", _url(owner, f"/{assistant['id']}"), _form(name="New", **tool)
+    )
     assert response.status_code == 200
     body = response.content.decode()
     assert body.strip().startswith('<form id="assistant-form"') and "Saved." in body
@@ -102,7 +126,9 @@ def test_it_edits_in_place(people, owner, api):
 
 def test_it_shows_the_apis_message_next_to_the_field(people, owner, api):
     assistant = api.post("assistants", json={"model": "gpt-4o", "name": "Keep"}).json()
-    response = htmx(client_for(people.editor), "post", _url(owner, f"/{assistant['id']}"), _form(temperature="5"))
+    response = htmx(
+        client_for(people.editor), "post", _url(owner, f"/{assistant['id']}"), _form(temperature="5")
+    )
     assert response.status_code == 422
     body = response.content.decode()
     assert 'id="e-temperature"' in body and "temperature" in body.split('id="e-temperature"')[1][:300].lower()
@@ -122,8 +148,9 @@ def test_it_checks_function_schemas_before_saving(people, owner, api):
 
 
 def test_it_duplicates(people, owner, api):
-    assistant = api.post("assistants", json={"model": "gpt-4o", "name": "Orig", "instructions": "X",
-                                              "metadata": {"a": "b"}}).json()
+    assistant = api.post(
+        "assistants", json={"model": "gpt-4o", "name": "Orig", "instructions": "X", "metadata": {"a": "b"}}
+    ).json()
     response = client_for(people.editor).post(_url(owner, f"/{assistant['id']}/duplicate"))
     assert response.status_code == 302
     names = {a["name"]: a for a in api.get("assistants").json()["data"]}

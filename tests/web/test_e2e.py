@@ -121,12 +121,30 @@ def test_it_works_in_a_real_browser(browser, people, owner, api, provider, live_
     # A file citation shows the cited file's name and the quoted text.
     from console.threads.models import Message
 
-    cited = api.post("files", files={"file": ("tea-guide.txt", b"Steep for 3 minutes.")},
-                     data={"purpose": "assistants"}).json()
-    Message.objects.create(thread_id=thread_id, role="assistant", content=[{"type": "text", "text": {
-        "value": "Steep it briefly【4:0†tea-guide.txt】.", "annotations": [{
-            "type": "file_citation", "text": "【4:0†tea-guide.txt】", "start_index": 16, "end_index": 35,
-            "file_citation": {"file_id": cited["id"], "quote": "Steep for 3 minutes."}}]}}])
+    cited = api.post(
+        "files", files={"file": ("tea-guide.txt", b"Steep for 3 minutes.")}, data={"purpose": "assistants"}
+    ).json()
+    Message.objects.create(
+        thread_id=thread_id,
+        role="assistant",
+        content=[
+            {
+                "type": "text",
+                "text": {
+                    "value": "Steep it briefly【4:0†tea-guide.txt】.",
+                    "annotations": [
+                        {
+                            "type": "file_citation",
+                            "text": "【4:0†tea-guide.txt】",
+                            "start_index": 16,
+                            "end_index": 35,
+                            "file_citation": {"file_id": cited["id"], "quote": "Steep for 3 minutes."},
+                        }
+                    ],
+                },
+            }
+        ],
+    )
     page.reload()
     page.locator(".citations").get_by_role("link", name="tea-guide.txt").wait_for()
     assert page.locator(".citations q").first.text_content() == "Steep for 3 minutes."

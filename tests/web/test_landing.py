@@ -13,7 +13,11 @@ def test_it_lands_in_the_last_used_project_and_offers_a_switcher(people, owner):
     client = client_for(people.viewer)
     assert client.get("/").status_code == 200  # two projects, none used yet: the list
     page = client.get(f"/p/{second.pk}/").content.decode()
-    assert 'class="switcher"' in page and "owner-project" in page and 'aria-current="page">second-project' in page
+    assert (
+        'class="switcher"' in page
+        and "owner-project" in page
+        and 'aria-current="page">second-project' in page
+    )
     again = client_for(people.viewer)  # a new session, as after signing in again
     response = again.get("/")
     assert response.status_code == 302 and response["Location"] == f"/p/{second.pk}/"

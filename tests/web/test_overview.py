@@ -16,8 +16,14 @@ from tests.web.conftest import client_for
 
 def test_it_draws_token_usage_from_the_usage_report(people, owner, api):
     thread = Thread.objects.create(project=owner.project)
-    Run.objects.create(project=owner.project, thread=thread, assistant_id="asst_x", model="m", status="completed",
-                       usage={"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42})
+    Run.objects.create(
+        project=owner.project,
+        thread=thread,
+        assistant_id="asst_x",
+        model="m",
+        status="completed",
+        usage={"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42},
+    )
     body = client_for(people.viewer).get(f"/p/{owner.project.pk}/").content.decode()
     assert "/static/vendor/uPlot-1.6.32.iife.min.js" in body
     # Every script and stylesheet is served from here, none from a CDN. (Looking for "cdn" in the
@@ -25,9 +31,15 @@ def test_it_draws_token_usage_from_the_usage_report(people, owner, api):
     assets = re.findall(r'<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"', body)
     assert assets and all(url.startswith("/") and not url.startswith("//") for url in assets)
     assert 'data-usage-chart="usage-data"' in body
-    data = json.loads(re.search(r'<script id="usage-data" type="application/json">(.*?)</script>', body, re.S).group(1))
+    data = json.loads(
+        re.search(r'<script id="usage-data" type="application/json">(.*?)</script>', body, re.S).group(1)
+    )
     assert len(data) == 30 and data[-1]["date"] == timezone.now().date().isoformat()
-    assert (data[-1]["prompt_tokens"], data[-1]["completion_tokens"], data[-1]["total_tokens"]) == (30, 12, 42)
+    assert (data[-1]["prompt_tokens"], data[-1]["completion_tokens"], data[-1]["total_tokens"]) == (
+        30,
+        12,
+        42,
+    )
     assert "from the runs of recent threads only" not in body
 
 
@@ -37,8 +49,13 @@ def test_it_says_when_there_is_no_usage(people, owner):
 
 
 def test_it_lists_console_runs_as_active_work(people, owner):
-    RunWatch.objects.create(project=owner.project, thread_id="thread_a", run_id="run_busy", assistant_id="asst_x",
-                            status="in_progress")
+    RunWatch.objects.create(
+        project=owner.project,
+        thread_id="thread_a",
+        run_id="run_busy",
+        assistant_id="asst_x",
+        status="in_progress",
+    )
     body = client_for(people.viewer).get(f"/p/{owner.project.pk}/").content.decode()
     assert "run_busy" in body and "Nothing running right now" not in body
 
@@ -50,10 +67,24 @@ def test_it_serves_the_chart_library_locally(people, client):
 
 
 def test_it_falls_back_to_recent_runs_for_other_upstreams():
-    runs = [{"created_at": 1767225600, "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}},
-            {"created_at": 1767225700, "usage": None},
-            {"created_at": 1767312000, "usage": {"prompt_tokens": 4, "completion_tokens": 5, "total_tokens": 9}}]
+    runs = [
+        {"created_at": 1767225600, "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}},
+        {"created_at": 1767225700, "usage": None},
+        {"created_at": 1767312000, "usage": {"prompt_tokens": 4, "completion_tokens": 5, "total_tokens": 9}},
+    ]
     assert _usage_from_runs(runs) == [
-        {"date": "2026-01-01", "start_time": 1767225600, "prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
-        {"date": "2026-01-02", "start_time": 1767312000, "prompt_tokens": 4, "completion_tokens": 5, "total_tokens": 9},
+        {
+            "date": "2026-01-01",
+            "start_time": 1767225600,
+            "prompt_tokens": 1,
+            "completion_tokens": 2,
+            "total_tokens": 3,
+        },
+        {
+            "date": "2026-01-02",
+            "start_time": 1767312000,
+            "prompt_tokens": 4,
+            "completion_tokens": 5,
+            "total_tokens": 9,
+        },
     ]

@@ -12,10 +12,23 @@ from tests.web.conftest import client_for, htmx
 
 def _runs(owner, api):  # type: ignore[no-untyped-def]
     thread = api.post("threads").json()["id"]
-    for model, prompt, completion in (("gpt-4o", 1_000_000, 200_000), ("gpt-4o", 500_000, 0), ("local-llm", 10, 5)):
-        Run.objects.create(project=owner.project, thread_id=thread, assistant_id="asst_x", model=model,
-                           status="completed", usage={"prompt_tokens": prompt, "completion_tokens": completion,
-                                                      "total_tokens": prompt + completion})
+    for model, prompt, completion in (
+        ("gpt-4o", 1_000_000, 200_000),
+        ("gpt-4o", 500_000, 0),
+        ("local-llm", 10, 5),
+    ):
+        Run.objects.create(
+            project=owner.project,
+            thread_id=thread,
+            assistant_id="asst_x",
+            model=model,
+            status="completed",
+            usage={
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
+        )
     return thread
 
 
@@ -27,9 +40,13 @@ def test_it_lets_admins_set_prices_and_shows_cost(people, owner, api):
 
     assert client_for(people.editor).get(f"/p/{owner.project.pk}/prices").status_code == 403
     admin = client_for(people.admin)
-    bad = htmx(admin, "post", f"/p/{owner.project.pk}/prices", {"model": "gpt-4o", "input": "-1", "output": "x"})
+    bad = htmx(
+        admin, "post", f"/p/{owner.project.pk}/prices", {"model": "gpt-4o", "input": "-1", "output": "x"}
+    )
     assert bad.status_code == 422 and not ModelPrice.objects.exists()
-    ok = htmx(admin, "post", f"/p/{owner.project.pk}/prices", {"model": "gpt-4o", "input": "2.50", "output": "10"})
+    ok = htmx(
+        admin, "post", f"/p/{owner.project.pk}/prices", {"model": "gpt-4o", "input": "2.50", "output": "10"}
+    )
     assert ok.status_code == 200 and "gpt-4o" in ok.content.decode()
     assert AuditLog.objects.filter(action="price.set", object_id="gpt-4o").exists()
 
@@ -39,5 +56,7 @@ def test_it_lets_admins_set_prices_and_shows_cost(people, owner, api):
     assert "This thread cost <b>$5.75</b>" in after and "models without a price are not counted" in after
 
     overview = client_for(people.viewer).get(f"/p/{owner.project.pk}/").content.decode()
-    days = json.loads(re.search(r'<script id="usage-data" type="application/json">(.*?)</script>', overview).group(1))  # type: ignore[union-attr]
+    days = json.loads(
+        re.search(r'<script id="usage-data" type="application/json">(.*?)</script>', overview).group(1)
+    )  # type: ignore[union-attr]
     assert days[-1]["cost"] == 5.75 and "Token usage and cost per day" in overview and "$5.75" in overview

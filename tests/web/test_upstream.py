@@ -13,7 +13,9 @@ from tests.web.conftest import client_for, htmx
 
 def test_it_creates_a_server_held_key_on_first_use_and_never_shows_it(people, owner, api):
     client = client_for(people.admin)
-    pages = [client.get(f"/p/{owner.project.pk}/{p}").content.decode() for p in ("", "assistants", "upstream")]
+    pages = [
+        client.get(f"/p/{owner.project.pk}/{p}").content.decode() for p in ("", "assistants", "upstream")
+    ]
     row = Upstream.objects.get(project=owner.project)
     raw = crypto.decrypt(row.key_encrypted)
     assert raw and raw.startswith("sk-proj-") and raw not in row.key_encrypted

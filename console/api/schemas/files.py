@@ -41,4 +41,3 @@ class FileObject(ApiModel):
             purpose=f.purpose,
             status=f.status,
         )
-

@@ -46,7 +46,9 @@ class FileSearchAttachmentTool(ApiModel):
     type: Literal["file_search"]
 
 
-AttachmentTool = Annotated[CodeInterpreterAttachmentTool | FileSearchAttachmentTool, Field(discriminator="type")]
+AttachmentTool = Annotated[
+    CodeInterpreterAttachmentTool | FileSearchAttachmentTool, Field(discriminator="type")
+]
 
 
 class Attachment(ApiModel):
@@ -56,7 +58,9 @@ class Attachment(ApiModel):
 
 class CreateMessageRequest(ApiModel):
     role: Literal["user", "assistant"]
-    content: Annotated[str, Field(max_length=MESSAGE_TEXT_MAX)] | Annotated[list[ContentPart], Field(min_length=1)]
+    content: (
+        Annotated[str, Field(max_length=MESSAGE_TEXT_MAX)] | Annotated[list[ContentPart], Field(min_length=1)]
+    )
     attachments: list[Attachment] | None = None
     metadata: Metadata = None
 

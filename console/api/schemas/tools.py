@@ -98,7 +98,9 @@ class ResponseFormatJsonSchema(ApiModel):
 
 ResponseFormat = (
     Literal["auto"]
-    | Annotated[ResponseFormatText | ResponseFormatJsonObject | ResponseFormatJsonSchema, Field(discriminator="type")]
+    | Annotated[
+        ResponseFormatText | ResponseFormatJsonObject | ResponseFormatJsonSchema, Field(discriminator="type")
+    ]
 )
 
 

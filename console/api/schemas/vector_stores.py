@@ -108,7 +108,9 @@ class UpdateVectorStoreFileAttributesRequest(ApiModel):
 
 class CreateVectorStoreFileBatchRequest(ApiModel):
     file_ids: list[str] | None = Field(default=None, min_length=1, max_length=BATCH_MAX_FILES)
-    files: list[CreateVectorStoreFileRequest] | None = Field(default=None, min_length=1, max_length=BATCH_MAX_FILES)
+    files: list[CreateVectorStoreFileRequest] | None = Field(
+        default=None, min_length=1, max_length=BATCH_MAX_FILES
+    )
     chunking_strategy: ChunkingStrategy | None = None
     attributes: Attributes = None
 
@@ -188,7 +190,9 @@ class VectorStoreObject(ApiModel):
             usage_bytes=counts.usage_bytes,
             file_counts=FileCounts(**counts.as_dict()),
             status=store_status(store, counts),
-            expires_after=ExpiresAfter.model_construct(**store.expires_after) if store.expires_after else None,
+            expires_after=ExpiresAfter.model_construct(**store.expires_after)
+            if store.expires_after
+            else None,
             expires_at=unix(store.expires_at),
             last_active_at=unix(store.last_active_at),
             metadata=store.metadata,

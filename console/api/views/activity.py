@@ -52,7 +52,9 @@ def file_batches(request: ApiRequest) -> HttpResponse:
     status = request.GET.get("status") or None
     if status not in (None, "in_progress"):
         raise invalid_request(
-            f"Invalid value: '{status}'. Supported values are: 'in_progress'.", param="status", code="invalid_value"
+            f"Invalid value: '{status}'. Supported values are: 'in_progress'.",
+            param="status",
+            code="invalid_value",
         )
     queryset = batch_activity.list_project_batches(request.project, in_progress_only=status == "in_progress")
     rows, has_more = paginate(queryset, page)

@@ -14,7 +14,9 @@ from console.assistants.models import Assistant
 
 
 def _fields(body: CreateAssistantRequest | ModifyAssistantRequest, sent: set[str]) -> dict[str, object]:
-    fields: dict[str, object] = {name: getattr(body, name) for name in services.EDITABLE_FIELDS if name in sent}
+    fields: dict[str, object] = {
+        name: getattr(body, name) for name in services.EDITABLE_FIELDS if name in sent
+    }
     if "tools" in fields:
         fields["tools"] = [normalize_tool(tool) for tool in body.tools]
     if "tool_resources" in fields:
@@ -43,6 +45,8 @@ def assistant(request: ApiRequest, assistant_id: str) -> HttpResponse:
         return _render(services.get_assistant(request.project, assistant_id))
     if request.method == "DELETE":
         services.delete_assistant(request.project, assistant_id)
-        return json_response(DeletedObject(id=assistant_id, object="assistant.deleted", deleted=True).model_dump())
+        return json_response(
+            DeletedObject(id=assistant_id, object="assistant.deleted", deleted=True).model_dump()
+        )
     body, sent = parse_body(request, ModifyAssistantRequest)
     return _render(services.update_assistant(request.project, assistant_id, _fields(body, sent)))

@@ -68,7 +68,9 @@ def _expiry_seconds(form: Any) -> int | None:
         )
     if seconds is None or not seconds.isdigit():
         raise invalid_request(
-            "Invalid 'expires_after.seconds': expected an integer.", param="expires_after.seconds", code="invalid_type"
+            "Invalid 'expires_after.seconds': expected an integer.",
+            param="expires_after.seconds",
+            code="invalid_type",
         )
     value = int(seconds)
     if not EXPIRY_MIN <= value <= EXPIRY_MAX:
@@ -122,7 +124,9 @@ def _upload(request: ApiRequest) -> HttpResponse:
             raise invalid_request(f"Unrecognized request argument supplied: {name}", param=name)
     upload = uploads.get("file")
     if upload is None:
-        raise invalid_request("Missing required parameter: 'file'.", param="file", code="missing_required_parameter")
+        raise invalid_request(
+            "Missing required parameter: 'file'.", param="file", code="missing_required_parameter"
+        )
     if upload.name and "\x00" in upload.name:
         raise invalid_request(
             "Invalid 'file': its filename contains the null character (U+0000), which is not allowed.",

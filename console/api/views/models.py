@@ -20,6 +20,8 @@ async def model(request: ApiRequest, model_id: str) -> HttpResponse:
     found = await get_model(model_id)
     if found is None:
         return error_response(
-            404, f"The model '{model_id}' does not exist or you do not have access to it.", code="model_not_found"
+            404,
+            f"The model '{model_id}' does not exist or you do not have access to it.",
+            code="model_not_found",
         )
     return json_response(found)

@@ -100,8 +100,14 @@ async def passthrough(request: ApiRequest) -> HttpResponseBase:
             content = orjson.dumps(renamed)
             client_headers["content-length"] = str(len(content))
     try:
-        response = await open_stream(route, request.method or "GET", path, request.META.get("QUERY_STRING", ""),
-                                     client_headers, content)
+        response = await open_stream(
+            route,
+            request.method or "GET",
+            path,
+            request.META.get("QUERY_STRING", ""),
+            client_headers,
+            content,
+        )
     except ProviderUnreachable as exc:
         log.warning("%s %s: %s", request.method, request.path, exc)
         return error_response(

@@ -94,7 +94,11 @@ def create_thread_and_run(request: ApiRequest) -> HttpResponseBase:
     body, sent = parse_body(request, CreateThreadAndRunRequest)
     thread_body = body.thread
     # Run-level tool_resources become the new thread's, over any the thread body gives.
-    resources = body.tool_resources if body.tool_resources is not None else (thread_body.tool_resources if thread_body else None)
+    resources = (
+        body.tool_resources
+        if body.tool_resources is not None
+        else (thread_body.tool_resources if thread_body else None)
+    )
     _, created = services.create_thread_and_run(
         request.project,
         _params(body, sent),
@@ -149,5 +153,3 @@ def step(request: ApiRequest, thread_id: str, run_id: str, step_id: str) -> Http
     include = _include_content(request)
     found = services.get_step(request.project, thread_id, run_id, step_id)
     return json_response(step_object(found, include_content=include))
-
-

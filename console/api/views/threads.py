@@ -35,7 +35,9 @@ def new_message(body: CreateMessageRequest) -> services.NewMessage:
             else:
                 content.append(part.model_dump())
     attachments = [a.model_dump() for a in body.attachments or []]
-    return services.NewMessage(role=body.role, content=content, attachments=attachments, metadata=body.metadata or {})
+    return services.NewMessage(
+        role=body.role, content=content, attachments=attachments, metadata=body.metadata or {}
+    )
 
 
 def _render_thread(thread: Thread) -> HttpResponse:
@@ -47,9 +49,7 @@ def _render_message(message: Message) -> HttpResponse:
 
 
 def _metadata_filter(request: HttpRequest) -> dict[str, str]:
-    return {
-        m.group(1): request.GET[key] for key in request.GET if (m := _METADATA_QUERY.match(key))
-    }
+    return {m.group(1): request.GET[key] for key in request.GET if (m := _METADATA_QUERY.match(key))}
 
 
 SEARCH_MAX_CHARS = 256
@@ -115,7 +115,9 @@ def _listing_params(request: HttpRequest) -> tuple[str, bool]:
     for value in includes:
         if value not in INCLUDES:
             raise invalid_request(
-                f"Invalid value: '{value}'. Supported values are: 'summary'.", param="include[]", code="invalid_value"
+                f"Invalid value: '{value}'. Supported values are: 'summary'.",
+                param="include[]",
+                code="invalid_value",
             )
     return order_by, "summary" in includes
 
@@ -126,11 +128,14 @@ def _thread_list(
     if order_by == "last_activity":
         if page.before:
             raise invalid_request(
-                "'before' is not supported with order_by=last_activity; page forward with 'after'.", param="before"
+                "'before' is not supported with order_by=last_activity; page forward with 'after'.",
+                param="before",
             )
         after = queryset.filter(pk=page.after).first() if page.after else None
         if page.after and after is None:
-            raise invalid_request(f"No object found with id '{page.after}' for cursor 'after'.", param="after")
+            raise invalid_request(
+                f"No object found with id '{page.after}' for cursor 'after'.", param="after"
+            )
         rows, has_more = listing.page_by_last_activity(
             queryset, limit=page.limit, descending=page.order == "desc", after=after
         )
@@ -198,6 +203,8 @@ def message(request: ApiRequest, thread_id: str, message_id: str) -> HttpRespons
         return _render_message(services.get_message(request.project, thread_id, message_id))
     if request.method == "DELETE":
         services.delete_message(request.project, thread_id, message_id)
-        return json_response(DeletedObject(id=message_id, object="thread.message.deleted", deleted=True).model_dump())
+        return json_response(
+            DeletedObject(id=message_id, object="thread.message.deleted", deleted=True).model_dump()
+        )
     body, _ = parse_body(request, ModifyMessageRequest)
     return _render_message(services.update_message(request.project, thread_id, message_id, body.metadata))

@@ -19,7 +19,9 @@ def usage(request: ApiRequest) -> HttpResponse:
     group_by = request.GET.get("group_by") or None
     if group_by not in (None, "model"):
         raise invalid_request(
-            f"Invalid value: '{group_by}'. Supported values are: 'model'.", param="group_by", code="invalid_value"
+            f"Invalid value: '{group_by}'. Supported values are: 'model'.",
+            param="group_by",
+            code="invalid_value",
         )
     data = daily_usage(request.project, days, by_model=group_by == "model")
     totals = {name: sum(row[name] for row in data) for name in ("runs", *FIELDS)}

@@ -88,7 +88,9 @@ def vector_stores(request: ApiRequest) -> HttpResponse:
             queryset = queryset.filter(pk__in=cleanup.unused_vector_stores(request.project).values("pk"))
         stores, has_more = paginate(queryset, page_from_query(request.GET))
         counts = services.store_counts([s.id for s in stores])
-        return page_response([VectorStoreObject.of(s, counts[s.id]).model_dump(mode="json") for s in stores], has_more)
+        return page_response(
+            [VectorStoreObject.of(s, counts[s.id]).model_dump(mode="json") for s in stores], has_more
+        )
     body, _ = parse_body(request, CreateVectorStoreRequest)
     strategy = stored_chunking(body.chunking_strategy)
     store = services.create_store(
@@ -137,7 +139,9 @@ def file(request: ApiRequest, vector_store_id: str, file_id: str) -> HttpRespons
         return _file_response(services.get_file(request.project, vector_store_id, file_id))
     if request.method == "DELETE":
         services.remove_file(request.project, vector_store_id, file_id)
-        return json_response(DeletedObject(id=file_id, object="vector_store.file.deleted", deleted=True).model_dump())
+        return json_response(
+            DeletedObject(id=file_id, object="vector_store.file.deleted", deleted=True).model_dump()
+        )
     body, _ = parse_body(request, UpdateVectorStoreFileAttributesRequest)
     row = services.update_file_attributes(request.project, vector_store_id, file_id, body.attributes)
     return _file_response(row)

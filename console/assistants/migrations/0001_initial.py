@@ -6,34 +6,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('projects', '0001_initial'),
+        ("projects", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Assistant',
+            name="Assistant",
             fields=[
-                ('id', models.CharField(editable=False, max_length=64, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('model', models.CharField(max_length=256)),
-                ('name', models.CharField(max_length=256, null=True)),
-                ('description', models.CharField(max_length=512, null=True)),
-                ('instructions', models.TextField(null=True)),
-                ('tools', models.JSONField(default=list)),
-                ('tool_resources', models.JSONField(default=dict)),
-                ('metadata', models.JSONField(default=dict)),
-                ('temperature', models.FloatField(null=True)),
-                ('top_p', models.FloatField(null=True)),
-                ('response_format', models.JSONField(null=True)),
-                ('reasoning_effort', models.CharField(max_length=16, null=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assistants', to='projects.project')),
+                ("id", models.CharField(editable=False, max_length=64, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("model", models.CharField(max_length=256)),
+                ("name", models.CharField(max_length=256, null=True)),
+                ("description", models.CharField(max_length=512, null=True)),
+                ("instructions", models.TextField(null=True)),
+                ("tools", models.JSONField(default=list)),
+                ("tool_resources", models.JSONField(default=dict)),
+                ("metadata", models.JSONField(default=dict)),
+                ("temperature", models.FloatField(null=True)),
+                ("top_p", models.FloatField(null=True)),
+                ("response_format", models.JSONField(null=True)),
+                ("reasoning_effort", models.CharField(max_length=16, null=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assistants",
+                        to="projects.project",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['project', 'created_at', 'id'], name='asst_page')],
+                "indexes": [models.Index(fields=["project", "created_at", "id"], name="asst_page")],
             },
         ),
     ]

@@ -6,29 +6,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('projects', '0001_initial'),
+        ("projects", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='File',
+            name="File",
             fields=[
-                ('id', models.CharField(editable=False, max_length=64, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('filename', models.CharField(max_length=1024)),
-                ('purpose', models.CharField(max_length=32)),
-                ('bytes', models.BigIntegerField()),
-                ('storage_name', models.CharField(max_length=512)),
-                ('expires_at', models.DateTimeField(null=True)),
-                ('status', models.CharField(default='processed', max_length=16)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='files', to='projects.project')),
+                ("id", models.CharField(editable=False, max_length=64, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("filename", models.CharField(max_length=1024)),
+                ("purpose", models.CharField(max_length=32)),
+                ("bytes", models.BigIntegerField()),
+                ("storage_name", models.CharField(max_length=512)),
+                ("expires_at", models.DateTimeField(null=True)),
+                ("status", models.CharField(default="processed", max_length=16)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="files",
+                        to="projects.project",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['project', 'created_at', 'id'], name='file_page'), models.Index(fields=['project', 'purpose', 'created_at', 'id'], name='file_purpose_page')],
+                "indexes": [
+                    models.Index(fields=["project", "created_at", "id"], name="file_page"),
+                    models.Index(fields=["project", "purpose", "created_at", "id"], name="file_purpose_page"),
+                ],
             },
         ),
     ]

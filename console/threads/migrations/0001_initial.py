@@ -6,52 +6,65 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('projects', '0001_initial'),
+        ("projects", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Thread',
+            name="Thread",
             fields=[
-                ('id', models.CharField(editable=False, max_length=64, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('tool_resources', models.JSONField(default=dict)),
-                ('metadata', models.JSONField(default=dict)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='threads', to='projects.project')),
+                ("id", models.CharField(editable=False, max_length=64, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("tool_resources", models.JSONField(default=dict)),
+                ("metadata", models.JSONField(default=dict)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="threads",
+                        to="projects.project",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.CharField(editable=False, max_length=64, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('role', models.CharField(max_length=16)),
-                ('status', models.CharField(default='completed', max_length=16)),
-                ('content', models.JSONField(default=list)),
-                ('attachments', models.JSONField(default=list)),
-                ('metadata', models.JSONField(default=dict)),
-                ('assistant_id', models.CharField(max_length=64, null=True)),
-                ('run_id', models.CharField(max_length=64, null=True)),
-                ('incomplete_details', models.JSONField(null=True)),
-                ('completed_at', models.DateTimeField(null=True)),
-                ('incomplete_at', models.DateTimeField(null=True)),
-                ('thread', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='threads.thread')),
+                ("id", models.CharField(editable=False, max_length=64, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("role", models.CharField(max_length=16)),
+                ("status", models.CharField(default="completed", max_length=16)),
+                ("content", models.JSONField(default=list)),
+                ("attachments", models.JSONField(default=list)),
+                ("metadata", models.JSONField(default=dict)),
+                ("assistant_id", models.CharField(max_length=64, null=True)),
+                ("run_id", models.CharField(max_length=64, null=True)),
+                ("incomplete_details", models.JSONField(null=True)),
+                ("completed_at", models.DateTimeField(null=True)),
+                ("incomplete_at", models.DateTimeField(null=True)),
+                (
+                    "thread",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="threads.thread",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='thread',
-            index=models.Index(fields=['project', 'created_at', 'id'], name='thread_page'),
+            model_name="thread",
+            index=models.Index(fields=["project", "created_at", "id"], name="thread_page"),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['thread', 'created_at', 'id'], name='msg_page'),
+            model_name="message",
+            index=models.Index(fields=["thread", "created_at", "id"], name="msg_page"),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['thread', 'run_id'], name='msg_run'),
+            model_name="message",
+            index=models.Index(fields=["thread", "run_id"], name="msg_run"),
         ),
     ]

@@ -11,32 +11,45 @@ def backfill(apps, schema_editor):
     Thread = apps.get_model("threads", "Thread")
     Message = apps.get_model("threads", "Message")
     Run = apps.get_model("runs", "Run")
-    newest_message = Message.objects.filter(thread=OuterRef("pk")).order_by().values("thread").annotate(m=Max("created_at")).values("m")
-    newest_run = Run.objects.filter(thread=OuterRef("pk")).order_by().values("thread").annotate(m=Max("created_at")).values("m")
-    Thread.objects.update(last_activity_at=Greatest(
-        F("created_at"),
-        Coalesce(Subquery(newest_message), F("created_at")),
-        Coalesce(Subquery(newest_run), F("created_at")),
-    ))
+    newest_message = (
+        Message.objects.filter(thread=OuterRef("pk"))
+        .order_by()
+        .values("thread")
+        .annotate(m=Max("created_at"))
+        .values("m")
+    )
+    newest_run = (
+        Run.objects.filter(thread=OuterRef("pk"))
+        .order_by()
+        .values("thread")
+        .annotate(m=Max("created_at"))
+        .values("m")
+    )
+    Thread.objects.update(
+        last_activity_at=Greatest(
+            F("created_at"),
+            Coalesce(Subquery(newest_message), F("created_at")),
+            Coalesce(Subquery(newest_run), F("created_at")),
+        )
+    )
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projects', '0001_initial'),
-        ('threads', '0001_initial'),
-        ('runs', '0001_initial'),
+        ("projects", "0001_initial"),
+        ("threads", "0001_initial"),
+        ("runs", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='thread',
-            name='last_activity_at',
+            model_name="thread",
+            name="last_activity_at",
             field=models.DateTimeField(default=django.utils.timezone.now),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
         migrations.AddIndex(
-            model_name='thread',
-            index=models.Index(fields=['project', 'last_activity_at', 'id'], name='thread_activity'),
+            model_name="thread",
+            index=models.Index(fields=["project", "last_activity_at", "id"], name="thread_activity"),
         ),
     ]

@@ -6,81 +6,121 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('files', '0001_initial'),
-        ('projects', '0001_initial'),
+        ("files", "0001_initial"),
+        ("projects", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='VectorStore',
+            name="VectorStore",
             fields=[
-                ('id', models.CharField(editable=False, max_length=64, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('name', models.CharField(default='', max_length=256)),
-                ('description', models.TextField(null=True)),
-                ('metadata', models.JSONField(default=dict)),
-                ('status', models.CharField(default='completed', max_length=16)),
-                ('last_active_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_after', models.JSONField(null=True)),
-                ('expires_at', models.DateTimeField(null=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='vector_stores', to='projects.project')),
+                ("id", models.CharField(editable=False, max_length=64, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("name", models.CharField(default="", max_length=256)),
+                ("description", models.TextField(null=True)),
+                ("metadata", models.JSONField(default=dict)),
+                ("status", models.CharField(default="completed", max_length=16)),
+                ("last_active_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_after", models.JSONField(null=True)),
+                ("expires_at", models.DateTimeField(null=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="vector_stores",
+                        to="projects.project",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='FileBatch',
+            name="FileBatch",
             fields=[
-                ('id', models.CharField(editable=False, max_length=64, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('status', models.CharField(default='in_progress', max_length=16)),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='batches', to='vector_stores.vectorstore')),
+                ("id", models.CharField(editable=False, max_length=64, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("status", models.CharField(default="in_progress", max_length=16)),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="batches",
+                        to="vector_stores.vectorstore",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='VectorStoreFile',
+            name="VectorStoreFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('status', models.CharField(default='in_progress', max_length=16)),
-                ('last_error', models.JSONField(null=True)),
-                ('usage_bytes', models.BigIntegerField(default=0)),
-                ('chunking_strategy', models.JSONField(default=dict)),
-                ('attributes', models.JSONField(default=dict)),
-                ('claimed_at', models.DateTimeField(null=True)),
-                ('batch', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='files', to='vector_stores.filebatch')),
-                ('file', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='vector_store_files', to='files.file')),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='files', to='vector_stores.vectorstore')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("status", models.CharField(default="in_progress", max_length=16)),
+                ("last_error", models.JSONField(null=True)),
+                ("usage_bytes", models.BigIntegerField(default=0)),
+                ("chunking_strategy", models.JSONField(default=dict)),
+                ("attributes", models.JSONField(default=dict)),
+                ("claimed_at", models.DateTimeField(null=True)),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="files",
+                        to="vector_stores.filebatch",
+                    ),
+                ),
+                (
+                    "file",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="vector_store_files",
+                        to="files.file",
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="files",
+                        to="vector_stores.vectorstore",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='vectorstore',
-            index=models.Index(fields=['project', 'created_at', 'id'], name='vs_page'),
+            model_name="vectorstore",
+            index=models.Index(fields=["project", "created_at", "id"], name="vs_page"),
         ),
         migrations.AddIndex(
-            model_name='vectorstore',
-            index=models.Index(fields=['status', 'expires_at'], name='vs_expiry'),
+            model_name="vectorstore",
+            index=models.Index(fields=["status", "expires_at"], name="vs_expiry"),
         ),
         migrations.AddIndex(
-            model_name='filebatch',
-            index=models.Index(fields=['store', 'created_at', 'id'], name='vsfb_page'),
+            model_name="filebatch",
+            index=models.Index(fields=["store", "created_at", "id"], name="vsfb_page"),
         ),
         migrations.AddIndex(
-            model_name='vectorstorefile',
-            index=models.Index(fields=['store', 'created_at', 'file'], name='vsf_page'),
+            model_name="vectorstorefile",
+            index=models.Index(fields=["store", "created_at", "file"], name="vsf_page"),
         ),
         migrations.AddIndex(
-            model_name='vectorstorefile',
-            index=models.Index(fields=['batch', 'created_at', 'file'], name='vsf_batch_page'),
+            model_name="vectorstorefile",
+            index=models.Index(fields=["batch", "created_at", "file"], name="vsf_batch_page"),
         ),
         migrations.AddIndex(
-            model_name='vectorstorefile',
-            index=models.Index(fields=['status', 'claimed_at'], name='vsf_pending'),
+            model_name="vectorstorefile",
+            index=models.Index(fields=["status", "claimed_at"], name="vsf_pending"),
         ),
         migrations.AddConstraint(
-            model_name='vectorstorefile',
-            constraint=models.UniqueConstraint(fields=('store', 'file'), name='vsf_unique'),
+            model_name="vectorstorefile",
+            constraint=models.UniqueConstraint(fields=("store", "file"), name="vsf_unique"),
         ),
     ]

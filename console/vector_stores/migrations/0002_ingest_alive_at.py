@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('vector_stores', '0001_initial'),
+        ("vector_stores", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='vectorstorefile',
-            name='alive_at',
+            model_name="vectorstorefile",
+            name="alive_at",
             field=models.DateTimeField(null=True),
         ),
     ]

@@ -6,34 +6,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projects', '0001_initial'),
-        ('web', '0001_initial'),
+        ("projects", "0001_initial"),
+        ("web", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RunWatch',
+            name="RunWatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('thread_id', models.CharField(max_length=64)),
-                ('run_id', models.CharField(max_length=64, unique=True)),
-                ('assistant_id', models.CharField(max_length=64)),
-                ('model', models.CharField(blank=True, default='', max_length=256)),
-                ('status', models.CharField(default='queued', max_length=20)),
-                ('last_error', models.TextField(blank=True, default='')),
-                ('total_tokens', models.IntegerField(blank=True, null=True)),
-                ('retry_of', models.CharField(blank=True, default='', max_length=64)),
-                ('created_by', models.CharField(blank=True, default='', max_length=150)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='projects.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("thread_id", models.CharField(max_length=64)),
+                ("run_id", models.CharField(max_length=64, unique=True)),
+                ("assistant_id", models.CharField(max_length=64)),
+                ("model", models.CharField(blank=True, default="", max_length=256)),
+                ("status", models.CharField(default="queued", max_length=20)),
+                ("last_error", models.TextField(blank=True, default="")),
+                ("total_tokens", models.IntegerField(blank=True, null=True)),
+                ("retry_of", models.CharField(blank=True, default="", max_length=64)),
+                ("created_by", models.CharField(blank=True, default="", max_length=150)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['project', '-created_at'], name='runwatch_page')],
+                "indexes": [models.Index(fields=["project", "-created_at"], name="runwatch_page")],
             },
         ),
     ]

@@ -7,80 +7,146 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projects', '0001_initial'),
-        ('web', '0002_run_watch'),
+        ("projects", "0001_initial"),
+        ("web", "0002_run_watch"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ProjectSettings',
+            name="ProjectSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('thread_retention_days', models.PositiveIntegerField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('project', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='console_settings', to='projects.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("thread_retention_days", models.PositiveIntegerField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "project",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="console_settings",
+                        to="projects.project",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='UploadSession',
+            name="UploadSession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('vector_store_id', models.CharField(max_length=64)),
-                ('status', models.CharField(default='uploading', max_length=20)),
-                ('created_by', models.CharField(blank=True, default='', max_length=150)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='projects.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("vector_store_id", models.CharField(max_length=64)),
+                ("status", models.CharField(default="uploading", max_length=20)),
+                ("created_by", models.CharField(blank=True, default="", max_length=150)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="projects.project"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='UploadItem',
+            name="UploadItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.IntegerField()),
-                ('name', models.CharField(max_length=512)),
-                ('file_id', models.CharField(blank=True, default='', max_length=64)),
-                ('status', models.CharField(default='waiting', max_length=20)),
-                ('error', models.TextField(blank=True, default='')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='web.uploadsession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("index", models.IntegerField()),
+                ("name", models.CharField(max_length=512)),
+                ("file_id", models.CharField(blank=True, default="", max_length=64)),
+                ("status", models.CharField(default="waiting", max_length=20)),
+                ("error", models.TextField(blank=True, default="")),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="web.uploadsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['index'],
+                "ordering": ["index"],
             },
         ),
         migrations.CreateModel(
-            name='UserPreference',
+            name="UserPreference",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_project', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='projects.project')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='console_preference', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "last_project",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="projects.project",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="console_preference",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ModelPrice',
+            name="ModelPrice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('model', models.CharField(max_length=256)),
-                ('input_per_million', models.DecimalField(decimal_places=4, max_digits=12)),
-                ('output_per_million', models.DecimalField(decimal_places=4, max_digits=12)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='projects.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("model", models.CharField(max_length=256)),
+                ("input_per_million", models.DecimalField(decimal_places=4, max_digits=12)),
+                ("output_per_million", models.DecimalField(decimal_places=4, max_digits=12)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('project', 'model'), name='one_price_per_project_model')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("project", "model"), name="one_price_per_project_model")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='uploadsession',
-            index=models.Index(fields=['project', 'vector_store_id', '-created_at'], name='upload_page'),
+            model_name="uploadsession",
+            index=models.Index(fields=["project", "vector_store_id", "-created_at"], name="upload_page"),
         ),
         migrations.AddConstraint(
-            model_name='uploaditem',
-            constraint=models.UniqueConstraint(fields=('session', 'index'), name='one_item_per_index'),
+            model_name="uploaditem",
+            constraint=models.UniqueConstraint(fields=("session", "index"), name="one_item_per_index"),
         ),
     ]

@@ -26,9 +26,21 @@ SINCE = {"1h": 3600, "24h": 86400, "7d": 7 * 86400}
 FAILED_WINDOW = 86400
 SHOWN = 100
 # What a run carries over to "run again": the run object's settings, sent back as overrides.
-RERUN_FIELDS = ("model", "instructions", "tools", "metadata", "temperature", "top_p", "max_prompt_tokens",
-                "max_completion_tokens", "truncation_strategy", "tool_choice", "parallel_tool_calls",
-                "response_format", "reasoning_effort")
+RERUN_FIELDS = (
+    "model",
+    "instructions",
+    "tools",
+    "metadata",
+    "temperature",
+    "top_p",
+    "max_prompt_tokens",
+    "max_completion_tokens",
+    "truncation_strategy",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "reasoning_effort",
+)
 
 
 def _filters(request: HtmxHttpRequest) -> dict[str, str]:
@@ -51,7 +63,9 @@ def _list(client: Client, path: str, params: dict[str, Any]) -> tuple[list[dict[
     return page["data"], page["has_more"]
 
 
-def _render(request: HtmxHttpRequest, access: ProjectAccess, error: str = "", status: int = 200) -> HttpResponse:
+def _render(
+    request: HtmxHttpRequest, access: ProjectAccess, error: str = "", status: int = 200
+) -> HttpResponse:
     form = _filters(request)
     now = int(time.time())
     common: dict[str, Any] = {"assistant_id": form["assistant"] or None}
@@ -59,8 +73,15 @@ def _render(request: HtmxHttpRequest, access: ProjectAccess, error: str = "", st
         common["created_after"] = now - SINCE[form["since"]]
     with client_for(access.project) as client:
         live, live_more = _list(client, "runs", {"status": form["status"] or ",".join(LIVE), **common})
-        failed, _ = _list(client, "runs", {"status": "failed", **common,
-                                           "created_after": max(common.get("created_after") or 0, now - FAILED_WINDOW)})
+        failed, _ = _list(
+            client,
+            "runs",
+            {
+                "status": "failed",
+                **common,
+                "created_after": max(common.get("created_after") or 0, now - FAILED_WINDOW),
+            },
+        )
         batches, _ = _list(client, "file_batches", {"status": "in_progress"})
         assistants = client.list_all("assistants", cap=200)
         supported = client.connection.is_self or bool(live or failed or batches)
@@ -68,9 +89,20 @@ def _render(request: HtmxHttpRequest, access: ProjectAccess, error: str = "", st
     for run in (*live, *failed):
         run["assistant_name"] = names.get(run.get("assistant_id") or "", run.get("assistant_id"))
         run["age"] = max(0, now - int(run.get("created_at") or now))
-    context = {"access": access, "live": live, "live_more": live_more, "failed": failed, "batches": batches,
-               "assistants": assistants, "form": form, "statuses": LIVE, "since": list(SINCE), "error": error,
-               "supported": supported, "query": urlencode({k: v for k, v in form.items() if v})}
+    context = {
+        "access": access,
+        "live": live,
+        "live_more": live_more,
+        "failed": failed,
+        "batches": batches,
+        "assistants": assistants,
+        "form": form,
+        "statuses": LIVE,
+        "since": list(SINCE),
+        "error": error,
+        "supported": supported,
+        "query": urlencode({k: v for k, v in form.items() if v}),
+    }
     return render_page(request, "web/activity.html", context, partial="activity", status=status)
 
 
@@ -126,6 +158,14 @@ def activity_rerun(request: HtmxHttpRequest, project_id: int, thread_id: str, ru
                 raise
             return _back(request, access, error=f"Could not run {run_id} again: {exc.message}")
     watching.watch_run(access.project, thread_id, run, request.user.get_username(), retry_of=run_id)
-    audit.record(request, access.project, "run.rerun", "run", run["id"], thread_id=thread_id,
-                 assistant_id=failed["assistant_id"], rerun_of=run_id)
+    audit.record(
+        request,
+        access.project,
+        "run.rerun",
+        "run",
+        run["id"],
+        thread_id=thread_id,
+        assistant_id=failed["assistant_id"],
+        rerun_of=run_id,
+    )
     return _back(request, access)

@@ -33,9 +33,18 @@ def members(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
             Membership.objects.filter(project=access.project, user=user).delete()
             audit.record(request, access.project, "member.remove", "user", str(user.pk), username=username)
         else:
-            _, created = Membership.objects.update_or_create(project=access.project, user=user, defaults={"role": role})
-            audit.record(request, access.project, "member.add" if created else "member.role", "user", str(user.pk),
-                         username=username, role=role)
+            _, created = Membership.objects.update_or_create(
+                project=access.project, user=user, defaults={"role": role}
+            )
+            audit.record(
+                request,
+                access.project,
+                "member.add" if created else "member.role",
+                "user",
+                str(user.pk),
+                username=username,
+                role=role,
+            )
         status = 422 if error else 200
     rows = Membership.objects.filter(project=access.project).select_related("user").order_by("user__username")
     context = {"access": access, "rows": rows, "roles": Role.choices, "error": error}
@@ -73,9 +82,17 @@ def upstream_settings(request: HtmxHttpRequest, project_id: int) -> HttpResponse
                     audit.record(request, access.project, "upstream.remote", "upstream", base_url=base_url)
                     saved = f"The console now uses {base_url}."
     row = Upstream.objects.filter(project=access.project).first()
-    context = {"access": access, "row": row, "self_url": upstream.self_url(), "errors": errors, "saved": saved,
-               "values": {"base_url": request.POST.get("base_url", "")}}
-    return render_page(request, "web/upstream.html", context, partial="upstream-form", status=422 if errors else 200)
+    context = {
+        "access": access,
+        "row": row,
+        "self_url": upstream.self_url(),
+        "errors": errors,
+        "saved": saved,
+        "values": {"base_url": request.POST.get("base_url", "")},
+    }
+    return render_page(
+        request, "web/upstream.html", context, partial="upstream-form", status=422 if errors else 200
+    )
 
 
 @login_required
@@ -87,6 +104,10 @@ def audit_log(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
     if before and before.isdigit():
         rows = rows.filter(id__lt=int(before))
     page = list(rows[: AUDIT_PAGE + 1])
-    context = {"access": access, "rows": page[:AUDIT_PAGE], "has_more": len(page) > AUDIT_PAGE,
-               "next_before": page[AUDIT_PAGE - 1].id if len(page) > AUDIT_PAGE else ""}
+    context = {
+        "access": access,
+        "rows": page[:AUDIT_PAGE],
+        "has_more": len(page) > AUDIT_PAGE,
+        "next_before": page[AUDIT_PAGE - 1].id if len(page) > AUDIT_PAGE else "",
+    }
     return render_page(request, "web/audit.html", context, partial="rows" if before else None)

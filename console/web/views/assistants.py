@@ -22,15 +22,18 @@ PAGE = 20
 SEARCH_SCAN = 500
 
 
-def _get_assistant_for_user(request: HtmxHttpRequest, project_id: int, assistant_id: str, need: Role = Role.VIEWER
-                            ) -> tuple[ProjectAccess, Client, dict[str, Any]]:
+def _get_assistant_for_user(
+    request: HtmxHttpRequest, project_id: int, assistant_id: str, need: Role = Role.VIEWER
+) -> tuple[ProjectAccess, Client, dict[str, Any]]:
     access = project_for_user(request.user, project_id, need)
     client = client_for(access.project)
     return access, client, client.get(f"assistants/{assistant_id}")
 
 
 def _matches(assistant: dict[str, Any], q: str) -> bool:
-    haystack = " ".join(str(assistant.get(k) or "") for k in ("id", "name", "description", "model", "instructions"))
+    haystack = " ".join(
+        str(assistant.get(k) or "") for k in ("id", "name", "description", "model", "instructions")
+    )
     return q.lower() in haystack.lower()
 
 
@@ -64,17 +67,32 @@ def assistants(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
         else:
             page = client.get("assistants", {"limit": PAGE, "after": after})
             rows, has_more = page["data"], page["has_more"]
-    context = {"access": access, "rows": rows, "has_more": has_more, "q": q,
-               "next_after": rows[-1]["id"] if rows else ""}
+    context = {
+        "access": access,
+        "rows": rows,
+        "has_more": has_more,
+        "q": q,
+        "next_after": rows[-1]["id"] if rows else "",
+    }
     # "load more" and the search box both replace or extend only the rows.
     return render_page(request, "web/assistants.html", context, partial="rows" if after else "results")
 
 
-def _form_context(access: ProjectAccess, client: Client, form: assistant_form.AssistantForm,
-                  assistant: dict[str, Any] | None, saved: bool = False) -> dict[str, Any]:
-    return {"access": access, "form": form, "assistant": assistant, "saved": saved,
-            "vector_stores": _vector_stores(client) if access.can_edit else [],
-            "model_names": _model_names(client) if access.can_edit else []}
+def _form_context(
+    access: ProjectAccess,
+    client: Client,
+    form: assistant_form.AssistantForm,
+    assistant: dict[str, Any] | None,
+    saved: bool = False,
+) -> dict[str, Any]:
+    return {
+        "access": access,
+        "form": form,
+        "assistant": assistant,
+        "saved": saved,
+        "vector_stores": _vector_stores(client) if access.can_edit else [],
+        "model_names": _model_names(client) if access.can_edit else [],
+    }
 
 
 @login_required
@@ -95,7 +113,14 @@ def assistant_new(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
                     raise
                 assistant_form.attach_api_error(form, exc.param, exc.message)
             else:
-                audit.record(request, access.project, "assistant.create", "assistant", created["id"], name=created.get("name"))
+                audit.record(
+                    request,
+                    access.project,
+                    "assistant.create",
+                    "assistant",
+                    created["id"],
+                    name=created.get("name"),
+                )
                 url = reverse("assistant", args=[project_id, created["id"]])
                 return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
         context = _form_context(access, client, form, None)
@@ -123,7 +148,9 @@ def assistant(request: HtmxHttpRequest, project_id: int, assistant_id: str) -> H
                 assistant_form.attach_api_error(form, exc.param, exc.message)
             else:
                 changed = sorted(k for k in body if k != "tool_resources")
-                audit.record(request, access.project, "assistant.update", "assistant", assistant_id, fields=changed)
+                audit.record(
+                    request, access.project, "assistant.update", "assistant", assistant_id, fields=changed
+                )
                 form, status, saved = assistant_form.from_assistant(found), 200, True
         context = _form_context(access, client, form, found, saved=saved)
     return render_page(request, "web/assistant.html", context, partial="assistant-form", status=status)
@@ -134,8 +161,20 @@ def assistant(request: HtmxHttpRequest, project_id: int, assistant_id: str) -> H
 @handles_upstream
 def assistant_duplicate(request: HtmxHttpRequest, project_id: int, assistant_id: str) -> HttpResponse:
     access, client, found = _get_assistant_for_user(request, project_id, assistant_id, Role.EDITOR)
-    body = {k: found.get(k) for k in ("model", "description", "instructions", "tools", "tool_resources",
-                                       "metadata", "temperature", "top_p", "response_format")}
+    body = {
+        k: found.get(k)
+        for k in (
+            "model",
+            "description",
+            "instructions",
+            "tools",
+            "tool_resources",
+            "metadata",
+            "temperature",
+            "top_p",
+            "response_format",
+        )
+    }
     body["name"] = f"{found.get('name') or found['id']} (copy)"[:256]
     with client:
         copy = client.post("assistants", body)
@@ -153,6 +192,8 @@ def assistant_delete(request: HtmxHttpRequest, project_id: int, assistant_id: st
         if request.method == "GET":
             return render_page(request, "web/assistant_delete.html", {"access": access, "assistant": found})
         client.delete(f"assistants/{assistant_id}")
-    audit.record(request, access.project, "assistant.delete", "assistant", assistant_id, name=found.get("name"))
+    audit.record(
+        request, access.project, "assistant.delete", "assistant", assistant_id, name=found.get("name")
+    )
     url = reverse("assistants", args=[project_id])
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

@@ -39,8 +39,13 @@ def _settings(access: ProjectAccess) -> ProjectSettings:
 def cleanup(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
     access = project_for_user(request.user, project_id, Role.ADMIN)
     # rows None: the file and store lists load in their own requests; deleted None: nothing deleted yet.
-    context = {"access": access, "settings": _settings(access), "filters": _thread_filters(request)[0],
-               "rows": None, "deleted": None}
+    context = {
+        "access": access,
+        "settings": _settings(access),
+        "filters": _thread_filters(request)[0],
+        "rows": None,
+        "deleted": None,
+    }
     return render_page(request, "web/cleanup.html", context)
 
 
@@ -52,15 +57,25 @@ def retention(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
     raw = request.POST.get("days", "").strip()
     error = ""
     if raw and (not raw.isdigit() or not 1 <= int(raw) <= MAX_RETENTION_DAYS):
-        error = f"Enter a whole number of days from 1 to {MAX_RETENTION_DAYS}, or leave it empty to keep threads."
+        error = (
+            f"Enter a whole number of days from 1 to {MAX_RETENTION_DAYS}, or leave it empty to keep threads."
+        )
     else:
         row.thread_retention_days = int(raw) if raw else None
         row.updated_at = timezone.now()
         row.save()
-        audit.record(request, access.project, "retention.set", "project", str(access.project.pk),
-                     thread_retention_days=row.thread_retention_days)
+        audit.record(
+            request,
+            access.project,
+            "retention.set",
+            "project",
+            str(access.project.pk),
+            thread_retention_days=row.thread_retention_days,
+        )
     context = {"access": access, "settings": row, "retention_error": error, "retention_saved": not error}
-    return render_page(request, "web/cleanup.html", context, partial="retention", status=422 if error else 200)
+    return render_page(
+        request, "web/cleanup.html", context, partial="retention", status=422 if error else 200
+    )
 
 
 def _day(raw: str) -> int | None:
@@ -72,7 +87,10 @@ def _day(raw: str) -> int | None:
 
 def _thread_filters(request: HtmxHttpRequest) -> tuple[dict[str, str], dict[str, Any]]:
     data = request.POST if request.method == "POST" else request.GET
-    form = {name: data.get(name, "").strip() for name in ("idle_days", "created_before", "q", "assistant", "mk", "mv")}
+    form = {
+        name: data.get(name, "").strip()
+        for name in ("idle_days", "created_before", "q", "assistant", "mk", "mv")
+    }
     params: dict[str, Any] = {"q": form["q"] or None, "assistant_id": form["assistant"] or None}
     if form["idle_days"].isdigit():
         params["last_activity_before"] = int(time.time()) - int(form["idle_days"]) * 86400
@@ -101,7 +119,9 @@ def bulk_delete_threads(request: HtmxHttpRequest, project_id: int) -> HttpRespon
     with client_for(access.project) as client:
         if request.method == "GET":
             rows = _matching(client, params, COUNT_CAP)
-            context.update(dry_run=True, count=len(rows), capped=len(rows) >= COUNT_CAP, preview=rows[:PREVIEW])
+            context.update(
+                dry_run=True, count=len(rows), capped=len(rows) >= COUNT_CAP, preview=rows[:PREVIEW]
+            )
             return render_page(request, "web/cleanup.html", context, partial="bulk")
         deleted, failed = 0, []
         for thread in _matching(client, params, BULK_MAX):
@@ -112,15 +132,23 @@ def bulk_delete_threads(request: HtmxHttpRequest, project_id: int) -> HttpRespon
                     failed.append(f"{thread['id']}: {exc.message}")
                 continue
             deleted += 1
-            audit.record(request, access.project, "thread.delete", "thread", thread["id"], bulk=True,
-                         filters={k: v for k, v in form.items() if v})
+            audit.record(
+                request,
+                access.project,
+                "thread.delete",
+                "thread",
+                thread["id"],
+                bulk=True,
+                filters={k: v for k, v in form.items() if v},
+            )
         remaining = len(_matching(client, params, COUNT_CAP))
     context.update(deleted=deleted, failed=failed, remaining=remaining)
     return render_page(request, "web/cleanup.html", context, partial="bulk")
 
 
-def _bulk_list(request: HtmxHttpRequest, project_id: int, *, path: str, flag: str, kind: str, partial: str
-               ) -> HttpResponse:
+def _bulk_list(
+    request: HtmxHttpRequest, project_id: int, *, path: str, flag: str, kind: str, partial: str
+) -> HttpResponse:
     access = project_for_user(request.user, project_id, Role.ADMIN)
     deleted, failed = 0, []
     with client_for(access.project) as client:
@@ -133,7 +161,9 @@ def _bulk_list(request: HtmxHttpRequest, project_id: int, *, path: str, flag: st
                         failed.append(f"{object_id}: {exc.message}")
                     continue
                 deleted += 1
-                audit.record(request, access.project, f"{kind}.delete", kind, object_id, bulk=True, reason=flag)
+                audit.record(
+                    request, access.project, f"{kind}.delete", kind, object_id, bulk=True, reason=flag
+                )
         try:
             rows = client.list_all(path, {flag: "true"}, cap=BULK_MAX)
             supported = True
@@ -141,8 +171,14 @@ def _bulk_list(request: HtmxHttpRequest, project_id: int, *, path: str, flag: st
             if exc.status not in (400, 404) or client.connection.is_self:
                 raise
             rows, supported = [], False
-    context = {"access": access, "rows": rows, "deleted": deleted, "failed": failed, "supported": supported,
-               "posted": request.method == "POST"}
+    context = {
+        "access": access,
+        "rows": rows,
+        "deleted": deleted,
+        "failed": failed,
+        "supported": supported,
+        "posted": request.method == "POST",
+    }
     return render_page(request, "web/cleanup.html", context, partial=partial)
 
 
@@ -150,12 +186,15 @@ def _bulk_list(request: HtmxHttpRequest, project_id: int, *, path: str, flag: st
 @require_http_methods(["GET", "POST"])
 @handles_upstream
 def orphan_files(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
-    return _bulk_list(request, project_id, path="files", flag="unattached", kind="file", partial="orphan-files")
+    return _bulk_list(
+        request, project_id, path="files", flag="unattached", kind="file", partial="orphan-files"
+    )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 @handles_upstream
 def unused_vector_stores(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
-    return _bulk_list(request, project_id, path="vector_stores", flag="unused", kind="vector_store",
-                      partial="unused-stores")
+    return _bulk_list(
+        request, project_id, path="vector_stores", flag="unused", kind="vector_store", partial="unused-stores"
+    )

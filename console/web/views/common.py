@@ -22,11 +22,16 @@ class HtmxHttpRequest(HttpRequest):
 
     htmx: HtmxDetails
 
+
 View = Callable[..., HttpResponseBase]
 
 
 def render_page(
-    request: HttpRequest, template: str, context: dict[str, Any], partial: str | None = None, status: int = 200
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    partial: str | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     """The whole page, or only `partial` when htmx asks (one view and one template serve both)."""
     if partial and getattr(request, "htmx", False):

@@ -37,22 +37,46 @@ def files(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
                 upload_error = "Choose at least one file."
             for upload in uploads:
                 try:
-                    created = client.upload(upload.name or "upload", upload, purpose,
-                                            upload.content_type or "application/octet-stream")
+                    created = client.upload(
+                        upload.name or "upload",
+                        upload,
+                        purpose,
+                        upload.content_type or "application/octet-stream",
+                    )
                 except UpstreamError as exc:
                     if exc.status is None or exc.status >= 500:
                         raise
                     upload_error = f"{upload.name}: {exc.message}"
                     break
-                audit.record(request, access.project, "file.upload", "file", created["id"], filename=created.get("filename"))
+                audit.record(
+                    request,
+                    access.project,
+                    "file.upload",
+                    "file",
+                    created["id"],
+                    filename=created.get("filename"),
+                )
             if not upload_error and not request.htmx:
-                return redirect(reverse("files", args=[project_id]) + (f"?purpose={purpose}" if purpose else ""))
-        page = client.get("files", {"limit": PAGE, "after": after, "purpose": purpose or None, "order": "desc"})
+                return redirect(
+                    reverse("files", args=[project_id]) + (f"?purpose={purpose}" if purpose else "")
+                )
+        page = client.get(
+            "files", {"limit": PAGE, "after": after, "purpose": purpose or None, "order": "desc"}
+        )
     rows = page["data"]
-    context = {"access": access, "rows": rows, "has_more": page["has_more"], "purpose": purpose, "purposes": PURPOSES,
-               "next_after": rows[-1]["id"] if rows else "", "upload_error": upload_error}
+    context = {
+        "access": access,
+        "rows": rows,
+        "has_more": page["has_more"],
+        "purpose": purpose,
+        "purposes": PURPOSES,
+        "next_after": rows[-1]["id"] if rows else "",
+        "upload_error": upload_error,
+    }
     status = 422 if upload_error else 200
-    return render_page(request, "web/files.html", context, partial="rows" if after else "results", status=status)
+    return render_page(
+        request, "web/files.html", context, partial="rows" if after else "results", status=status
+    )
 
 
 @login_required
@@ -73,10 +97,16 @@ def file_download(request: HtmxHttpRequest, project_id: int, file_id: str) -> Ht
             client.__exit__()
 
     response = StreamingHttpResponse(chunks(), content_type="application/octet-stream")
-    inline = request.GET.get("inline") == "1" and meta.get("filename", "").lower().endswith((".png", ".jpg", ".jpeg", ".gif", ".webp"))
+    inline = request.GET.get("inline") == "1" and meta.get("filename", "").lower().endswith(
+        (".png", ".jpg", ".jpeg", ".gif", ".webp")
+    )
     if inline:
-        response["Content-Type"] = "image/" + meta["filename"].rsplit(".", 1)[-1].lower().replace("jpg", "jpeg")
-    response["Content-Disposition"] = content_disposition_header(not inline, meta.get("filename") or file_id) or "attachment"
+        response["Content-Type"] = "image/" + meta["filename"].rsplit(".", 1)[-1].lower().replace(
+            "jpg", "jpeg"
+        )
+    response["Content-Disposition"] = (
+        content_disposition_header(not inline, meta.get("filename") or file_id) or "attachment"
+    )
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -129,5 +159,11 @@ def file_usage(request: HtmxHttpRequest, project_id: int, file_id: str) -> HttpR
             usage, unsupported = {"assistants": [], "vector_stores": []}, True
         assistants = _names(client, "assistants", usage.get("assistants") or [])
         stores = _names(client, "vector_stores", usage.get("vector_stores") or [])
-    context = {"access": access, "file": meta, "assistants": assistants, "stores": stores, "unsupported": unsupported}
+    context = {
+        "access": access,
+        "file": meta,
+        "assistants": assistants,
+        "stores": stores,
+        "unsupported": unsupported,
+    }
     return render_page(request, "web/file_usage.html", context, partial="usage")

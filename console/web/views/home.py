@@ -48,11 +48,15 @@ def _usage_from_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     per_day: dict[str, Counter[str]] = {}
     for run in runs:
         usage = run.get("usage") or {}
-        day = per_day.setdefault(datetime.fromtimestamp(run["created_at"], UTC).strftime("%Y-%m-%d"), Counter())
+        day = per_day.setdefault(
+            datetime.fromtimestamp(run["created_at"], UTC).strftime("%Y-%m-%d"), Counter()
+        )
         for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
             day[name] += int(usage.get(name) or 0)
-    return [{"date": d, "start_time": int(datetime.strptime(d, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()), **c}
-            for d, c in sorted(per_day.items())[-USAGE_DAYS:]]
+    return [
+        {"date": d, "start_time": int(datetime.strptime(d, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()), **c}
+        for d, c in sorted(per_day.items())[-USAGE_DAYS:]
+    ]
 
 
 def _usage_chart(client: Client, runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
@@ -95,8 +99,12 @@ def overview(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
         run["cost"] = costs.money(costs.run_cost(prices, run))
     runs.sort(key=lambda r: r["created_at"], reverse=True)
     by_status = Counter(run["status"] for run in runs)
-    active_runs = [r for r in runs if r["status"] in ("queued", "in_progress", "requires_action", "cancelling")]
-    jobs = BatchWatch.objects.filter(project=access.project).exclude(status__in=["completed", "cancelled", "failed"])
+    active_runs = [
+        r for r in runs if r["status"] in ("queued", "in_progress", "requires_action", "cancelling")
+    ]
+    jobs = BatchWatch.objects.filter(project=access.project).exclude(
+        status__in=["completed", "cancelled", "failed"]
+    )
     watched = RunWatch.objects.filter(project=access.project).exclude(status__in=RunWatch.TERMINAL)
     run_jobs = list(watched.order_by("-created_at")[:20])
     context = {

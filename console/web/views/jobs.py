@@ -16,7 +16,9 @@ from console.web.views.common import HtmxHttpRequest, handles_upstream, render_p
 JOBS_SHOWN = 100
 
 
-def _render_jobs(request: HtmxHttpRequest, access: ProjectAccess, error: str = "", status: int = 200) -> HttpResponse:
+def _render_jobs(
+    request: HtmxHttpRequest, access: ProjectAccess, error: str = "", status: int = 200
+) -> HttpResponse:
     batches = list(BatchWatch.objects.filter(project=access.project).order_by("-created_at")[:JOBS_SHOWN])
     runs = list(RunWatch.objects.filter(project=access.project).order_by("-created_at")[:JOBS_SHOWN])
     active = any(not w.is_done for w in batches) or any(not w.is_done for w in runs)
@@ -47,8 +49,16 @@ def run_retry(request: HtmxHttpRequest, project_id: int, run_id: str) -> HttpRes
                 raise
             return _render_jobs(request, access, error=f"Could not retry {run_id}: {exc.message}", status=422)
     watching.watch_run(access.project, watch.thread_id, run, request.user.get_username(), retry_of=run_id)
-    audit.record(request, access.project, "run.retry", "run", run["id"], thread_id=watch.thread_id,
-                 assistant_id=watch.assistant_id, retry_of=run_id)
+    audit.record(
+        request,
+        access.project,
+        "run.retry",
+        "run",
+        run["id"],
+        thread_id=watch.thread_id,
+        assistant_id=watch.assistant_id,
+        retry_of=run_id,
+    )
     if not request.htmx:
         return redirect("jobs", project_id)
     return _render_jobs(request, access)

@@ -31,9 +31,16 @@ def playground(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
         history: list[dict[str, Any]] = []
         if thread_id:
             client.get(f"threads/{thread_id}")
-            history = client.get(f"threads/{thread_id}/messages", {"limit": 20, "order": "desc"})["data"][::-1]
-    context = {"access": access, "assistants": assistants, "thread_id": thread_id, "history": history,
-               "selected": request.GET.get("assistant", "")}
+            history = client.get(f"threads/{thread_id}/messages", {"limit": 20, "order": "desc"})["data"][
+                ::-1
+            ]
+    context = {
+        "access": access,
+        "assistants": assistants,
+        "thread_id": thread_id,
+        "history": history,
+        "selected": request.GET.get("assistant", ""),
+    }
     return render_page(request, "web/playground.html", context)
 
 
@@ -52,8 +59,13 @@ def playground_send(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
     error = "" if assistant_id else "Pick an assistant."
     error = error or ("" if text else "Type a message.")
     if error:
-        return render_page(request, "web/playground.html", {"access": access, "error": error}, partial="send-error",
-                           status=422)
+        return render_page(
+            request,
+            "web/playground.html",
+            {"access": access, "error": error},
+            partial="send-error",
+            status=422,
+        )
     with client_for(access.project) as client:
         try:
             if not thread_id:
@@ -64,10 +76,23 @@ def playground_send(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
         except UpstreamError as exc:
             if exc.status not in (400, 404):
                 raise
-            return render_page(request, "web/playground.html", {"access": access, "error": exc.message},
-                               partial="send-error", status=422)
+            return render_page(
+                request,
+                "web/playground.html",
+                {"access": access, "error": exc.message},
+                partial="send-error",
+                status=422,
+            )
     watching.watch_run(access.project, thread_id, run, request.user.get_username())
-    audit.record(request, access.project, "run.create", "run", run["id"], thread_id=thread_id, assistant_id=assistant_id)
+    audit.record(
+        request,
+        access.project,
+        "run.create",
+        "run",
+        run["id"],
+        thread_id=thread_id,
+        assistant_id=assistant_id,
+    )
     context = {"access": access, "thread_id": thread_id, "run": run, "text": text}
     return render_page(request, "web/playground.html", context, partial="turn")
 
@@ -79,7 +104,9 @@ def _frame(event: str, data: dict[str, Any] | str) -> bytes:
 
 @login_required
 @require_GET
-async def run_stream(request: HtmxHttpRequest, project_id: int, thread_id: str, run_id: str) -> HttpResponseBase:
+async def run_stream(
+    request: HtmxHttpRequest, project_id: int, thread_id: str, run_id: str
+) -> HttpResponseBase:
     """The browser's SSE connection: relays the upstream run's events; the key stays here."""
     user = await request.auser()
     access = await sync_to_async(project_for_user)(user, project_id)
@@ -112,16 +139,27 @@ def run_action(request: HtmxHttpRequest, project_id: int, thread_id: str, run_id
         context: dict[str, Any] = {"access": access, "thread_id": thread_id, "run": run, "calls": calls}
         if request.method == "GET" or run["status"] != "requires_action":
             return render_page(request, "web/playground.html", context, partial="action")
-        outputs = [{"tool_call_id": c["id"], "output": request.POST.get(f"output_{c['id']}", "")} for c in calls]
+        outputs = [
+            {"tool_call_id": c["id"], "output": request.POST.get(f"output_{c['id']}", "")} for c in calls
+        ]
         try:
-            run = client.post(f"threads/{thread_id}/runs/{run_id}/submit_tool_outputs", {"tool_outputs": outputs})
+            run = client.post(
+                f"threads/{thread_id}/runs/{run_id}/submit_tool_outputs", {"tool_outputs": outputs}
+            )
         except UpstreamError as exc:
             if exc.status != 400:
                 raise
             context["error"] = exc.message
             return render_page(request, "web/playground.html", context, partial="action", status=422)
-    audit.record(request, access.project, "run.submit_tool_outputs", "run", run_id, thread_id=thread_id,
-                 tool_call_ids=[o["tool_call_id"] for o in outputs])
+    audit.record(
+        request,
+        access.project,
+        "run.submit_tool_outputs",
+        "run",
+        run_id,
+        thread_id=thread_id,
+        tool_call_ids=[o["tool_call_id"] for o in outputs],
+    )
     context.update(run=run, resumed=True)
     return render_page(request, "web/playground.html", context, partial="action")
 

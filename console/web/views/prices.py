@@ -37,7 +37,11 @@ def prices(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
             ModelPrice.objects.filter(project=access.project, model=model).delete()
             audit.record(request, access.project, "price.delete", "model", model)
         else:
-            values = {"model": model, "input": request.POST.get("input", ""), "output": request.POST.get("output", "")}
+            values = {
+                "model": model,
+                "input": request.POST.get("input", ""),
+                "output": request.POST.get("output", ""),
+            }
             price_in, price_out = _price(values["input"]), _price(values["output"])
             if not model or len(model) > 256:
                 errors["model"] = "Enter the model name as runs report it (for example gpt-4o)."
@@ -47,12 +51,23 @@ def prices(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
                 errors["output"] = "Enter a price from 0, in dollars per million output tokens."
             if not errors:
                 ModelPrice.objects.update_or_create(
-                    project=access.project, model=model,
-                    defaults={"input_per_million": price_in, "output_per_million": price_out,
-                              "updated_at": timezone.now()},
+                    project=access.project,
+                    model=model,
+                    defaults={
+                        "input_per_million": price_in,
+                        "output_per_million": price_out,
+                        "updated_at": timezone.now(),
+                    },
                 )
-                audit.record(request, access.project, "price.set", "model", model, input_per_million=str(price_in),
-                             output_per_million=str(price_out))
+                audit.record(
+                    request,
+                    access.project,
+                    "price.set",
+                    "model",
+                    model,
+                    input_per_million=str(price_in),
+                    output_per_million=str(price_out),
+                )
                 values = {"model": "", "input": "", "output": ""}
     rows = ModelPrice.objects.filter(project=access.project).order_by("model")
     context = {"access": access, "rows": rows, "errors": errors, "values": values}

@@ -29,8 +29,9 @@ MESSAGES_PAGE = 30
 RUNS_PAGE = 10
 
 
-def _get_thread_for_user(request: HtmxHttpRequest, project_id: int, thread_id: str, need: Role = Role.VIEWER
-                         ) -> tuple[ProjectAccess, Client, dict[str, Any]]:
+def _get_thread_for_user(
+    request: HtmxHttpRequest, project_id: int, thread_id: str, need: Role = Role.VIEWER
+) -> tuple[ProjectAccess, Client, dict[str, Any]]:
     access = project_for_user(request.user, project_id, need)
     client = client_for(access.project)
     try:
@@ -59,8 +60,12 @@ def _search(request: HtmxHttpRequest) -> tuple[dict[str, str], dict[str, Any]]:
     form = {name: request.GET.get(name, "").strip() for name in ("q", "assistant", "from", "to", "sort")}
     if form["sort"] not in SORTS:
         form["sort"] = ""
-    params: dict[str, Any] = {"q": form["q"] or None, "assistant_id": form["assistant"] or None,
-                              "order_by": form["sort"] or "last_activity", "include[]": "summary"}
+    params: dict[str, Any] = {
+        "q": form["q"] or None,
+        "assistant_id": form["assistant"] or None,
+        "order_by": form["sort"] or "last_activity",
+        "include[]": "summary",
+    }
     start, end = _day_start(form["from"]), _day_start(form["to"])
     if start is not None:
         params["created_after"] = start
@@ -85,9 +90,17 @@ def threads(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
     names = {a["id"]: a.get("name") or a["id"] for a in assistants}
     rows = [_view_thread(t, names) for t in page["data"]]
     kept = [(k, v) for k, v in form.items() if v] + [p for f in filters for p in (("mk", f[0]), ("mv", f[1]))]
-    context = {"access": access, "rows": rows, "has_more": page["has_more"], "filters": filters or [("", "")],
-               "next_after": rows[-1]["id"] if rows else "", "query": urlencode(kept), "form": form,
-               "assistants": assistants, "filtered": bool(kept)}
+    context = {
+        "access": access,
+        "rows": rows,
+        "has_more": page["has_more"],
+        "filters": filters or [("", "")],
+        "next_after": rows[-1]["id"] if rows else "",
+        "query": urlencode(kept),
+        "form": form,
+        "assistants": assistants,
+        "filtered": bool(kept),
+    }
     return render_page(request, "web/threads.html", context, partial="rows" if after else "results")
 
 
@@ -95,9 +108,13 @@ def _view_thread(thread: dict[str, Any], names: dict[str, str]) -> dict[str, Any
     """A list row: the summary (this server's extension) when the upstream sent one, the bare thread otherwise."""
     summary = thread.get("summary") or {}
     last_run = summary.get("last_run") or {}
-    return {**thread, "summary": summary, "last_run": last_run,
-            "assistants": [names.get(a, a) for a in summary.get("assistant_ids") or []],
-            "attention": last_run.get("status") in ATTENTION}
+    return {
+        **thread,
+        "summary": summary,
+        "last_run": last_run,
+        "assistants": [names.get(a, a) for a in summary.get("assistant_ids") or []],
+        "attention": last_run.get("status") in ATTENTION,
+    }
 
 
 class _Files:
@@ -124,22 +141,42 @@ def _view_message(message: dict[str, Any], files: _Files) -> dict[str, Any]:
             for n, annotation in enumerate(part["text"].get("annotations") or [], start=1):
                 if annotation["type"] == "file_citation":
                     file_id = annotation["file_citation"]["file_id"]
-                    citations.append({"n": n, "marker": annotation.get("text", ""), "file_id": file_id,
-                                      "file_name": files.name(file_id), "quote": annotation["file_citation"].get("quote", "")})
+                    citations.append(
+                        {
+                            "n": n,
+                            "marker": annotation.get("text", ""),
+                            "file_id": file_id,
+                            "file_name": files.name(file_id),
+                            "quote": annotation["file_citation"].get("quote", ""),
+                        }
+                    )
                     if annotation.get("text"):
                         text = text.replace(annotation["text"], f" [{n}]")
                 elif annotation["type"] == "file_path":
                     file_id = annotation["file_path"]["file_id"]
-                    citations.append({"n": n, "marker": annotation.get("text", ""), "file_id": file_id,
-                                      "file_name": files.name(file_id), "quote": ""})
+                    citations.append(
+                        {
+                            "n": n,
+                            "marker": annotation.get("text", ""),
+                            "file_id": file_id,
+                            "file_name": files.name(file_id),
+                            "quote": "",
+                        }
+                    )
             parts.append({"type": "text", "html": markdown.render(text), "citations": citations})
         elif part["type"] == "image_file":
             parts.append({"type": "image_file", "file_id": part["image_file"]["file_id"]})
         elif part["type"] == "image_url":
             url = part["image_url"]["url"]
             parts.append({"type": "image_url", "url": url if url.startswith(("https://", "http://")) else ""})
-    attachments = [{"file_id": a["file_id"], "name": files.name(a["file_id"]),
-                    "tools": ", ".join(t["type"] for t in a.get("tools") or [])} for a in message.get("attachments") or []]
+    attachments = [
+        {
+            "file_id": a["file_id"],
+            "name": files.name(a["file_id"]),
+            "tools": ", ".join(t["type"] for t in a.get("tools") or []),
+        }
+        for a in message.get("attachments") or []
+    ]
     return {**message, "parts": parts, "attachment_rows": attachments}
 
 
@@ -151,11 +188,18 @@ def thread(request: HtmxHttpRequest, project_id: int, thread_id: str) -> HttpRes
     access, client, found = _get_thread_for_user(request, project_id, thread_id)
     after = request.GET.get("after") or None
     with client:
-        page = client.get(f"threads/{thread_id}/messages", {"limit": MESSAGES_PAGE, "order": "asc", "after": after})
+        page = client.get(
+            f"threads/{thread_id}/messages", {"limit": MESSAGES_PAGE, "order": "asc", "after": after}
+        )
         files = _Files(client)
         messages = [_view_message(m, files) for m in page["data"]]
-    context = {"access": access, "thread": found, "messages": messages, "has_more": page["has_more"],
-               "next_after": messages[-1]["id"] if messages else ""}
+    context = {
+        "access": access,
+        "thread": found,
+        "messages": messages,
+        "has_more": page["has_more"],
+        "next_after": messages[-1]["id"] if messages else "",
+    }
     return render_page(request, "web/thread.html", context, partial="messages" if after else None)
 
 
@@ -173,20 +217,50 @@ def _view_run(run: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any
             kind = call["type"]
             body = call.get(kind) or {}
             if kind == "function":
-                calls.append({"type": kind, "name": body.get("name"), "arguments": _pretty(body.get("arguments")),
-                              "output": _pretty(body.get("output"))})
+                calls.append(
+                    {
+                        "type": kind,
+                        "name": body.get("name"),
+                        "arguments": _pretty(body.get("arguments")),
+                        "output": _pretty(body.get("output")),
+                    }
+                )
             elif kind == "code_interpreter":
-                outputs = "\n".join(o.get("logs", "") for o in body.get("outputs") or [] if o.get("type") == "logs")
-                calls.append({"type": kind, "name": "code_interpreter", "arguments": body.get("input", ""),
-                              "output": outputs})
+                outputs = "\n".join(
+                    o.get("logs", "") for o in body.get("outputs") or [] if o.get("type") == "logs"
+                )
+                calls.append(
+                    {
+                        "type": kind,
+                        "name": "code_interpreter",
+                        "arguments": body.get("input", ""),
+                        "output": outputs,
+                    }
+                )
             else:
                 results = body.get("results") or []
-                calls.append({"type": kind, "name": kind, "arguments": "",
-                              "output": f"{len(results)} result(s)" if results else ""})
-        view_steps.append({**step, "calls": calls, "label": str(step.get("type", "")).replace("_", " "),
-                           "message_id": (details.get("message_creation") or {}).get("message_id")})
-    return {**run, "steps_view": view_steps, "queued_for": _seconds(run.get("created_at"), run.get("started_at")),
-            "duration": _seconds(run.get("started_at"), end)}
+                calls.append(
+                    {
+                        "type": kind,
+                        "name": kind,
+                        "arguments": "",
+                        "output": f"{len(results)} result(s)" if results else "",
+                    }
+                )
+        view_steps.append(
+            {
+                **step,
+                "calls": calls,
+                "label": str(step.get("type", "")).replace("_", " "),
+                "message_id": (details.get("message_creation") or {}).get("message_id"),
+            }
+        )
+    return {
+        **run,
+        "steps_view": view_steps,
+        "queued_for": _seconds(run.get("created_at"), run.get("started_at")),
+        "duration": _seconds(run.get("started_at"), end),
+    }
 
 
 def _pretty(raw: Any) -> str:
@@ -207,17 +281,30 @@ def thread_runs(request: HtmxHttpRequest, project_id: int, thread_id: str) -> Ht
     prices = costs.prices_for(access.project)
     with client:
         page = client.get(f"threads/{thread_id}/runs", {"limit": RUNS_PAGE, "after": after})
-        runs = [_view_run(run, client.get(f"threads/{thread_id}/runs/{run['id']}/steps",
-                                          {"limit": 100, "order": "asc"})["data"]) for run in page["data"]]
+        runs = [
+            _view_run(
+                run,
+                client.get(f"threads/{thread_id}/runs/{run['id']}/steps", {"limit": 100, "order": "asc"})[
+                    "data"
+                ],
+            )
+            for run in page["data"]
+        ]
         # The thread's total covers every run, not only this page's.
         every = page["data"] if not page["has_more"] else client.list_all(f"threads/{thread_id}/runs")
     for run in runs:
         run["cost"] = costs.money(costs.run_cost(prices, run))
     run_costs = [costs.run_cost(prices, run) for run in every if run.get("usage")]
-    context = {"access": access, "thread": found, "runs": runs, "has_more": page["has_more"],
-               "next_after": runs[-1]["id"] if runs else "",
-               "thread_cost": costs.money(costs.total(run_costs)), "cost_partial": None in run_costs,
-               "thread_tokens": sum(int((run.get("usage") or {}).get("total_tokens") or 0) for run in every)}
+    context = {
+        "access": access,
+        "thread": found,
+        "runs": runs,
+        "has_more": page["has_more"],
+        "next_after": runs[-1]["id"] if runs else "",
+        "thread_cost": costs.money(costs.total(run_costs)),
+        "cost_partial": None in run_costs,
+        "thread_tokens": sum(int((run.get("usage") or {}).get("total_tokens") or 0) for run in every),
+    }
     return render_page(request, "web/thread_runs.html", context, partial="runs")
 
 
@@ -253,13 +340,17 @@ def thread_export(request: HtmxHttpRequest, project_id: int, thread_id: str, fmt
         if fmt == "json":
             runs = client.list_all(f"threads/{thread_id}/runs", {"order": "asc"})
             for run in runs:
-                run["steps"] = client.list_all(f"threads/{thread_id}/runs/{run['id']}/steps", {"order": "asc"})
+                run["steps"] = client.list_all(
+                    f"threads/{thread_id}/runs/{run['id']}/steps", {"order": "asc"}
+                )
     name = slugify(thread_id)
     if fmt == "json":
         body = json.dumps({"thread": found, "messages": messages, "runs": runs}, indent=2)
         response = HttpResponse(body, content_type="application/json")
     else:
-        response = HttpResponse(_export_markdown(found, messages), content_type="text/markdown; charset=utf-8")
+        response = HttpResponse(
+            _export_markdown(found, messages), content_type="text/markdown; charset=utf-8"
+        )
     response["Content-Disposition"] = f'attachment; filename="{name}.{"json" if fmt == "json" else "md"}"'
     return response
 

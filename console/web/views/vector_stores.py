@@ -23,8 +23,9 @@ PAGE = 20
 FILES_PAGE = 50
 
 
-def _get_store_for_user(request: HtmxHttpRequest, project_id: int, store_id: str, need: Role = Role.VIEWER
-                        ) -> tuple[ProjectAccess, Client, dict[str, Any]]:
+def _get_store_for_user(
+    request: HtmxHttpRequest, project_id: int, store_id: str, need: Role = Role.VIEWER
+) -> tuple[ProjectAccess, Client, dict[str, Any]]:
     access = project_for_user(request.user, project_id, need)
     client = client_for(access.project)
     try:
@@ -52,15 +53,27 @@ def vector_stores(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
                     raise
                 error = exc.message
             else:
-                audit.record(request, access.project, "vector_store.create", "vector_store", store["id"], name=name)
+                audit.record(
+                    request, access.project, "vector_store.create", "vector_store", store["id"], name=name
+                )
                 url = reverse("vector_store", args=[project_id, store["id"]])
                 return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
         page = client.get("vector_stores", {"limit": PAGE, "after": after})
     rows = page["data"]
-    context = {"access": access, "rows": rows, "has_more": page["has_more"], "error": error,
-               "next_after": rows[-1]["id"] if rows else ""}
-    return render_page(request, "web/vector_stores.html", context, partial="rows" if after else None,
-                       status=422 if error else 200)
+    context = {
+        "access": access,
+        "rows": rows,
+        "has_more": page["has_more"],
+        "error": error,
+        "next_after": rows[-1]["id"] if rows else "",
+    }
+    return render_page(
+        request,
+        "web/vector_stores.html",
+        context,
+        partial="rows" if after else None,
+        status=422 if error else 200,
+    )
 
 
 @login_required
@@ -77,16 +90,29 @@ def vector_store(request: HtmxHttpRequest, project_id: int, store_id: str) -> Ht
             try:
                 store = client.post(f"vector_stores/{store_id}", {"name": request.POST.get("name", "")})
                 saved = True
-                audit.record(request, access.project, "vector_store.update", "vector_store", store_id, name=store.get("name"))
+                audit.record(
+                    request,
+                    access.project,
+                    "vector_store.update",
+                    "vector_store",
+                    store_id,
+                    name=store.get("name"),
+                )
             except UpstreamError as exc:
                 if exc.status != 400:
                     raise
                 error = exc.message
-            return render_page(request, "web/vector_store.html", {"access": access, "store": store, "error": error,
-                                                                  "saved": saved}, partial="store-name",
-                               status=422 if error else 200)
-        page = client.get(f"vector_stores/{store_id}/files", {"limit": FILES_PAGE, "after": after,
-                                                               "filter": status_filter or None})
+            return render_page(
+                request,
+                "web/vector_store.html",
+                {"access": access, "store": store, "error": error, "saved": saved},
+                partial="store-name",
+                status=422 if error else 200,
+            )
+        page = client.get(
+            f"vector_stores/{store_id}/files",
+            {"limit": FILES_PAGE, "after": after, "filter": status_filter or None},
+        )
         files = page["data"]
         names = {}
         for f in files:
@@ -95,11 +121,22 @@ def vector_store(request: HtmxHttpRequest, project_id: int, store_id: str) -> Ht
             except UpstreamError:
                 names[f["id"]] = f["id"]
     rows = [{**f, "filename": names.get(f["id"], f["id"])} for f in files]
-    watches = BatchWatch.objects.filter(project=access.project, vector_store_id=store_id).order_by("-created_at")[:5]
-    sessions = UploadSession.objects.filter(project=access.project, vector_store_id=store_id).order_by("-created_at")[:5]
-    context = {"access": access, "store": store, "rows": rows, "has_more": page["has_more"], "filter": status_filter,
-               "next_after": rows[-1]["id"] if rows else "", "watches": watches,
-               "uploads": [uploads.view(session) for session in sessions]}
+    watches = BatchWatch.objects.filter(project=access.project, vector_store_id=store_id).order_by(
+        "-created_at"
+    )[:5]
+    sessions = UploadSession.objects.filter(project=access.project, vector_store_id=store_id).order_by(
+        "-created_at"
+    )[:5]
+    context = {
+        "access": access,
+        "store": store,
+        "rows": rows,
+        "has_more": page["has_more"],
+        "filter": status_filter,
+        "next_after": rows[-1]["id"] if rows else "",
+        "watches": watches,
+        "uploads": [uploads.view(session) for session in sessions],
+    }
     return render_page(request, "web/vector_store.html", context, partial="file-rows" if after else None)
 
 
@@ -130,21 +167,37 @@ def vector_store_upload(request: HtmxHttpRequest, project_id: int, store_id: str
         return _upload_into_session(request, access, client, store_id, upload)
     with client:
         try:
-            created = client.upload(upload.name or "upload", upload, "assistants",
-                                    upload.content_type or "application/octet-stream")
+            created = client.upload(
+                upload.name or "upload",
+                upload,
+                "assistants",
+                upload.content_type or "application/octet-stream",
+            )
         except UpstreamError as exc:
-            return JsonResponse({"error": exc.message}, status=400 if exc.status and exc.status < 500 else 502)
-    audit.record(request, access.project, "file.upload", "file", created["id"], filename=created.get("filename"))
+            return JsonResponse(
+                {"error": exc.message}, status=400 if exc.status and exc.status < 500 else 502
+            )
+    audit.record(
+        request, access.project, "file.upload", "file", created["id"], filename=created.get("filename")
+    )
     return JsonResponse({"id": created["id"], "filename": created.get("filename")})
 
 
-def _upload_into_session(request: HtmxHttpRequest, access: ProjectAccess, client: Client, store_id: str,
-                         upload: Any) -> HttpResponse:
+def _upload_into_session(
+    request: HtmxHttpRequest, access: ProjectAccess, client: Client, store_id: str, upload: Any
+) -> HttpResponse:
     """One announced file of an upload session: uploaded, then attached to the store at once."""
     session_id, index = request.POST.get("session", ""), request.POST.get("index", "")
-    item = UploadItem.objects.filter(session__project=access.project, session__vector_store_id=store_id,
-                                     session_id=int(session_id) if session_id.isdigit() else 0,
-                                     index=int(index) if index.isdigit() else -1).select_related("session").first()
+    item = (
+        UploadItem.objects.filter(
+            session__project=access.project,
+            session__vector_store_id=store_id,
+            session_id=int(session_id) if session_id.isdigit() else 0,
+            index=int(index) if index.isdigit() else -1,
+        )
+        .select_related("session")
+        .first()
+    )
     if item is None:
         client.__exit__()
         return JsonResponse({"error": "This upload is not part of that session."}, status=400)
@@ -154,10 +207,19 @@ def _upload_into_session(request: HtmxHttpRequest, access: ProjectAccess, client
         except UpstreamError as exc:
             if item.file_id:
                 audit.record(request, access.project, "file.upload", "file", item.file_id, filename=item.name)
-            return JsonResponse({"error": item.error or exc.message}, status=400 if exc.status and exc.status < 500 else 502)
+            return JsonResponse(
+                {"error": item.error or exc.message}, status=400 if exc.status and exc.status < 500 else 502
+            )
     audit.record(request, access.project, "file.upload", "file", item.file_id, filename=item.name)
-    audit.record(request, access.project, "vector_store_file.create", "vector_store", store_id, file_id=item.file_id,
-                 upload_session=item.session_id)
+    audit.record(
+        request,
+        access.project,
+        "vector_store_file.create",
+        "vector_store",
+        store_id,
+        file_id=item.file_id,
+        upload_session=item.session_id,
+    )
     return JsonResponse({"id": item.file_id, "filename": item.name, "status": item.status})
 
 
@@ -172,10 +234,22 @@ def upload_start(request: HtmxHttpRequest, project_id: int, store_id: str) -> Ht
     if not names:
         return JsonResponse({"error": "No files were chosen."}, status=400)
     session = watching.start_upload(access.project, store_id, names, request.user.get_username())
-    audit.record(request, access.project, "upload.start", "vector_store", store_id, files=len(names),
-                 upload_session=session.pk)
-    return JsonResponse({"session": session.pk, "files": len(names),
-                         "status_url": reverse("upload_session", args=[project_id, session.pk])})
+    audit.record(
+        request,
+        access.project,
+        "upload.start",
+        "vector_store",
+        store_id,
+        files=len(names),
+        upload_session=session.pk,
+    )
+    return JsonResponse(
+        {
+            "session": session.pk,
+            "files": len(names),
+            "status_url": reverse("upload_session", args=[project_id, session.pk]),
+        }
+    )
 
 
 @login_required
@@ -184,19 +258,33 @@ def upload_session(request: HtmxHttpRequest, project_id: int, session_id: int) -
     """What arrived, what did not, and how ingestion goes; the page polls this until the session ends."""
     access = project_for_user(request.user, project_id, Role.VIEWER)
     session = get_object_or_404(UploadSession, project=access.project, pk=session_id)
-    return render_page(request, "web/vector_store.html", {"access": access, "up": uploads.view(session)},
-                       partial="upload")
+    return render_page(
+        request, "web/vector_store.html", {"access": access, "up": uploads.view(session)}, partial="upload"
+    )
 
 
-def _start_batch(request: HtmxHttpRequest, access: ProjectAccess, client: Client, store_id: str,
-                 file_ids: list[str]) -> BatchWatch:
+def _start_batch(
+    request: HtmxHttpRequest, access: ProjectAccess, client: Client, store_id: str, file_ids: list[str]
+) -> BatchWatch:
     batch = client.post(f"vector_stores/{store_id}/file_batches", {"file_ids": file_ids})
     with transaction.atomic():
-        watch = BatchWatch.objects.create(project=access.project, vector_store_id=store_id, batch_id=batch["id"],
-                                          total=len(file_ids), in_progress=len(file_ids),
-                                          created_by=request.user.get_username())
-        audit.record(request, access.project, "file_batch.create", "file_batch", batch["id"],
-                     vector_store_id=store_id, files=len(file_ids))
+        watch = BatchWatch.objects.create(
+            project=access.project,
+            vector_store_id=store_id,
+            batch_id=batch["id"],
+            total=len(file_ids),
+            in_progress=len(file_ids),
+            created_by=request.user.get_username(),
+        )
+        audit.record(
+            request,
+            access.project,
+            "file_batch.create",
+            "file_batch",
+            batch["id"],
+            vector_store_id=store_id,
+            files=len(file_ids),
+        )
         transaction.on_commit(lambda: watch_file_batch.delay(watch.pk))
     return watch
 
@@ -214,7 +302,9 @@ def batch_create(request: HtmxHttpRequest, project_id: int, store_id: str) -> Ht
     return render_page(request, "web/vector_store.html", {"access": access, "watch": watch}, partial="batch")
 
 
-def _get_watch_for_user(request: HtmxHttpRequest, project_id: int, batch_id: str, need: Role) -> tuple[ProjectAccess, BatchWatch]:
+def _get_watch_for_user(
+    request: HtmxHttpRequest, project_id: int, batch_id: str, need: Role
+) -> tuple[ProjectAccess, BatchWatch]:
     access = project_for_user(request.user, project_id, need)
     return access, get_object_or_404(BatchWatch, project=access.project, batch_id=batch_id)
 
@@ -250,9 +340,12 @@ def batch_retry(request: HtmxHttpRequest, project_id: int, batch_id: str) -> Htt
     """A new batch with the files that failed in this one."""
     access, watch = _get_watch_for_user(request, project_id, batch_id, Role.EDITOR)
     with client_for(access.project) as client:
-        failed = client.list_all(f"vector_stores/{watch.vector_store_id}/file_batches/{batch_id}/files",
-                                 {"filter": "failed"})
+        failed = client.list_all(
+            f"vector_stores/{watch.vector_store_id}/file_batches/{batch_id}/files", {"filter": "failed"}
+        )
         if not failed:
-            return render_page(request, "web/vector_store.html", {"access": access, "watch": watch}, partial="batch")
+            return render_page(
+                request, "web/vector_store.html", {"access": access, "watch": watch}, partial="batch"
+            )
         new = _start_batch(request, access, client, watch.vector_store_id, [f["id"] for f in failed])
     return render_page(request, "web/vector_store.html", {"access": access, "watch": new}, partial="batch")

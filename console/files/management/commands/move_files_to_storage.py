@@ -22,13 +22,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
-            "--from", dest="source", default=str(settings.MEDIA_ROOT), help="local directory (default: MEDIA_ROOT)"
+            "--from",
+            dest="source",
+            default=str(settings.MEDIA_ROOT),
+            help="local directory (default: MEDIA_ROOT)",
         )
 
     def handle(self, *args: Any, source: str, **options: Any) -> None:
         root = Path(source)
         if storage.is_local() and root.resolve() == Path(settings.MEDIA_ROOT).resolve():
-            raise CommandError("FILE_STORAGE is local: the files are already in MEDIA_ROOT (set FILE_STORAGE=s3).")
+            raise CommandError(
+                "FILE_STORAGE is local: the files are already in MEDIA_ROOT (set FILE_STORAGE=s3)."
+            )
         counts = {"copied": 0, "present": 0, "missing": 0}
         for file in File.objects.order_by("created_at", "id").only("pk", "storage_name", "bytes").iterator():
             name = file.storage_name

@@ -13,5 +13,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: str) -> None:
         project = get_or_create_project(options["project"])
         key, raw = create_api_key(project, name=options["name"])
-        self.stdout.write(f"Created API key {key.redacted} for project '{project.name}'. It is shown only once:")
+        self.stdout.write(
+            f"Created API key {key.redacted} for project '{project.name}'. It is shown only once:"
+        )
         self.stdout.write(raw)
