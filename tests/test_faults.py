@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,8 +23,8 @@ import pytest
 
 from console.launcher import free_port, redis_answers
 from tests.fakeprovider import FakeProvider, Text
+from tests.launched import start_launcher
 
-ROOT = Path(__file__).resolve().parents[1]
 # 400 words at 40 ms: a run streams for about 16 s.
 SLOW = Text(" ".join(f"w{i}" for i in range(400)), delay=0.04)
 QUICK = Text("Back in business.")
@@ -71,27 +70,15 @@ def _read(process: subprocess.Popen[str], output: list[str]) -> None:
 def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
     provider = FakeProvider(default=SLOW, record=False)
     port = free_port()
-    env = {
-        **os.environ,
-        "VAR_DIR": str(tmp_path_factory.mktemp("faults") / "var"),
-        "DATABASE_URL": "",
-        "PORT": str(port),
-        "PRIVATE_REDIS": "1",
-        "WEB_CONCURRENCY": "2",
-        "WORKER_CONCURRENCY": "20",
-        "LLM_BASE_URL": provider.base_url,
-        "LLM_API_KEY": "sk-fake",
-        "PYTHONUNBUFFERED": "1",
-    }
-    for name in ("DJANGO_SETTINGS_MODULE", "REDIS_URL"):
-        env.pop(name, None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "console.launcher"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    process = start_launcher(
+        VAR_DIR=str(tmp_path_factory.mktemp("faults") / "var"),
+        DATABASE_URL="",
+        PORT=str(port),
+        PRIVATE_REDIS="1",
+        WEB_CONCURRENCY="2",
+        WORKER_CONCURRENCY="20",
+        LLM_BASE_URL=provider.base_url,
+        LLM_API_KEY="sk-fake",
     )
     output: list[str] = []
     threading.Thread(target=_read, args=(process, output), daemon=True).start()

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
 from console.launcher import find_redis_server, free_port, redis_answers, start_private_redis
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.launched import start_launcher
 
 
 def test_it_starts_a_private_redis(tmp_path):
@@ -33,25 +28,13 @@ def test_it_starts_a_private_redis(tmp_path):
 @pytest.mark.timeout(120)
 def test_it_starts_the_product_and_prints_url_login_and_key(tmp_path):
     port = free_port()
-    env = {
-        **os.environ,
-        "VAR_DIR": str(tmp_path / "var"),
-        "DATABASE_URL": "",
-        "PORT": str(port),
-        "PYTHONUNBUFFERED": "1",
+    process = start_launcher(
+        VAR_DIR=str(tmp_path / "var"),
+        DATABASE_URL="",
+        PORT=str(port),
         # Its own Redis, never the machine's; the demo model is tested by tests/test_real_model.py.
-        "PRIVATE_REDIS": "1",
-        "EMBEDDED_MODEL": "0",
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    env.pop("REDIS_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "console.launcher"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        PRIVATE_REDIS="1",
+        EMBEDDED_MODEL="0",
     )
     output: list[str] = []
     try:

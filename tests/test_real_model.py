@@ -9,11 +9,8 @@ max_completion_tokens.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -28,8 +25,7 @@ from typing_extensions import override
 from console import demo_model
 from console.launcher import find_redis_server, free_port, start_private_redis
 from console.providers import quirks
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.launched import start_launcher
 
 WEATHER = {
     "type": "function",
@@ -269,24 +265,15 @@ def test_it_answers_out_of_the_box_when_no_provider_is_set(tmp_path):
     """`make run`'s launcher with no provider set starts the demo model and routes runs to it."""
     redis, redis_url = start_private_redis(find_redis_server(), tmp_path / "redis")
     port = free_port()
-    env = {
-        name: value for name, value in os.environ.items() if not name.startswith(("LLM_", "EMBEDDED_MODEL"))
-    }
-    env.update(
+    # No provider set (the test process's own LLM_* settings are blanked), so the demo model serves.
+    process = start_launcher(
         VAR_DIR=str(tmp_path / "var"),
         DATABASE_URL="",
         PORT=str(port),
         REDIS_URL=redis_url,
-        PYTHONUNBUFFERED="1",
-    )
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "console.launcher"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        LLM_BASE_URL="",
+        LLM_PROVIDERS="",
+        EMBEDDED_MODEL="",
     )
     banner: list[str] = []
     try:

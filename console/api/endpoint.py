@@ -46,6 +46,18 @@ def domain_error_response(exc: DomainError) -> HttpResponse:
     return error_response(400, exc.message, param=exc.param, code=exc.code)
 
 
+def error_for(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The envelope for whatever a view raised; anything unexpected is logged and a 500."""
+    if isinstance(exc, ApiError):
+        return exc.response()
+    if isinstance(exc, DomainError):
+        return domain_error_response(exc)
+    if isinstance(exc, Unavailable):
+        return unavailable_response(exc)
+    log.error("Unhandled error in %s %s", request.method, request.path, exc_info=exc)
+    return server_error()
+
+
 def api_view(*methods: str) -> Callable[[ApiView], ApiView]:
     allowed = set(methods)
 
@@ -59,15 +71,8 @@ def api_view(*methods: str) -> Callable[[ApiView], ApiView]:
                     return method_not_allowed(request, allowed)
                 reject_nul(request, kwargs)
                 return view(request, *args, **kwargs)
-            except ApiError as exc:
-                return exc.response()
-            except DomainError as exc:
-                return domain_error_response(exc)
-            except Unavailable as exc:
-                return unavailable_response(exc)
-            except Exception:
-                log.exception("Unhandled error in %s %s", request.method, request.path)
-                return server_error()
+            except Exception as exc:
+                return error_for(request, exc)
 
         return wrapper
 
@@ -87,15 +92,8 @@ def async_api_view(*methods: str) -> Callable[[AsyncApiView], AsyncApiView]:
                 if request.method not in allowed:
                     return method_not_allowed(request, allowed)
                 return await view(request, *args, **kwargs)
-            except ApiError as exc:
-                return exc.response()
-            except DomainError as exc:
-                return domain_error_response(exc)
-            except Unavailable as exc:
-                return unavailable_response(exc)
-            except Exception:
-                log.exception("Unhandled error in %s %s", request.method, request.path)
-                return server_error()
+            except Exception as exc:
+                return error_for(request, exc)
 
         return wrapper
 

@@ -12,22 +12,15 @@ from console.runs.models import Run
 from console.threads.models import Message
 from tests.events.redis_fault import drop_clients
 from tests.fakeprovider import Error, Text
-from tests.runs.helpers import collapse, names, new_assistant, new_thread, read_events, wait_for_status
-
-TEXT_RUN = [
-    "thread.run.created",
-    "thread.run.queued",
-    "thread.run.in_progress",
-    "thread.run.step.created",
-    "thread.run.step.in_progress",
-    "thread.message.created",
-    "thread.message.in_progress",
-    "thread.message.delta",
-    "thread.message.completed",
-    "thread.run.step.completed",
-    "thread.run.completed",
-    "done",
-]
+from tests.runs.helpers import (
+    TEXT_RUN,
+    collapse,
+    names,
+    new_assistant,
+    new_thread,
+    read_events,
+    wait_for_status,
+)
 
 
 def _text(events: list) -> str:

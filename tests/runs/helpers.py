@@ -55,3 +55,20 @@ def new_thread(api: httpx.Client, text: str = "Hello?") -> str:
 def new_assistant(api: httpx.Client, **fields: Any) -> str:
     body = {"model": "fake-model", "instructions": "You are terse.", **fields}
     return api.post("assistants", json=body).json()["id"]
+
+
+# The events of a plain text run, in OpenAI's order (deltas collapsed into one).
+TEXT_RUN = [
+    "thread.run.created",
+    "thread.run.queued",
+    "thread.run.in_progress",
+    "thread.run.step.created",
+    "thread.run.step.in_progress",
+    "thread.message.created",
+    "thread.message.in_progress",
+    "thread.message.delta",
+    "thread.message.completed",
+    "thread.run.step.completed",
+    "thread.run.completed",
+    "done",
+]
