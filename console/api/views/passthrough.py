@@ -10,6 +10,7 @@ an answer reports is recorded for the project. PASSTHROUGH=0: 404, as for any un
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -38,6 +39,8 @@ from console.providers.routing import NoProvider, route_for
 log = logging.getLogger(__name__)
 
 # Resources this server implements itself: their unknown sub-paths are 404 here, never forwarded.
+# The last event of a chat/completions stream, and of a Responses stream.
+_STREAM_ENDS = re.compile(rb"data: \[DONE\]|response\.completed")
 OWN_PREFIXES = ("assistants", "threads", "files", "vector_stores", "usage", "models", "runs", "file_batches")
 READ_SIZE = 256 * 1024
 
@@ -148,19 +151,24 @@ async def _relay(request: ApiRequest, response: httpx.Response, model: str) -> H
     scan = StreamUsage() if content_type.startswith("text/event-stream") else None
 
     async def relay() -> AsyncIterator[bytes]:
-        complete = False
+        recorded = scan is None or response.status_code >= 400
         try:
             async for piece in response.aiter_bytes():
-                if scan is not None:
+                if not recorded and scan is not None:
                     scan.feed(piece)
+                    # Recorded before the client gets the stream's end, so a client that has read to
+                    # the end finds the usage counted. (Some providers repeat a running usage in
+                    # every chunk: the last one, at the end, is the total.)
+                    if _STREAM_ENDS.search(piece) and scan.usage is not None:
+                        await _record(request, model, scan.usage)
+                        recorded = True
                 yield piece
-            complete = True
+            if not recorded and scan is not None and scan.usage is not None:
+                await _record(request, model, scan.usage)
         except httpx.HTTPError as exc:
             log.warning("%s %s: the provider's stream broke off: %r", request.method, request.path, exc)
         finally:
             await response.aclose()
-        if complete and scan is not None and response.status_code < 400:
-            await _record(request, model, scan.usage)
 
     streamed = StreamingHttpResponse(relay(), status=response.status_code)
     for name, value in headers.items():
