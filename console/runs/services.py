@@ -304,12 +304,16 @@ def _requeue_lost(now: datetime) -> int:
     lost = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
     count = 0
     for run_id in Run.objects.filter(lost, status="queued").values_list("pk", flat=True):
+        # Stamped first (a conditional update: one sweeper wins), so the count never depends on
+        # whether a worker claims the run before this line runs; a send that fails is retried by the
+        # sweep after RUN_REQUEUE_AFTER.
+        if not Run.objects.filter(lost, pk=run_id, status="queued").update(heartbeat_at=now):
+            continue
         try:
             current_app.send_task(lifecycle.EXECUTE_RUN_TASK, args=(run_id,))
-        except Exception:  # the broker is away: the next sweep tries again
-            log.warning("could not enqueue run %s again; retrying at the next sweep", run_id, exc_info=True)
+        except Exception:  # the broker is away
+            log.warning("could not enqueue run %s again; retrying at a later sweep", run_id, exc_info=True)
             break
-        if Run.objects.filter(lost, pk=run_id, status="queued").update(heartbeat_at=now):
-            log.info("run %s was queued with no task; enqueued it again", run_id)
-            count += 1
+        log.info("run %s was queued with no task; enqueued it again", run_id)
+        count += 1
     return count
