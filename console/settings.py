@@ -217,7 +217,9 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Console (docs/console.md): where the console reaches this server's own /v1, and its timeouts.
-CONSOLE_SELF_URL = os.environ.get("CONSOLE_SELF_URL", "")
+CONSOLE_SELF_URL = (
+    os.environ.get("CONSOLE_SELF_URL", "").strip() or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/v1"
+).rstrip("/")
 CONSOLE_UPSTREAM_TIMEOUT = float(os.environ.get("CONSOLE_UPSTREAM_TIMEOUT", "15"))
 CONSOLE_UPSTREAM_CONNECT_TIMEOUT = float(os.environ.get("CONSOLE_UPSTREAM_CONNECT_TIMEOUT", "3"))
 CONSOLE_STREAM_IDLE_TIMEOUT = float(os.environ.get("CONSOLE_STREAM_IDLE_TIMEOUT", "60"))
@@ -270,6 +272,17 @@ EVENTS_PUBLISH_TIMEOUT = float(os.environ.get("EVENTS_PUBLISH_TIMEOUT", "30"))
 # Model providers: 429, 5xx and connect errors are retried up to 4 times, waiting
 # PROVIDER_RETRY_BACKOFF * 2^attempt seconds (capped at 8 s, or the provider's retry-after).
 PROVIDER_RETRY_BACKOFF = float(os.environ.get("PROVIDER_RETRY_BACKOFF", "0.5"))
+
+# Retrieval's knobs (docs/retrieval.md "Settings").
+# Larger files fail with invalid_file (OpenAI capped a file at 5,000,000 tokens).
+RETRIEVAL_MAX_FILE_TOKENS = int(os.environ.get("RETRIEVAL_MAX_FILE_TOKENS") or 5_000_000)
+# PostgreSQL: matching rows ranked per full-text phase.
+RETRIEVAL_TEXT_CANDIDATES = int(os.environ.get("RETRIEVAL_TEXT_CANDIDATES") or 5_000)
+# Stores up to this many vectors are searched exactly; beyond it, by an index: HNSW on PostgreSQL, a
+# binary-quantized scan with exact rescoring on SQLite.
+RETRIEVAL_EXACT_VECTOR_LIMIT = int(os.environ.get("RETRIEVAL_EXACT_VECTOR_LIMIT") or 10_000)
+# SQLite: bit-vector candidates rescored with the float vectors, per store and query vector.
+RETRIEVAL_RESCORE_CANDIDATES = int(os.environ.get("RETRIEVAL_RESCORE_CANDIDATES") or 150)
 
 # Model providers (docs/models.md, README "Configuration"), parsed once here.
 from console.providers.quirks import parse as parse_quirks  # noqa: E402

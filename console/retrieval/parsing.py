@@ -15,8 +15,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 
 import charset_normalizer
-
-from console.retrieval.config import int_setting
+from django.conf import settings
 
 # OpenAI's file_search list, plus a few obvious text siblings.
 TEXT_EXTENSIONS = frozenset(
@@ -29,8 +28,6 @@ TEXT_EXTENSIONS = frozenset(
 )  # fmt: skip
 HTML_EXTENSIONS = frozenset({".html", ".htm", ".xhtml"})
 
-# OpenAI caps a file at 5,000,000 tokens.
-MAX_TOKENS = 5_000_000
 # Extracted text beyond this is refused without counting tokens (no real document needs it).
 MAX_TEXT_BYTES = 200 * 1024 * 1024
 # DOCX and PPTX are zip files: refuse archives that would inflate beyond these before opening.
@@ -92,7 +89,7 @@ def _sniff(path: pathlib.Path) -> Callable[[pathlib.Path], str]:
 
 
 def max_tokens() -> int:
-    return int_setting("RETRIEVAL_MAX_FILE_TOKENS", MAX_TOKENS)
+    return settings.RETRIEVAL_MAX_FILE_TOKENS
 
 
 def _check_size(text: str) -> None:

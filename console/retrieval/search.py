@@ -15,10 +15,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
 from console.retrieval import schema
-from console.retrieval.config import int_setting
 from console.retrieval.embeddings import Embedder, EmbeddingError, get_embedder
 from console.retrieval.filters import compile_filter
 from console.retrieval.index import vector_literal
@@ -30,11 +30,6 @@ RANKERS = frozenset({"auto", "default_2024_08_21", "default-2024-08-21", "defaul
 RRF_K = 60
 MAX_RESULTS = 50
 MAX_TERMS = 24
-# Vector stores up to this many vectors are searched exactly; beyond it, by an index: HNSW on
-# PostgreSQL, a binary-quantized scan with exact rescoring on SQLite.
-EXACT_VECTOR_LIMIT = 10_000
-# SQLite: bit-vector candidates rescored with the float vectors, per store and query vector.
-RESCORE_CANDIDATES = 150
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
@@ -204,7 +199,7 @@ def _pg_text(
     outranking the pages about a subject; measured better and faster than ts_rank_cd
     (docs/benchmarks.md, "Retrieval and ingestion").
     """
-    cap = int_setting("RETRIEVAL_TEXT_CANDIDATES", 5000)
+    cap = settings.RETRIEVAL_TEXT_CANDIDATES
     config = schema.PG_TEXT_CONFIG
     sql = (
         "SELECT s.id FROM (SELECT c.id, c.search_vector FROM retrieval_chunk c"
@@ -309,7 +304,7 @@ def _sqlite_vectors(
             bits = schema.bits_table(table)
             # Every float table of such a size has its twins (schema.ensure_vector_table, migration 0002).
             coarse = not len(vector) % 8
-            exact_limit = int_setting("RETRIEVAL_EXACT_VECTOR_LIMIT", EXACT_VECTOR_LIMIT)
+            exact_limit = settings.RETRIEVAL_EXACT_VECTOR_LIMIT
             # One KNN per store: the partition key keeps each scan to that store's vectors.
             for store_id in store_ids:
                 if coarse and _store_larger_than(cursor, store_id, exact_limit):
@@ -343,7 +338,7 @@ def _sqlite_rescored(
     into a few hundred candidates; the float vectors then order those exactly. vec0's top-k
     selection costs O(vectors x k), so the candidates are kept to a couple of hundred.
     """
-    candidates = max(int_setting("RETRIEVAL_RESCORE_CANDIDATES", RESCORE_CANDIDATES), limit)
+    candidates = max(settings.RETRIEVAL_RESCORE_CANDIDATES, limit)
     cursor.execute(
         f"SELECT chunk_id FROM {bits}"
         " WHERE embedding MATCH vec_quantize_binary(%s) AND k = %s AND vector_store_id = %s",
@@ -372,7 +367,7 @@ def _pg_vectors(
 ) -> list[int]:
     kind = schema.pg_vector_type(len(vector))
     literal = vector_literal(vector)
-    exact_limit = int_setting("RETRIEVAL_EXACT_VECTOR_LIMIT", EXACT_VECTOR_LIMIT)
+    exact_limit = settings.RETRIEVAL_EXACT_VECTOR_LIMIT
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE vector_store_id = ANY(%s) LIMIT %s) s",

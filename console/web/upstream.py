@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ def _timeout() -> httpx.Timeout:
 
 
 def self_url() -> str:
-    return (settings.CONSOLE_SELF_URL or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/v1").rstrip("/")
+    return settings.CONSOLE_SELF_URL.rstrip("/")
 
 
 class UpstreamError(Exception):
