@@ -16,6 +16,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from console.projects.models import Project
 from console.web import audit
 from console.web.access import ProjectAccess, project_for_user
 from console.web.models import ProjectSettings, Role
@@ -123,47 +124,49 @@ def bulk_delete_threads(request: HtmxHttpRequest, project_id: int) -> HttpRespon
                 dry_run=True, count=len(rows), capped=len(rows) >= COUNT_CAP, preview=rows[:PREVIEW]
             )
             return render_page(request, "web/cleanup.html", context, partial="bulk")
-        deleted, failed = 0, []
-        for thread in _matching(client, params, BULK_MAX):
-            try:
-                client.delete(f"threads/{thread['id']}")
-            except UpstreamError as exc:
-                if not exc.not_found:
-                    failed.append(f"{thread['id']}: {exc.message}")
-                continue
-            deleted += 1
-            audit.record(
-                request,
-                access.project,
-                "thread.delete",
-                "thread",
-                thread["id"],
-                bulk=True,
-                filters={k: v for k, v in form.items() if v},
-            )
+        ids = [thread["id"] for thread in _matching(client, params, BULK_MAX)]
+        filters = {k: v for k, v in form.items() if v}
+        deleted, failed = _delete_each(
+            request, access.project, client, "threads", "thread", ids, filters=filters
+        )
         remaining = len(_matching(client, params, COUNT_CAP))
     context.update(deleted=deleted, failed=failed, remaining=remaining)
     return render_page(request, "web/cleanup.html", context, partial="bulk")
+
+
+def _delete_each(
+    request: HtmxHttpRequest,
+    project: Project,
+    client: Client,
+    path: str,
+    kind: str,
+    ids: list[str],
+    **why: Any,
+) -> tuple[int, list[str]]:
+    """Deletes each object through the upstream API and audits each deletion; one already gone is
+    skipped, one that fails is reported. Returns (deleted, failures)."""
+    deleted, failed = 0, list[str]()
+    for object_id in ids:
+        try:
+            client.delete(f"{path}/{object_id}")
+        except UpstreamError as exc:
+            if not exc.not_found:
+                failed.append(f"{object_id}: {exc.message}")
+            continue
+        deleted += 1
+        audit.record(request, project, f"{kind}.delete", kind, object_id, bulk=True, **why)
+    return deleted, failed
 
 
 def _bulk_list(
     request: HtmxHttpRequest, project_id: int, *, path: str, flag: str, kind: str, partial: str
 ) -> HttpResponse:
     access = project_for_user(request.user, project_id, Role.ADMIN)
-    deleted, failed = 0, []
+    deleted, failed = 0, list[str]()
     with client_for(access.project) as client:
         if request.method == "POST":
-            for object_id in request.POST.getlist("id")[:BULK_MAX]:
-                try:
-                    client.delete(f"{path}/{object_id}")
-                except UpstreamError as exc:
-                    if not exc.not_found:
-                        failed.append(f"{object_id}: {exc.message}")
-                    continue
-                deleted += 1
-                audit.record(
-                    request, access.project, f"{kind}.delete", kind, object_id, bulk=True, reason=flag
-                )
+            ids = request.POST.getlist("id")[:BULK_MAX]
+            deleted, failed = _delete_each(request, access.project, client, path, kind, ids, reason=flag)
         try:
             rows = client.list_all(path, {flag: "true"}, cap=BULK_MAX)
             supported = True
