@@ -277,7 +277,8 @@ def _workers_take_runs(cluster: Cluster, *nodes: str) -> None:
     """Lets only `nodes` take runs from the shared queue; every worker keeps its own queue."""
     from celery import Celery
 
-    control = Celery(broker=cluster.redis_url).control
+    # Not the current app: the test process's own tasks must still go to the session's broker.
+    control = Celery(broker=cluster.redis_url, set_as_current=False).control
     for name in cluster.workers:
         if cluster.workers[name].poll() is not None:
             continue
