@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from console.supervisor import ProcessSpec, Supervisor, log
+from console.system_packages import apt_install
 
 DEFAULT_REDIS = ("127.0.0.1", 6379)
 REDIS_INSTALL_HINT = (
@@ -50,13 +51,7 @@ def find_redis_server() -> str | None:
 
 def install_redis_server() -> str | None:
     """Installs Debian's redis-server when we may (root with apt-get); otherwise gives up."""
-    if not shutil.which("apt-get") or os.geteuid() != 0:
-        return None
-    log("Installing redis-server with apt-get ...")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], check=False, env=env)
-    return find_redis_server()
+    return find_redis_server() if apt_install(["redis-server"]) else None
 
 
 def free_port() -> int:

@@ -21,7 +21,9 @@ def start_launcher(**settings: str) -> subprocess.Popen[str]:
         for name, value in os.environ.items()
         if name not in ("DJANGO_SETTINGS_MODULE", "REDIS_URL")
     }
-    env.update(PYTHONUNBUFFERED="1", **settings)
+    # Its own sandbox uids: a slot's uid is cleared of processes when leased, so sharing the test
+    # process's range would kill the test's own code_interpreter sessions.
+    env.update(PYTHONUNBUFFERED="1", SANDBOX_UID_BASE="63000", **settings)
     return subprocess.Popen(
         [sys.executable, "-m", "console.launcher"],
         cwd=ROOT,

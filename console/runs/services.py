@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -203,11 +204,10 @@ def cancel_run(project: Project, thread_id: str, run_id: str) -> Run:
     if run.status == "in_progress":
         if Run.objects.filter(pk=run.pk, status="in_progress").update(status="cancelling"):
             run.refresh_from_db()
-            try:
+            # Redis away: the worker still sees `cancelling` in the database at its next heartbeat.
+            with contextlib.suppress(Unavailable):
                 stream.publish_now(run.id, [("thread.run.cancelling", run_object(run))])
                 stream.request_cancel(run.id)
-            except Unavailable:
-                pass  # the worker still sees `cancelling` in the database at its next heartbeat
             return run
         run.refresh_from_db()
     if run.status == "cancelling":

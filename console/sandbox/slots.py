@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 
 from console.sandbox.common import (
     SandboxError,
@@ -51,9 +52,8 @@ class SlotsMixin:
     _lock: threading.Lock
     _sessions: dict[str, Session]
     _own_slots: set[int]
-
-    def _stop(self, sess: Session) -> None:
-        raise NotImplementedError
+    # Stopping a session is SandboxManager's (it also ends the kernel); the slots only call it.
+    _stop: Callable[[Session], None]
 
     def _kill_uid(self, sess: Session) -> None:
         """Kill every process of the session's dedicated uid and wait until they are gone.
