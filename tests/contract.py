@@ -1,4 +1,4 @@
-"""Checks responses against ../shared/openapi/assistants-v2.yaml, the contract."""
+"""Checks responses against docs/openapi/assistants-v2.yaml, the contract (OpenAI's spec, cut to our operations)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import httpx
 import yaml
 from jsonschema import Draft202012Validator
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "openapi" / "assistants-v2.yaml"
+SPEC_PATH = Path(__file__).resolve().parents[1] / "docs" / "openapi" / "assistants-v2.yaml"
 # Our extensions beyond the spec, and which schema their bodies follow.
 EXTENSIONS = {("get", "/threads"): "ListThreadsResponse"}
 
