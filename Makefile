@@ -13,7 +13,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 # The official Node SDK, for tests/node (npm ci from tests/node/package-lock.json; needs node and npm).
 NODE_STAMP := tests/node/node_modules/.package-lock.json
 
-.PHONY: run worker test test-sqlite test-postgres test-sdk1 lint clean demo-model
+.PHONY: run worker test test-sqlite test-postgres test-sdk1 lint clean demo-model system-packages
 
 run: $(RUN_STAMP) $(SANDBOX_STAMP) demo-model
 	$(VENV)/bin/python -m console.launcher
@@ -31,7 +31,12 @@ worker: $(RUN_STAMP) $(SANDBOX_STAMP)
 demo-model: | $(RUN_STAMP)
 	@$(VENV)/bin/python -m console.demo_model install
 
-test: lint test-sqlite test-postgres test-sdk1
+test: system-packages lint test-sqlite test-postgres test-sdk1
+
+# The programs the suite drives (redis-server, bubblewrap, tinyproxy, chromium, node, a compiler):
+# installed when root, else named, before any test runs.
+system-packages:
+	@bash tests/system-packages.sh
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check console tests bench
@@ -39,15 +44,15 @@ lint: $(TEST_STAMP)
 	$(VENV)/bin/mypy console
 
 # The whole suite on SQLite, with openai==3.57.0.
-test-sqlite: $(TEST_STAMP) $(SANDBOX_STAMP) $(NODE_STAMP)
+test-sqlite: system-packages $(TEST_STAMP) $(SANDBOX_STAMP) $(NODE_STAMP)
 	VAR_DIR=$(CURDIR)/var/test-sqlite DATABASE_URL= $(VENV)/bin/python -m pytest
 
 # The whole suite again on PostgreSQL: TEST_POSTGRES_URL if set, else an embedded PostgreSQL 18.
-test-postgres: $(TEST_STAMP) $(SANDBOX_STAMP) $(NODE_STAMP)
+test-postgres: system-packages $(TEST_STAMP) $(SANDBOX_STAMP) $(NODE_STAMP)
 	VAR_DIR=$(CURDIR)/var/test-postgres $(VENV)/bin/python -m tests.postgres $(VENV)/bin/python -m pytest
 
 # The SDK tests again with openai==1.65.5 (the client.beta.vector_stores generation).
-test-sdk1: $(SDK1_STAMP)
+test-sdk1: system-packages $(SDK1_STAMP)
 	VAR_DIR=$(CURDIR)/var/test-sdk1 DATABASE_URL= $(SDK1_VENV)/bin/python -m pytest tests/sdk
 
 $(VENV)/bin/python:
@@ -66,8 +71,7 @@ $(SANDBOX_STAMP): | $(RUN_STAMP)
 	$(VENV)/bin/python -m console.sandbox.runtime $(SANDBOX_RUNTIME)
 	@touch $@
 
-$(NODE_STAMP): tests/node/package-lock.json
-	@command -v npm >/dev/null || { echo "tests/node needs Node.js and npm (Debian: apt-get install nodejs npm)."; exit 1; }
+$(NODE_STAMP): tests/node/package-lock.json | system-packages
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 

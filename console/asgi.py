@@ -1,11 +1,12 @@
 """The ASGI application `make run` serves.
 
-Three layers around Django:
+Four layers around Django:
 - /v1 gets its own handler that runs only the API's middleware: the console's session, CSRF, auth
   and message middleware do nothing for Bearer-key JSON and cost a thread hop each under ASGI;
 - request threads are reused: Django's ASGIHandler otherwise starts a new OS thread per request,
   and since database connections are per thread, a new database connection too (never reused);
-- oversized /v1 bodies are refused before they are read.
+- oversized /v1 bodies are refused before they are read;
+- every /v1 response carries an `x-request-id` that its log lines name (console/api/request_id.py).
 
 The first two lean on how Django and asgiref work rather than on a setting, so
 tests/test_asgi.py checks both through a real server: it fails on an upgrade that breaks them.
@@ -27,6 +28,7 @@ from django.conf import settings  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 
 from console.api.body_limit import BodyLimitMiddleware  # noqa: E402
+from console.api.request_id import RequestIdMiddleware  # noqa: E402
 from console.core.gc_tuning import freeze_startup_objects  # noqa: E402
 
 API_MIDDLEWARE = ["console.api.middleware.ApiErrorMiddleware"]
@@ -105,5 +107,7 @@ class Router:
 
 
 django_application = ASGIHandler()
-application = BodyLimitMiddleware(ReusedRequestThreads(Router(ApiHandler(), django_application)))
+application = RequestIdMiddleware(
+    BodyLimitMiddleware(ReusedRequestThreads(Router(ApiHandler(), django_application)))
+)
 freeze_startup_objects()

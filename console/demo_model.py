@@ -35,8 +35,9 @@ SERVER_PACKAGE = "llama-cpp-python[server]==0.3.36"
 CMAKE_ARGS = "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF"
 BUILD_MINUTES = "3-4"
 CONTEXT_TOKENS = 4096
-# The quirks of llama-cpp-python's server (console/providers/quirks.py).
-QUIRKS = "llama-cpp-python"
+# The quirks of llama-cpp-python's server (console/providers/quirks.py), and the demo-only policy
+# of searching on a run's first call when file_search is on (docs/models.md).
+QUIRKS = "llama-cpp-python,search_first"
 NOTICE = (
     "Model: the built-in demo model (SmolLM2-135M, toy quality: fine for trying the API, not for real answers). "
     "Set LLM_BASE_URL (and LLM_API_KEY) for a real model; EMBEDDED_MODEL=0 turns the demo model off."

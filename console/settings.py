@@ -227,7 +227,14 @@ CONSOLE_STREAM_IDLE_TIMEOUT = float(os.environ.get("CONSOLE_STREAM_IDLE_TIMEOUT"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Every line names the /v1 request it belongs to ("-" outside one): docs/api.md, "Request ids".
+    "filters": {"request_id": {"()": "console.api.request_id.RequestIdFilter"}},
+    "formatters": {
+        "default": {"format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"}
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": "default"}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }

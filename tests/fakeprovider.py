@@ -566,7 +566,12 @@ async def _json(
     await _body(send, data)
 
 
+# Like OpenAI's, every answer names itself (pass-through relays it as x-upstream-request-id).
+UPSTREAM_REQUEST_ID = "req_fakeprovider"
+
+
 async def _start(send: Send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    headers = [*headers, (b"x-request-id", UPSTREAM_REQUEST_ID.encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
 
 

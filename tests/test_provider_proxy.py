@@ -1,8 +1,11 @@
-"""Model and embedding calls honour HTTP(S)_PROXY, NO_PROXY and SSL_CERT_FILE.
+"""Model and embedding calls honour HTTP(S)_PROXY, NO_PROXY and SSL_CERT_FILE; loopback never goes
+through the proxy (console/core/proxies.py).
 
 A real forward proxy (Debian's tinyproxy) runs on loopback with its own log; a fresh process
 (the environment is read when the provider clients are made) makes one chat stream and one
 embeddings call to the fake provider, and the proxy's log tells whether they went through it.
+A provider to be reached through the proxy is named by this machine's host name, which resolves
+to a loopback address (the proxy resolves it) but is not one by its name.
 """
 
 from __future__ import annotations
@@ -118,6 +121,24 @@ def _calls(base_url: str, tmp_path: Path, **env: str) -> dict[str, int]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.fixture(scope="module")
+def host_name() -> tuple[str, str]:
+    """This machine's name and the loopback address it resolves to (Debian's /etc/hosts maps it)."""
+    name = socket.gethostname()
+    addresses = {info[4][0] for info in socket.getaddrinfo(name, None, socket.AF_INET)}
+    loopback = sorted(a for a in addresses if ipaddress.ip_address(a).is_loopback)
+    assert loopback, f"the host name {name!r} must resolve to a loopback address in /etc/hosts"
+    return name, loopback[0]
+
+
+@pytest.fixture(scope="module")
+def named_provider(host_name: tuple[str, str]) -> Iterator[tuple[FakeProvider, str]]:
+    """A fake provider on the host name's address, and its base URL by that name."""
+    name, address = host_name
+    with FakeProvider(host=address) as server:
+        yield server, f"http://{name}:{server.port}/v1"
+
+
 def _wait_for(condition, what: str) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + 10
     while not condition():
@@ -125,28 +146,54 @@ def _wait_for(condition, what: str) -> None:  # type: ignore[no-untyped-def]
         time.sleep(0.05)
 
 
-def test_it_sends_model_and_embedding_calls_through_the_http_proxy(proxy, provider_server, tmp_path):
-    provider_server.reset()
+def test_it_sends_model_and_embedding_calls_through_the_http_proxy(proxy, named_provider, tmp_path):
+    server, base_url = named_provider
+    server.reset()
     before = len(proxy.requests())
-    assert _calls(provider_server.base_url, tmp_path, HTTP_PROXY=proxy.url) == {"chunks": 7, "vectors": 1}
-    host = f"127.0.0.1:{provider_server.port}"
+    assert _calls(base_url, tmp_path, HTTP_PROXY=proxy.url) == {"chunks": 7, "vectors": 1}
+    host = base_url.removeprefix("http://").removesuffix("/v1")
     _wait_for(lambda: len(proxy.requests()) >= before + 2, "the proxy logged no requests")
     logged = proxy.requests()[before:]
     assert any(f"POST http://{host}/v1/chat/completions" in line for line in logged), logged
     assert any(f"POST http://{host}/v1/embeddings" in line for line in logged), logged
-    assert provider_server.auth_headers == ["Bearer sk-proxy-test"]
+    assert server.auth_headers == ["Bearer sk-proxy-test"]
 
 
-def test_it_bypasses_the_proxy_for_no_proxy_hosts(proxy, provider_server, tmp_path):
-    provider_server.reset()
+def test_it_bypasses_the_proxy_for_no_proxy_hosts(proxy, named_provider, host_name, tmp_path):
+    server, base_url = named_provider
+    server.reset()
     before = len(proxy.requests())
-    result = _calls(provider_server.base_url, tmp_path, HTTP_PROXY=proxy.url, NO_PROXY="127.0.0.1")
+    result = _calls(base_url, tmp_path, HTTP_PROXY=proxy.url, NO_PROXY=host_name[0])
     assert result == {"chunks": 7, "vectors": 1}
-    assert len(provider_server.requests) == 1 and len(provider_server.calls) == 1
+    assert len(server.requests) == 1 and len(server.calls) == 1
     assert len(proxy.requests()) == before
 
 
-def _certificate(folder: Path) -> tuple[Path, Path]:
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "127.0.0.2"])
+def test_it_never_sends_loopback_through_the_proxy(proxy, host, tmp_path):
+    with FakeProvider(host="127.0.0.1" if host == "localhost" else host) as server:
+        before = len(proxy.requests())
+        base_url = f"http://{host}:{server.port}/v1"
+        result = _calls(base_url, tmp_path, HTTP_PROXY=proxy.url, HTTPS_PROXY=proxy.url, NO_PROXY="")
+        assert result == {"chunks": 7, "vectors": 1}
+        assert len(server.requests) == 1 and len(server.calls) == 1
+        assert len(proxy.requests()) == before
+
+
+def test_the_consoles_calls_to_its_own_api_skip_the_proxy(proxy, live_url, owner, monkeypatch):
+    from console.web.upstream import Client, Connection
+
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    before = len(proxy.requests())
+    connection = Connection(base_url=f"{live_url}/v1", key=owner.key, is_self=True)
+    with Client(connection) as client:
+        assert client.request("GET", "assistants")["object"] == "list"
+    assert len(proxy.requests()) == before
+
+
+def _certificate(folder: Path, host: str) -> tuple[Path, Path]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -163,9 +210,7 @@ def _certificate(folder: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
-        )
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
@@ -179,12 +224,14 @@ def _certificate(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def test_it_reaches_an_https_provider_through_the_proxy_trusting_ssl_cert_file(proxy, tmp_path):
-    cert, key = _certificate(tmp_path)
-    with FakeProvider(ssl_certfile=str(cert), ssl_keyfile=str(key)) as tls_provider:
+def test_it_reaches_an_https_provider_through_the_proxy_trusting_ssl_cert_file(proxy, host_name, tmp_path):
+    name, address = host_name
+    cert, key = _certificate(tmp_path, name)
+    with FakeProvider(host=address, ssl_certfile=str(cert), ssl_keyfile=str(key)) as tls_provider:
         before = len(proxy.requests())
-        result = _calls(tls_provider.base_url, tmp_path, HTTPS_PROXY=proxy.url, SSL_CERT_FILE=str(cert))
+        base_url = f"https://{name}:{tls_provider.port}/v1"
+        result = _calls(base_url, tmp_path, HTTPS_PROXY=proxy.url, SSL_CERT_FILE=str(cert))
         assert result == {"chunks": 7, "vectors": 1}
         _wait_for(lambda: len(proxy.requests()) > before, "the proxy logged no CONNECT")
-        assert any(f"CONNECT 127.0.0.1:{tls_provider.port}" in line for line in proxy.requests()[before:])
+        assert any(f"CONNECT {name}:{tls_provider.port}" in line for line in proxy.requests()[before:])
         assert tls_provider.auth_headers == ["Bearer sk-proxy-test"]

@@ -144,6 +144,8 @@ class Executor:
         # file_search: markers the model may cite, and how many searches this run made.
         self.citations: dict[str, str] = {}
         self.search_calls = 0
+        # The model answered nothing (no text, no tool call) to the call just made: it is asked once more.
+        self.answered_nothing = False
 
     # -- liveness and cancellation -------------------------------------------------------------
 
@@ -264,6 +266,15 @@ class Executor:
         if tool_step is not None:
             self.announce_unnamed(tool_step, calls)
         self.add_usage(turn_usage)
+        if tool_step is None and self.message is None and finish_reason != "length":
+            # An empty answer: a completed run still has its message (as OpenAI's always did), so
+            # the model is asked once more, and if it answers nothing again the message stays empty.
+            if not self.answered_nothing:
+                self.answered_nothing = True
+                log.info("run %s: the model answered nothing; asking once more", self.run_row.pk)
+                return True
+            await self.open_message("")
+        self.answered_nothing = False
         step_usage = _usage(turn_usage)
         if await loop.blocking(self.end_turn, tool_step, finish_reason, step_usage):
             return False
@@ -337,21 +348,26 @@ class Executor:
     async def on_text(self, text: str) -> None:
         """Streams text. The first delta goes out at once; later ones at most one per
         RUN_STREAM_COALESCE_MS, holding what arrived meanwhile (like Nagle's algorithm)."""
+        if self.message is None:
+            await self.open_message(text)
+            return
+        self.text.append(text)
+        partial.mark(self.message.id, self._text_content)
+        # Fewer, larger events cost the worker, Redis, the web process and the client less.
+        self.unsent.append(text)
+        interval = settings.RUN_STREAM_COALESCE_MS / 1000.0
+        now = time.monotonic()
+        if now - self.sent_at >= interval:
+            self.flush_text(final=False)
+        elif self.flush_timer is None:
+            self.flush_timer = asyncio.get_running_loop().call_later(
+                self.sent_at + interval - now, self.flush_text, False
+            )
+
+    async def open_message(self, text: str) -> None:
+        """The turn's message_creation step and message, with the first text (which may be "")."""
         run = self.run_row
         self.text.append(text)
-        if self.message is not None:
-            partial.mark(self.message.id, self._text_content)
-            # Fewer, larger events cost the worker, Redis, the web process and the client less.
-            self.unsent.append(text)
-            interval = settings.RUN_STREAM_COALESCE_MS / 1000.0
-            now = time.monotonic()
-            if now - self.sent_at >= interval:
-                self.flush_text(final=False)
-            elif self.flush_timer is None:
-                self.flush_timer = asyncio.get_running_loop().call_later(
-                    self.sent_at + interval - now, self.flush_text, False
-                )
-            return
         message_id = new_id("msg_")
         # The step is made first, as OpenAI did, so it sorts before the message it makes.
         step = RunStep(

@@ -3,7 +3,8 @@
 Streams chunks with tool-call deltas and usage (stream_options.include_usage), on the worker's
 engine loop (console/engine/loop.py), through console/providers/http.py's client for that loop.
 Connect errors, 429 and 5xx are retried (http.py's policy) until the first chunk arrives; after
-that a dropped stream is an error, since output has already been shown.
+that a dropped stream is an error, since output has already been shown. A request the provider
+cannot stream (a quirk, console/providers/quirks.py) is made whole and replayed as chunks.
 """
 
 from __future__ import annotations
@@ -94,17 +95,85 @@ class _SSEData:
         return [self.buffer[5:].strip()] if self.buffer.startswith(b"data:") else []
 
 
-async def _error_message(response: httpx.Response) -> str:
+def _error_text(body: bytes, status: int) -> str:
     try:
-        body = orjson.loads(await response.aread())
-        error = body.get("error") if isinstance(body, dict) else None
+        payload = orjson.loads(body)
+        error = payload.get("error") if isinstance(payload, dict) else None
         if isinstance(error, dict) and error.get("message"):
             return str(error["message"])
         if isinstance(error, str):
             return error
-    except (orjson.JSONDecodeError, httpx.HTTPError):
+    except orjson.JSONDecodeError:
         pass
-    return f"HTTP {response.status_code}"
+    return f"HTTP {status}"
+
+
+async def _error_message(response: httpx.Response) -> str:
+    try:
+        return _error_text(await response.aread(), response.status_code)
+    except httpx.HTTPError:
+        return f"HTTP {response.status_code}"
+
+
+def _status_error(status: int, message: str) -> ProviderError:
+    """The run's error for a provider's final HTTP error answer."""
+    if status == 429:
+        return ProviderError("rate_limit_exceeded", f"The model provider is rate limiting: {message}")
+    if status in (400, 404, 413, 422):
+        return ProviderError("invalid_prompt", f"The model provider refused the request: {message}")
+    return ProviderError("server_error", f"The model provider failed (HTTP {status}): {message}")
+
+
+def _replay(payload: Any) -> list[Chunk]:
+    """A whole (non-streamed) chat completion as the chunks its stream would have carried."""
+    choices = payload.get("choices") if isinstance(payload, dict) else None
+    if not choices:
+        raise ProviderError("server_error", "The model provider's answer had no choices.")
+    choice = choices[0]
+    message = choice.get("message") or {}
+    chunks = []
+    if message.get("content"):
+        chunks.append(Chunk(content=message["content"]))
+    for index, call in enumerate(message.get("tool_calls") or []):
+        function = call.get("function") or {}
+        delta = ToolCallDelta(
+            index=index,
+            id=call.get("id"),
+            name=function.get("name"),
+            arguments=function.get("arguments") or "",
+        )
+        chunks.append(Chunk(tool_calls=[delta]))
+    chunks.append(Chunk(finish_reason=choice.get("finish_reason"), usage=payload.get("usage")))
+    return chunks
+
+
+async def _complete(url: str, request: dict[str, Any], headers: dict[str, str]) -> list[Chunk]:
+    """One chat completion without streaming (for a provider that cannot stream this request),
+    under the same retry policy as a stream."""
+    content = orjson.dumps(request)
+    for attempt in range(MAX_ATTEMPTS):
+        last = attempt == MAX_ATTEMPTS - 1
+        try:
+            response = await async_client().post(url, content=content, headers=headers)
+        except httpx.TransportError as exc:
+            if last:
+                raise ProviderError("server_error", f"Could not reach the model provider: {exc!r}") from None
+            await asyncio.sleep(retry_delay(attempt))
+            continue
+        status = response.status_code
+        if status >= 400:
+            if retryable(status) and not last:
+                log.warning("provider answered %s; retrying", status)
+                await asyncio.sleep(retry_delay(attempt, response.headers.get("retry-after")))
+                continue
+            raise _status_error(status, _error_text(response.content, status))
+        try:
+            return _replay(orjson.loads(response.content))
+        except (orjson.JSONDecodeError, AttributeError, TypeError):
+            raise ProviderError(
+                "server_error", "The model provider's answer was not a chat completion."
+            ) from None
+    raise AssertionError("unreachable")
 
 
 async def stream_chat(
@@ -128,6 +197,13 @@ async def stream_chat(
     request = quirks.adapt(request, route.quirks, after_tool_outputs)
     fixer = quirks.StreamFixer.for_request(request, route.quirks)
     url = f"{route.base_url}/chat/completions"
+    if not quirks.streams(request, route.quirks):
+        whole = {key: value for key, value in request.items() if key != "stream_options"}
+        chunks = await _complete(url, {**whole, "stream": False}, headers)
+        if fixer is not None:
+            fixer.apply(chunks)
+        yield chunks
+        return
     content = orjson.dumps(request)
 
     for attempt in range(MAX_ATTEMPTS):
@@ -142,17 +218,7 @@ async def stream_chat(
                         log.warning("provider answered %s; retrying", status)
                         await asyncio.sleep(retry_delay(attempt, response.headers.get("retry-after")))
                         continue
-                    if status == 429:
-                        raise ProviderError(
-                            "rate_limit_exceeded", f"The model provider is rate limiting: {message}"
-                        )
-                    if status in (400, 404, 413, 422):
-                        raise ProviderError(
-                            "invalid_prompt", f"The model provider refused the request: {message}"
-                        )
-                    raise ProviderError(
-                        "server_error", f"The model provider failed (HTTP {status}): {message}"
-                    )
+                    raise _status_error(status, message)
                 lines = _SSEData()
                 finished = False
                 if fixer is not None:  # a retry starts the answer afresh

@@ -5,7 +5,8 @@ Async calls (the worker's engine loop, the API's async views) use httpx's AsyncC
 aiohttp (httpx-aiohttp): the same httpx API, at a fraction of httpx's own CPU per streamed chunk
 (docs/benchmarks.md). Sync calls (embeddings, from tasks and sync views) use httpx.Client.
 Both are plain clients built from settings: HTTP(S)_PROXY, NO_PROXY, SSL_CERT_FILE and
-SSL_CERT_DIR apply (trust_env), and so do the connection limit and pool timeout.
+SSL_CERT_DIR apply (trust_env), except that loopback is never proxied; the connection limit and
+pool timeout apply too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import weakref
 import httpx
 from django.conf import settings
 from httpx_aiohttp import HttpxAiohttpClient
+
+from console.core.proxies import direct_mounts
+from console.providers.routing import configured_routes
 
 MAX_ATTEMPTS = 4
 BACKOFF_CAP = 8.0
@@ -34,12 +38,19 @@ def _limits() -> httpx.Limits:
     return httpx.Limits(max_connections=most, max_keepalive_connections=max(1, most // 4))
 
 
+def _mounts() -> dict[str, None]:
+    """Loopback providers (the demo model, a local Ollama...) are reached directly, never through
+    HTTP(S)_PROXY (console/core/proxies.py)."""
+    urls = [route.base_url for route in configured_routes()]
+    return direct_mounts([*urls, settings.EMBEDDINGS_BASE_URL])
+
+
 def async_client() -> httpx.AsyncClient:
     """This event loop's client (a client's connections belong to one loop)."""
     loop = asyncio.get_running_loop()
     found = _async_clients.get(loop)
     if found is None:
-        found = HttpxAiohttpClient(timeout=TIMEOUT, limits=_limits(), trust_env=True)
+        found = HttpxAiohttpClient(timeout=TIMEOUT, limits=_limits(), trust_env=True, mounts=_mounts())
         _async_clients[loop] = found
     return found
 
@@ -55,7 +66,7 @@ def sync_client() -> httpx.Client:
     global _sync_client
     with _sync_lock:
         if _sync_client is None:
-            _sync_client = httpx.Client(timeout=TIMEOUT, limits=_limits(), trust_env=True)
+            _sync_client = httpx.Client(timeout=TIMEOUT, limits=_limits(), trust_env=True, mounts=_mounts())
         return _sync_client
 
 

@@ -21,7 +21,7 @@ FORWARDED_HEADERS = ("content-type", "content-length", "accept", "openai-beta", 
 # Provider headers passed back.
 RELAYED_HEADERS = re.compile(
     r"^(content-type|cache-control|content-disposition|openai-processing-ms|openai-version|"
-    r"x-request-id|x-ratelimit-[a-z-]+|retry-after)$"
+    r"x-ratelimit-[a-z-]+|retry-after)$"
 )
 # Multipart fields are small and come first (the SDKs send fields before files); the model field
 # is looked for in this much of the body at most.
@@ -73,7 +73,16 @@ async def open_stream(
 
 
 def relayed_headers(response: httpx.Response) -> dict[str, str]:
-    return {name: value for name, value in response.headers.items() if RELAYED_HEADERS.match(name.lower())}
+    """The provider's headers to pass back; its request id as x-upstream-request-id, since our own
+    x-request-id names the request here (console/api/request_id.py)."""
+    relayed = {}
+    for name, value in response.headers.items():
+        lowered = name.lower()
+        if lowered == "x-request-id":
+            relayed["x-upstream-request-id"] = value
+        elif RELAYED_HEADERS.match(lowered):
+            relayed[name] = value
+    return relayed
 
 
 def usage_in(payload: Any) -> Any:

@@ -30,9 +30,21 @@ TOOL_RESULTS_AS_USER = "tool_results_as_user"
 # escaped as they stream in.
 JSON_CONTROL_CHARS = "json_control_chars"
 
+# Tools offered under tool_choice "auto" cannot stream: llama-cpp-python's chatml-function-calling
+# raises "Automatic streaming tool choice is not supported" and the stream ends unfinished. Such a
+# request is made without streaming, and its answer replayed as chunks (console/providers/chat.py).
+NO_STREAMED_AUTO_TOOLS = "no_streamed_auto_tools"
+
+# Only the built-in demo model's (console/demo_model.py): a 135M model cannot judge when to search,
+# so a run whose tools include file_search searches on its first model call (tool_choice "auto"
+# becomes file_search), then answers from what it found. docs/models.md documents it.
+SEARCH_FIRST = "search_first"
+
 KNOWN = frozenset(
     {
+        SEARCH_FIRST,
         JSON_OBJECT_SCHEMA,
+        NO_STREAMED_AUTO_TOOLS,
         NO_REQUIRED_TOOL_CHOICE,
         MAX_TOKENS,
         TOOLS_ONCE,
@@ -40,7 +52,7 @@ KNOWN = frozenset(
         JSON_CONTROL_CHARS,
     }
 )
-PRESETS = {"llama-cpp-python": KNOWN}
+PRESETS = {"llama-cpp-python": KNOWN - {SEARCH_FIRST}}
 
 REQUIRED_INSTRUCTION = "You must answer by calling one of the tools."
 
@@ -79,6 +91,13 @@ def adapt(
     if TOOLS_ONCE in quirks and after_tool_outputs:
         for key in ("tools", "tool_choice", "parallel_tool_calls"):
             request.pop(key, None)
+    if (
+        SEARCH_FIRST in quirks
+        and not after_tool_outputs
+        and request.get("tool_choice", "auto") == "auto"
+        and any(tool["function"]["name"] == "file_search" for tool in request.get("tools") or ())
+    ):
+        request["tool_choice"] = {"type": "function", "function": {"name": "file_search"}}
     response_format = request.get("response_format")
     if (
         JSON_OBJECT_SCHEMA in quirks
@@ -103,6 +122,13 @@ def adapt(
     if MAX_TOKENS in quirks and "max_completion_tokens" in request:
         request["max_tokens"] = request.pop("max_completion_tokens")
     return request
+
+
+def streams(request: dict[str, Any], quirks: frozenset[str]) -> bool:
+    """Whether this (adapted) request may be streamed by the provider."""
+    if NO_STREAMED_AUTO_TOOLS not in quirks or not request.get("tools"):
+        return True
+    return request.get("tool_choice", "auto") != "auto"
 
 
 def _with_instruction(messages: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:

@@ -36,8 +36,6 @@ def index_file(
     if len(dims) > 1:
         raise ValueError("all embeddings must have the same number of dimensions")
     connection = connections[DEFAULT_DB_ALIAS]
-    if dims and not schema.vectors_supported(connection):
-        embeddings = None  # sqlite-vec missing: keep the file searchable by its text
     table = schema.ensure_vector_table(connection, dims.pop()) if embeddings else None
     with transaction.atomic():
         _delete(connection, "c.vector_store_id = %s AND c.file_id = %s", [vector_store_id, file_id])
@@ -153,8 +151,6 @@ def file_text(vector_store_id: str, file_id: str) -> list[str]:
 
 def _delete(connection: Any, where: str, params: list[Any]) -> None:
     """Remove the vector rows of the chunks that `where` selects (before the chunks go)."""
-    if not schema.vectors_supported(connection):
-        return
     by_size = schema.vector_tables(connection)
     tables = list(by_size.values())
     if not tables:

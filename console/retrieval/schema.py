@@ -138,8 +138,19 @@ def _run(schema_editor: Any, statements: dict[str, list[str]]) -> None:
 # --- sqlite-vec -----------------------------------------------------------------------------
 
 
+SQLITE_VEC_MISSING = (
+    "sqlite-vec could not be loaded into SQLite ({error}). The search index needs it: reinstall the "
+    "project's dependencies (`.venv/bin/pip install -e .`, which brings sqlite-vec and pysqlite3-binary), "
+    "or use PostgreSQL with DATABASE_URL."
+)
+
+
 def load_sqlite_vec(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    """connection_created handler: load sqlite-vec into every SQLite connection."""
+    """connection_created handler: load sqlite-vec into every SQLite connection.
+
+    A SQLite without it is a broken install, refused at the first connection (the start's migrate)
+    rather than left to serve full-text search only.
+    """
     if connection.vendor != "sqlite":
         return
     raw = connection.connection
@@ -151,18 +162,8 @@ def load_sqlite_vec(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any)
             sqlite_vec.load(raw)
         finally:
             raw.enable_load_extension(False)
-    except Exception as exc:  # no extension loading, no wheel, wrong platform: all mean "no vectors"
-        log.warning("sqlite-vec could not be loaded (%s); vector search is off on this connection", exc)
-        connection.retrieval_vec_loaded = False  # type: ignore[attr-defined]
-        return
-    connection.retrieval_vec_loaded = True  # type: ignore[attr-defined]
-
-
-def vectors_supported(connection: BaseDatabaseWrapper) -> bool:
-    if connection.vendor == "sqlite":
-        connection.ensure_connection()
-        return bool(getattr(connection, "retrieval_vec_loaded", False))
-    return connection.vendor == "postgresql"
+    except Exception as exc:  # no extension loading, no wheel, wrong platform
+        raise ImproperlyConfigured(SQLITE_VEC_MISSING.format(error=exc)) from exc
 
 
 # --- vector tables --------------------------------------------------------------------------
@@ -274,7 +275,7 @@ def ensure_bits_table(connection: BaseDatabaseWrapper, table: str, dims: int) ->
 def install_vector_bits(apps: Any, schema_editor: Any) -> None:
     """Migration step: give existing SQLite float vector tables their bit twins."""
     connection = schema_editor.connection
-    if connection.vendor != "sqlite" or not vectors_supported(connection):
-        return  # PostgreSQL has HNSW; without sqlite-vec, the twins come with the first vectors
+    if connection.vendor != "sqlite":
+        return  # PostgreSQL has HNSW
     for dims, table in vector_tables(connection).items():
         ensure_bits_table(connection, table, dims)

@@ -233,8 +233,6 @@ def _vector_rankings(
     where: str,
     params: list[Any],
 ) -> list[list[int]]:
-    if not schema.vectors_supported(connection):
-        return []
     tables = schema.vector_tables(connection)
     if embedder.dimensions:
         tables = {dims: table for dims, table in tables.items() if dims == embedder.dimensions}

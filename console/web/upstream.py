@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from console.core.proxies import direct_mounts
 from console.projects.models import ApiKey, Project
 from console.projects.services import create_api_key
 from console.web import crypto
@@ -180,6 +181,7 @@ class Client:
             timeout=_timeout(),
             transport=transport,
             verify=_tls(),
+            mounts=None if transport else direct_mounts([connection.base_url]),
         )
 
     def __enter__(self) -> Client:
@@ -268,7 +270,11 @@ async def relay_run_events(connection: Connection, thread_id: str, run_id: str) 
     )
     headers = {**HEADERS, "Authorization": f"Bearer {connection.key}", "Accept": "text/event-stream"}
     async with httpx.AsyncClient(
-        base_url=connection.base_url + "/", headers=headers, timeout=timeout, verify=_tls()
+        base_url=connection.base_url + "/",
+        headers=headers,
+        timeout=timeout,
+        verify=_tls(),
+        mounts=direct_mounts([connection.base_url]),
     ) as http:
         try:
             async with http.stream("GET", f"threads/{thread_id}/runs/{run_id}/events") as response:

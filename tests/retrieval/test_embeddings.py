@@ -86,8 +86,8 @@ def test_it_is_configured_by_settings(settings) -> None:
     )
 
 
-@pytest.mark.skipif(not local_embeddings_installed(), reason="the local-embeddings extra is not installed")
 def test_it_embeds_locally(settings) -> None:
+    assert local_embeddings_installed(), "the local-embeddings extra is missing (make test installs it)"
     settings.EMBEDDINGS_BASE_URL = ""
     settings.EMBEDDINGS_MODEL = ""
     settings.EMBEDDINGS_LOCAL = True

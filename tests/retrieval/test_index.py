@@ -72,8 +72,6 @@ def test_it_indexes_nothing_for_no_chunks() -> None:
 
 
 def test_it_stores_and_deletes_embeddings() -> None:
-    if not schema.vectors_supported(connection):
-        pytest.skip("sqlite-vec is not available")
     embedder = HashEmbedder()
     add("vs_v", "file-1", ["cats nap", "dogs run"], embedder=embedder)
     add("vs_v", "file-2", ["birds sing"], embedder=embedder)

@@ -17,11 +17,6 @@ def _texts(hits) -> list[str]:
     return [hit.text for hit in hits]
 
 
-def _needs_vectors() -> None:
-    if not schema.vectors_supported(connection):
-        pytest.skip("sqlite-vec is not available")
-
-
 def test_it_answers_natural_questions() -> None:
     add("vs_1", "file-1", ["To reset your password, open Settings and choose Security."])
     add("vs_1", "file-2", ["Our office is closed on public holidays."])
@@ -110,7 +105,6 @@ def test_it_fuses_several_queries() -> None:
 
 
 def test_it_finds_by_meaning_with_embeddings() -> None:
-    _needs_vectors()
     embedder = HashEmbedder()
     add("vs_1", "file-1", ["cats sleep most of the day"], embedder=embedder)
     add("vs_1", "file-2", ["the stock market rose"], embedder=embedder)
@@ -123,7 +117,6 @@ def test_it_finds_by_meaning_with_embeddings() -> None:
 @pytest.mark.parametrize("exact_limit", [10_000, 0])
 def test_it_ranks_what_both_rankings_agree_on_first(settings, exact_limit: int) -> None:
     settings.RETRIEVAL_EXACT_VECTOR_LIMIT = exact_limit
-    _needs_vectors()
     embedder = HashEmbedder()
     add(
         "vs_1",
@@ -145,7 +138,6 @@ def test_it_does_not_embed_queries_for_stores_without_embeddings() -> None:
 
 
 def test_it_falls_back_to_full_text_when_embedding_fails() -> None:
-    _needs_vectors()
 
     class Broken(HashEmbedder):
         def embed(self, texts: list[str]) -> list[list[float]]:
@@ -162,7 +154,6 @@ def test_it_falls_back_to_full_text_when_embedding_fails() -> None:
 def test_it_searches_embeddings_with_filters(settings, exact_limit: int) -> None:
     # On PostgreSQL, a limit of 0 sends every store through the HNSW index.
     settings.RETRIEVAL_EXACT_VECTOR_LIMIT = exact_limit
-    _needs_vectors()
     embedder = HashEmbedder()
     add("vs_1", "file-1", ["kittens play"], {"kind": "pets"}, embedder=embedder)
     add("vs_1", "file-2", ["cats hunt mice"], {"kind": "wild"}, embedder=embedder)
@@ -181,7 +172,6 @@ def test_it_uses_the_configured_embedder_by_default(settings) -> None:
 
 
 def _sqlite_bits_or_skip() -> None:
-    _needs_vectors()
     if connection.vendor != "sqlite":
         pytest.skip("the bit-vector scan is SQLite's index; PostgreSQL uses HNSW")
 

@@ -13,7 +13,8 @@ import pytest
 from console.providers import quirks
 from console.providers.routing import parse_routes
 from tests.fakeprovider import Call, Text, ToolCalls
-from tests.runs.helpers import new_assistant, new_thread, wait_for_status
+from tests.runs.helpers import names as event_names
+from tests.runs.helpers import new_assistant, new_thread, read_events, wait_for_status
 
 WEATHER = {
     "type": "function",
@@ -139,3 +140,61 @@ def test_it_escapes_raw_control_characters_in_json_answers_and_arguments(api, pr
     assert wait_for_status(api, thread_id, run["id"], {"completed", "failed"})["status"] == "completed"
     message = api.get(f"threads/{thread_id}/messages").json()["data"][0]
     assert json.loads(message["content"][0]["text"]["value"]) == {"city": "Ro\nme"}
+
+
+def test_it_asks_without_streaming_when_tools_are_offered_under_auto(api, provider, settings):
+    settings.LLM_QUIRKS = quirks.parse("no_streamed_auto_tools")
+    first, second = _call_and_answer(api, provider, [WEATHER])
+    # llama-cpp-python cannot stream a tool choice it makes itself: those calls go whole.
+    for request in (first, second):
+        assert request["stream"] is False and "stream_options" not in request
+        assert request.get("tool_choice", "auto") == "auto"
+
+
+def test_a_whole_answer_under_auto_still_reaches_the_stream_as_text(api, provider, settings):
+    settings.LLM_QUIRKS = quirks.parse("no_streamed_auto_tools")
+    provider.script(Text("It is sunny in Oslo."))
+    thread_id = new_thread(api, "Weather in Oslo?")
+    with api.stream(
+        "POST",
+        f"threads/{thread_id}/runs",
+        json={"assistant_id": new_assistant(api, tools=[WEATHER]), "stream": True},
+    ) as response:
+        events = read_events(response)
+    assert provider.requests[0]["stream"] is False
+    text = "".join(
+        part["text"]["value"]
+        for name, data in events
+        if name == "thread.message.delta"
+        for part in data["delta"]["content"]
+    )
+    assert text == "It is sunny in Oslo."
+    assert event_names(events)[-2:] == ["thread.run.completed", "done"]
+    # Without tools (or with a forced one) the call streams as usual.
+    provider.script(Text("Hi"))
+    thread_id = new_thread(api)
+    run = api.post(f"threads/{thread_id}/runs", json={"assistant_id": new_assistant(api)}).json()
+    assert wait_for_status(api, thread_id, run["id"], {"completed", "failed"})["status"] == "completed"
+    assert provider.requests[-1]["stream"] is True
+
+
+def test_the_demo_model_searches_on_a_runs_first_call(api, provider, settings):
+    settings.LLM_QUIRKS = quirks.parse("llama-cpp-python,search_first")
+    provider.script(ToolCalls([Call("file_search", '{"query": "holidays"}')]), Text("25 days."))
+    thread_id = new_thread(api, "How many holidays?")
+    assistant_id = new_assistant(api, tools=[{"type": "file_search"}, WEATHER])
+    run = api.post(f"threads/{thread_id}/runs", json={"assistant_id": assistant_id}).json()
+    assert wait_for_status(api, thread_id, run["id"], {"completed", "failed"})["status"] == "completed"
+    first, second = provider.requests
+    assert first["tool_choice"] == {"type": "function", "function": {"name": "file_search"}}
+    assert first["stream"] is True  # a named tool streams
+    assert "tools" not in second  # tools_once: it answers from the results
+    # A run that chose otherwise is left alone, and the preset alone never forces a search.
+    for quirk_names, choice in (("llama-cpp-python,search_first", "none"), ("llama-cpp-python", None)):
+        settings.LLM_QUIRKS = quirks.parse(quirk_names)
+        provider.script(Text("Hello."))
+        thread_id = new_thread(api)
+        fields = {"assistant_id": assistant_id, **({"tool_choice": choice} if choice else {})}
+        run = api.post(f"threads/{thread_id}/runs", json=fields).json()
+        assert wait_for_status(api, thread_id, run["id"], {"completed", "failed"})["status"] == "completed"
+        assert provider.requests[-1].get("tool_choice", "auto") == (choice or "auto")
