@@ -194,16 +194,25 @@ async def stream_chat(
     request = {**body, "model": route.model, "stream": True, "stream_options": {"include_usage": True}}
     # Uncompressed, so the body is read raw: httpx's decoder chain costs CPU on every chunk.
     headers = {**headers_for(route.api_key), "Accept-Encoding": "identity"}
+    query = quirks.first_search(request, route.quirks, after_tool_outputs)
+    if query is not None:
+        search = ToolCallDelta(index=0, name="file_search", arguments=orjson.dumps({"query": query}).decode())
+        yield [Chunk(tool_calls=[search]), Chunk(finish_reason="tool_calls")]
+        return
     request = quirks.adapt(request, route.quirks, after_tool_outputs)
     fixer = quirks.StreamFixer.for_request(request, route.quirks)
     url = f"{route.base_url}/chat/completions"
     if not quirks.streams(request, route.quirks):
         whole = {key: value for key, value in request.items() if key != "stream_options"}
         chunks = await _complete(url, {**whole, "stream": False}, headers)
-        if fixer is not None:
-            fixer.apply(chunks)
-        yield chunks
-        return
+        if any(chunk.tool_calls or chunk.content for chunk in chunks):
+            if fixer is not None:
+                fixer.apply(chunks)
+            yield chunks
+            return
+        # It chose to answer in text, which that mode cannot produce (always empty): the text is
+        # asked for again, without tools, and streams.
+        request = quirks.without_tools(request)
     content = orjson.dumps(request)
 
     for attempt in range(MAX_ATTEMPTS):
@@ -243,6 +252,9 @@ async def stream_chat(
                     raise ProviderError(
                         "server_error", "The model provider's stream ended before it was complete."
                     )
+                closing = fixer.closing_text() if fixer is not None else ""
+                if closing:
+                    yield [Chunk(content=closing)]
                 return
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # httpx-aiohttp reports a connection the server closed as a ConnectTimeout, mid-stream too.

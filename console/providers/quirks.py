@@ -8,6 +8,7 @@ request goes out exactly as built, as OpenAI expects it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -32,12 +33,15 @@ JSON_CONTROL_CHARS = "json_control_chars"
 
 # Tools offered under tool_choice "auto" cannot stream: llama-cpp-python's chatml-function-calling
 # raises "Automatic streaming tool choice is not supported" and the stream ends unfinished. Such a
-# request is made without streaming, and its answer replayed as chunks (console/providers/chat.py).
+# request is made without streaming, and its tool calls replayed as chunks. When it chooses to
+# answer in text instead, that text is always empty (its grammar for that branch allows nothing but
+# the end), so the text is asked for again without tools, streamed (console/providers/chat.py).
 NO_STREAMED_AUTO_TOOLS = "no_streamed_auto_tools"
 
 # Only the built-in demo model's (console/demo_model.py): a 135M model cannot judge when to search,
-# so a run whose tools include file_search searches on its first model call (tool_choice "auto"
-# becomes file_search), then answers from what it found. docs/models.md documents it.
+# nor write a query that finds anything, so a run whose tools include file_search searches for the
+# user's last message first: that first call is answered here with the file_search call, without
+# asking the model; the model then answers from what was found. docs/models.md documents it.
 SEARCH_FIRST = "search_first"
 
 KNOWN = frozenset(
@@ -89,15 +93,8 @@ def adapt(
         return request
     request = dict(request)
     if TOOLS_ONCE in quirks and after_tool_outputs:
-        for key in ("tools", "tool_choice", "parallel_tool_calls"):
-            request.pop(key, None)
-    if (
-        SEARCH_FIRST in quirks
-        and not after_tool_outputs
-        and request.get("tool_choice", "auto") == "auto"
-        and any(tool["function"]["name"] == "file_search" for tool in request.get("tools") or ())
-    ):
-        request["tool_choice"] = {"type": "function", "function": {"name": "file_search"}}
+        request = without_tools(request)
+
     response_format = request.get("response_format")
     if (
         JSON_OBJECT_SCHEMA in quirks
@@ -124,11 +121,33 @@ def adapt(
     return request
 
 
+def first_search(request: dict[str, Any], quirks: frozenset[str], after_tool_outputs: bool) -> str | None:
+    """search_first: the query to search before the model is asked (the user's last message), or None."""
+    if (
+        SEARCH_FIRST not in quirks
+        or after_tool_outputs
+        or request.get("tool_choice", "auto") != "auto"
+        or not any(tool["function"]["name"] == "file_search" for tool in request.get("tools") or ())
+    ):
+        return None
+    for message in reversed(request.get("messages") or []):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                content = " ".join(p.get("text", "") for p in content if p.get("type") == "text")
+            return str(content or "").strip() or None
+    return None
+
+
 def streams(request: dict[str, Any], quirks: frozenset[str]) -> bool:
     """Whether this (adapted) request may be streamed by the provider."""
     if NO_STREAMED_AUTO_TOOLS not in quirks or not request.get("tools"):
         return True
     return request.get("tool_choice", "auto") != "auto"
+
+
+def without_tools(request: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in request.items() if k not in ("tools", "tool_choice", "parallel_tool_calls")}
 
 
 def _with_instruction(messages: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
@@ -193,26 +212,66 @@ _CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\
 
 
 class StreamFixer:
-    """Repairs a provider's streamed chunks in place, for quirks that show in the answer."""
+    """Repairs a provider's answer as it streams, for quirks that show in the answer.
 
-    def __init__(self, request: dict[str, Any]) -> None:
+    json_control_chars: control characters in JSON strings are escaped in place. search_first (the
+    demo model, which never copies a citation marker): an answer that follows a search and cites
+    nothing gets the marker of the first source it was given, at its end (`closing_text`).
+    """
+
+    def __init__(self, request: dict[str, Any], escape: bool, cite: str | None) -> None:
         response_format = request.get("response_format")
         json_answer = isinstance(response_format, dict) and response_format.get("type") in (
             "json_object",
             "json_schema",
         )
-        self.content = _JsonStringEscaper() if json_answer else None
+        self.content = _JsonStringEscaper() if escape and json_answer else None
+        self.escape_arguments = escape
         self.arguments: dict[int, _JsonStringEscaper] = {}
+        self.cite = cite
+        self.answer: list[str] = []
 
     @classmethod
     def for_request(cls, request: dict[str, Any], quirks: frozenset[str]) -> StreamFixer | None:
-        return cls(request) if JSON_CONTROL_CHARS in quirks else None
+        escape = JSON_CONTROL_CHARS in quirks
+        cite = _searched_source(request.get("messages") or []) if SEARCH_FIRST in quirks else None
+        return cls(request, escape, cite) if escape or cite else None
 
     def apply(self, chunks: list[Any]) -> None:
         for chunk in chunks:
             if self.content is not None and chunk.content:
                 chunk.content = self.content.feed(chunk.content)
+            if self.cite and chunk.content:
+                self.answer.append(chunk.content)
+            if not self.escape_arguments:
+                continue
             for delta in chunk.tool_calls:
                 if delta.arguments:
                     escaper = self.arguments.setdefault(delta.index, _JsonStringEscaper())
                     delta.arguments = escaper.feed(delta.arguments)
+
+    def closing_text(self) -> str:
+        """Text to add at the end of the answer ("" for none)."""
+        if not self.cite or not self.answer or CITATION_MARKER.search("".join(self.answer)):
+            return ""
+        return f" {self.cite}"
+
+
+# A file_search source's marker (console/engine/search_tool.py writes them).
+CITATION_MARKER = re.compile(r"【\d+:\d+†[^】]*】")
+
+
+def _searched_source(messages: list[dict[str, Any]]) -> str | None:
+    """The first source's marker in the search results the request ends with, if it does."""
+    if not messages:
+        return None
+    last = messages[-1]
+    content = last.get("content")
+    if not isinstance(content, str):
+        return None
+    if last.get("role") == "tool" or (
+        last.get("role") == "user" and content.startswith("Output of file_search")
+    ):
+        found = CITATION_MARKER.search(content)
+        return found.group(0) if found else None
+    return None

@@ -123,3 +123,37 @@ def test_it_refuses_a_run_on_an_expired_store(api, provider):
     r = api.post(f"threads/{thread_id}/runs", json={"assistant_id": assistant_id})
     assert r.status_code == 400
     assert "expired" in r.json()["error"]["message"]
+
+
+def test_the_demo_models_answer_after_a_search_cites_its_first_source(api, provider, settings):
+    from console.providers import quirks
+
+    settings.LLM_QUIRKS = quirks.parse("llama-cpp-python,search_first")
+    store_id, files = _store(api)
+    # It searches for the question first; the toy model's answer never copies a marker.
+    provider.script(Text("Within 30 days."))
+    assistant_id = new_assistant(
+        api,
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store_id]}},
+    )
+    thread_id = api.post(
+        "threads", json={"messages": [{"role": "user", "content": "How many days for a refund?"}]}
+    ).json()["id"]
+    run = api.post(f"threads/{thread_id}/runs", json={"assistant_id": assistant_id}).json()
+    assert wait_for_status(api, thread_id, run["id"], {"completed", "failed"})["status"] == "completed"
+    assert len(provider.requests) == 1
+    text = api.get(f"threads/{thread_id}/messages").json()["data"][0]["content"][0]["text"]
+    assert text["value"] == "Within 30 days. 【0:0†refunds.md】"
+    assert [(a["type"], a["file_citation"]["file_id"]) for a in text["annotations"]] == [
+        ("file_citation", files["refunds.md"])
+    ]
+    # An answer that cites is left as it is.
+    provider.script(Text("A week【0:0†shipping.md】."))
+    thread_id = api.post(
+        "threads", json={"messages": [{"role": "user", "content": "How long does shipping take?"}]}
+    ).json()["id"]
+    run = api.post(f"threads/{thread_id}/runs", json={"assistant_id": assistant_id}).json()
+    assert wait_for_status(api, thread_id, run["id"], {"completed", "failed"})["status"] == "completed"
+    value = api.get(f"threads/{thread_id}/messages").json()["data"][0]["content"][0]["text"]["value"]
+    assert value == "A week【0:0†shipping.md】."

@@ -178,18 +178,21 @@ def test_a_whole_answer_under_auto_still_reaches_the_stream_as_text(api, provide
     assert provider.requests[-1]["stream"] is True
 
 
-def test_the_demo_model_searches_on_a_runs_first_call(api, provider, settings):
+def test_the_demo_model_searches_for_the_question_first(api, provider, settings):
     settings.LLM_QUIRKS = quirks.parse("llama-cpp-python,search_first")
-    provider.script(ToolCalls([Call("file_search", '{"query": "holidays"}')]), Text("25 days."))
+    provider.script(Text("25 days."))
     thread_id = new_thread(api, "How many holidays?")
     assistant_id = new_assistant(api, tools=[{"type": "file_search"}, WEATHER])
     run = api.post(f"threads/{thread_id}/runs", json={"assistant_id": assistant_id}).json()
     assert wait_for_status(api, thread_id, run["id"], {"completed", "failed"})["status"] == "completed"
-    first, second = provider.requests
-    assert first["tool_choice"] == {"type": "function", "function": {"name": "file_search"}}
-    assert first["stream"] is True  # a named tool streams
-    assert "tools" not in second  # tools_once: it answers from the results
-    # A run that chose otherwise is left alone, and the preset alone never forces a search.
+    # The first call is answered without the model: a search for the user's question.
+    (answer,) = provider.requests
+    assert "tools" not in answer  # tools_once: it answers from the results
+    steps = api.get(f"threads/{thread_id}/runs/{run['id']}/steps", params={"order": "asc"}).json()["data"]
+    assert [s["type"] for s in steps] == ["tool_calls", "message_creation"]
+    (call,) = steps[0]["step_details"]["tool_calls"]
+    assert call["type"] == "file_search"
+    # A run that chose otherwise is left alone, and the preset alone never searches first.
     for quirk_names, choice in (("llama-cpp-python,search_first", "none"), ("llama-cpp-python", None)):
         settings.LLM_QUIRKS = quirks.parse(quirk_names)
         provider.script(Text("Hello."))
@@ -198,3 +201,20 @@ def test_the_demo_model_searches_on_a_runs_first_call(api, provider, settings):
         run = api.post(f"threads/{thread_id}/runs", json=fields).json()
         assert wait_for_status(api, thread_id, run["id"], {"completed", "failed"})["status"] == "completed"
         assert provider.requests[-1].get("tool_choice", "auto") == (choice or "auto")
+
+
+def test_an_empty_text_choice_under_auto_is_asked_again_without_tools(api, provider, settings):
+    # llama-cpp-python's auto mode answers a text choice with nothing at all.
+    settings.LLM_QUIRKS = quirks.parse("no_streamed_auto_tools")
+    provider.script(Text(""), Text("Hello there."))
+    thread_id = new_thread(api, "Hello, who are you?")
+    run = api.post(
+        f"threads/{thread_id}/runs", json={"assistant_id": new_assistant(api, tools=[WEATHER])}
+    ).json()
+    run = wait_for_status(api, thread_id, run["id"], {"completed", "failed"})
+    assert run["status"] == "completed", run["last_error"]
+    choice, text = provider.requests
+    assert choice["stream"] is False and choice["tools"]
+    assert text["stream"] is True and "tools" not in text and "tool_choice" not in text
+    message = api.get(f"threads/{thread_id}/messages").json()["data"][0]
+    assert message["content"][0]["text"]["value"] == "Hello there."
