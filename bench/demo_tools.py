@@ -43,25 +43,25 @@ WEATHER = {
 INSTRUCTIONS = "You are a helpful assistant. Answer in one short sentence."
 
 
-def start_product(var_dir: Path, port: int) -> tuple[subprocess.Popen[str], str]:
+def start_product(var_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "DJANGO_", "REDIS_URL"))}
     env.update(VAR_DIR=str(var_dir), PORT=str(port), PRIVATE_REDIS="1", DATABASE_URL="", PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "console.launcher"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    banner = []
-    for line in process.stdout:
-        banner.append(line)
-        if "Press Ctrl-C" in line:
-            break
-    found = re.search(r"API key \(project 'Default'\): (sk-proj-\S+)", "".join(banner))
-    assert found, "".join(banner)
+    log = var_dir / "product.log"  # a file, not a pipe: a full pipe would stall the product's logging
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "console.launcher"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 600  # a first start may build nothing, but migrates and loads the model
+    while "Press Ctrl-C" not in log.read_text():
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.2)
+    found = re.search(r"API key \(project 'Default'\): (sk-proj-\S+)", log.read_text())
+    assert found, log.read_text()[-3000:]
+    print(f"product log: {log}")
     return process, found.group(1)
 
 

@@ -35,6 +35,8 @@ SERVER_PACKAGE = "llama-cpp-python[server]==0.3.36"
 CMAKE_ARGS = "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF"
 BUILD_MINUTES = "3-4"
 CONTEXT_TOKENS = 4096
+# What GET /v1/models lists for it (the console's model suggestions show it too).
+MODEL_NAME = "smollm2-135m-demo"
 # The quirks of llama-cpp-python's server (console/providers/quirks.py), and the demo-only policy
 # of searching on a run's first call when file_search is on (docs/models.md).
 QUIRKS = "llama-cpp-python,search_first"
@@ -95,6 +97,8 @@ def server_argv(gguf: Path, port: int, api_key: str, python: str | None = None) 
     return [
         python or sys.executable, "-m", "llama_cpp.server",
         "--model", str(gguf),
+        # The name it lists at /models and answers with: never the weights' path on this disk.
+        "--model_alias", MODEL_NAME,
         "--chat_format", "chatml-function-calling",
         "--n_ctx", str(CONTEXT_TOKENS),
         "--n_threads", str(threads()),

@@ -45,6 +45,8 @@ def test_it_serves_on_loopback_with_a_key_and_one_answer_never_cut_by_another():
     assert argv[argv.index("--host") + 1] == "127.0.0.1" and argv[argv.index("--port") + 1] == "1234"
     assert "--api_key=-key" in argv
     assert argv[argv.index("--chat_format") + 1] == "chatml-function-calling"
+    # /models lists a name, never the path of the weights on the server's disk.
+    assert argv[argv.index("--model_alias") + 1] == demo_model.MODEL_NAME
     assert argv[argv.index("--interrupt_requests") + 1] == "False"
 
 

@@ -106,6 +106,12 @@ def _assert_usage(run) -> None:  # type: ignore[no-untyped-def]
     assert run.usage.total_tokens == run.usage.prompt_tokens + run.usage.completion_tokens
 
 
+def test_it_lists_the_demo_model_by_name_never_by_its_path(sdk, real_model):
+    ids = [model.id for model in sdk.models.list()]
+    assert demo_model.MODEL_NAME in ids
+    assert not any(".gguf" in name or "/" in name for name in ids), ids
+
+
 def test_it_completes_a_plain_run(sdk, real_model):
     assistant = _assistant(sdk)
     thread = _thread(sdk, "What is the capital of France?")
