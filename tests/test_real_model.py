@@ -211,7 +211,8 @@ def test_it_answers_in_the_json_schema_asked_for(sdk, real_model):
     jsonschema.validate(answer, CITY)
 
 
-def test_it_runs_a_forced_file_search_and_keeps_its_results(sdk, real_model):
+def _handbook_question(sdk):  # type: ignore[no-untyped-def]
+    """The handbook in a store, a file_search assistant on it, and a thread asking about it."""
     store = sdk.vector_stores.create(name="handbook")
     uploaded = sdk.vector_stores.files.upload_and_poll(
         vector_store_id=store.id, file=("handbook.txt", HANDBOOK), poll_interval_ms=100
@@ -220,7 +221,11 @@ def test_it_runs_a_forced_file_search_and_keeps_its_results(sdk, real_model):
     assistant = _assistant(
         sdk, tools=[{"type": "file_search"}], tool_resources={"file_search": {"vector_store_ids": [store.id]}}
     )
-    thread = _thread(sdk, "How many days of paid holiday do employees get?")
+    return uploaded, assistant, _thread(sdk, "How many days of paid holiday do employees get?")
+
+
+def test_it_runs_a_forced_file_search_and_keeps_its_results(sdk, real_model):
+    uploaded, assistant, thread = _handbook_question(sdk)
     run = sdk.beta.threads.runs.create_and_poll(
         thread_id=thread.id,
         assistant_id=assistant.id,
@@ -324,15 +329,7 @@ def test_a_function_tool_under_auto_is_called_or_answered(sdk, real_model, strea
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["polled", "streamed"])
 def test_file_search_under_auto_answers_from_the_document_and_cites_it(sdk, real_model, streamed):
-    store = sdk.vector_stores.create(name="handbook")
-    uploaded = sdk.vector_stores.files.upload_and_poll(
-        vector_store_id=store.id, file=("handbook.txt", HANDBOOK), poll_interval_ms=100
-    )
-    assert uploaded.status == "completed", uploaded.last_error
-    assistant = _assistant(
-        sdk, tools=[{"type": "file_search"}], tool_resources={"file_search": {"vector_store_ids": [store.id]}}
-    )
-    thread = _thread(sdk, "How many days of paid holiday do employees get?")
+    uploaded, assistant, thread = _handbook_question(sdk)
     run = _run_auto(sdk, thread.id, assistant.id, streamed)
     assert run.status == "completed", run.last_error
     steps = sdk.beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id, order="asc")
