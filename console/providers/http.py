@@ -20,7 +20,14 @@ from httpx_aiohttp import HttpxAiohttpClient
 
 MAX_ATTEMPTS = 4
 BACKOFF_CAP = 8.0
-TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
+
+
+def timeout() -> httpx.Timeout:
+    """Every provider call's timeouts. `read` is PROVIDER_READ_TIMEOUT: the longest a provider may
+    send nothing (no headers, no byte) before the call fails; streams also bound the time between
+    data chunks by it (console/providers/chat.py), so keep-alive comments do not hold a run."""
+    return httpx.Timeout(connect=10.0, read=settings.PROVIDER_READ_TIMEOUT, write=30.0, pool=30.0)
+
 
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
     weakref.WeakKeyDictionary()
@@ -39,7 +46,7 @@ def async_client() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
     found = _async_clients.get(loop)
     if found is None:
-        found = HttpxAiohttpClient(timeout=TIMEOUT, limits=_limits(), trust_env=True)
+        found = HttpxAiohttpClient(timeout=timeout(), limits=_limits(), trust_env=True)
         _async_clients[loop] = found
     return found
 
@@ -55,7 +62,7 @@ def sync_client() -> httpx.Client:
     global _sync_client
     with _sync_lock:
         if _sync_client is None:
-            _sync_client = httpx.Client(timeout=TIMEOUT, limits=_limits(), trust_env=True)
+            _sync_client = httpx.Client(timeout=timeout(), limits=_limits(), trust_env=True)
         return _sync_client
 
 
