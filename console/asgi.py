@@ -30,6 +30,7 @@ from django.conf import settings  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 
 from console.api.body_limit import BodyLimitMiddleware  # noqa: E402
+from console.core.database import start_pool_keeper  # noqa: E402
 from console.core.gc_tuning import freeze_startup_objects  # noqa: E402
 
 API_MIDDLEWARE = ["console.api.middleware.ApiErrorMiddleware"]
@@ -109,4 +110,5 @@ class Router:
 
 django_application = ASGIHandler()
 application = BodyLimitMiddleware(ReusedRequestThreads(Router(ApiHandler(), django_application)))
+start_pool_keeper()
 freeze_startup_objects()

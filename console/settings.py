@@ -128,17 +128,17 @@ else:
     # connections are bounded per process (DB_POOL_MAX) however many threads serve streams or runs.
     # Pooling and persistent connections exclude each other.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # A restart or failover of the database (docs/reliability.md): every connection is checked as it
-    # is borrowed, so broken ones are dropped, not handed out; reconnection gives up after 4 s and
-    # starts afresh at the next request (psycopg_pool's own backoff would wait up to 16 s more);
-    # a borrower waits DB_POOL_TIMEOUT at most (web processes: 1.5 s, so a request answers 503 fast).
-    from psycopg_pool import ConnectionPool
-
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A restart or failover of the database (docs/reliability.md): the pool checks every connection
+    # as it is borrowed (CONN_HEALTH_CHECKS), so broken ones are dropped, not handed out; reconnection
+    # gives up after 4 s and starts afresh at the next request (psycopg_pool's own backoff would
+    # wait up to 16 s more);
+    # a borrower waits DB_POOL_TIMEOUT at most (web processes: 1.5 s, so a request answers 503 fast;
+    # workers: 10 s, then their writes retry, console/engine/loop.py).
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": int(os.environ.get("DB_POOL_MAX", "20")),
-        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "30")),
-        "check": ConnectionPool.check_connection,
+        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
         "reconnect_timeout": 4.0,
     }
 

@@ -82,6 +82,7 @@ def _stream_ended(events: redis.Redis, run_id: str) -> bool:
     return bool(newest) and newest[0][1].get(b"f") == b"1"
 
 
+@pytest.mark.timeout(300)
 def test_it_reaps_the_runs_of_a_hung_only_worker_and_the_woken_worker_writes_nothing(product: Product):
     events = redis.Redis(port=product.redis_port)
     with product.api() as api:
@@ -124,6 +125,7 @@ def test_it_reaps_the_runs_of_a_hung_only_worker_and_the_woken_worker_writes_not
     events.close()
 
 
+@pytest.mark.timeout(300)
 def test_it_restarts_a_worker_that_stops_answering_its_liveness_probe(product: Product):
     worker = product.pids("worker")[-1]
     os.kill(worker, signal.SIGSTOP)

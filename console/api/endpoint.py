@@ -8,7 +8,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
@@ -16,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from console.api.auth import authenticate
 from console.api.errors import ApiError, error_response, server_error
 from console.api.validation import reject_nul
+from console.core import database
 from console.core.errors import DomainError, NotFound, Unavailable
 from console.projects.models import Project
 
@@ -68,10 +68,11 @@ def error_for(request: HttpRequest, exc: Exception) -> HttpResponse:
         return domain_error_response(exc)
     if isinstance(exc, Unavailable):
         return unavailable_response(exc)
-    if isinstance(exc, OperationalError | InterfaceError):
+    if database.unreachable(exc):
         # Restarting or failing over: answered at once (the pool waits DB_POOL_TIMEOUT at most),
         # and the transaction, if any, was rolled back.
         log.warning("database unavailable in %s %s: %s", request.method, request.path, exc)
+        database.drop_broken_connections()
         return database_unavailable_response()
     log.error("Unhandled error in %s %s", request.method, request.path, exc_info=exc)
     return server_error()

@@ -35,8 +35,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
+from django.db import connection
 
+from console.core import database
 from console.engine import partial
 from console.events import stream
 from console.runs import lifecycle
@@ -73,12 +74,18 @@ async def blocking(fn: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(_blocking, _call, fn, args)
 
 
-# Errors that say the database is unreachable (restarting, failing over), not that a query is wrong.
-UNREACHABLE = (OperationalError, InterfaceError)
+UNREACHABLE = database.UNREACHABLE
+database_away = database.unreachable
 
 
-def database_away(exc: BaseException) -> bool:
-    return isinstance(exc, UNREACHABLE)
+def _call_db(fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    try:
+        return fn(*args)
+    except UNREACHABLE:
+        database.drop_broken_connections()
+        raise
+    finally:
+        release_db()
 
 
 async def db(fn: Callable[..., T], *args: Any) -> T:
@@ -88,7 +95,7 @@ async def db(fn: Callable[..., T], *args: Any) -> T:
     delay = 0.1
     while True:
         try:
-            result = await blocking(fn, *args)
+            result = await asyncio.get_running_loop().run_in_executor(_blocking, _call_db, fn, args)
         except UNREACHABLE as exc:
             _health.failed()
             if time.monotonic() - started >= settings.DB_OUTAGE_SECONDS:
@@ -152,6 +159,8 @@ class _Health:
     def __init__(self) -> None:
         self.failing = False
         self.tick = time.monotonic()
+        # When the heartbeat in flight started (monotonic), None when none is.
+        self.heartbeat_since: float | None = None
 
     def failed(self) -> None:
         self.failing = True
@@ -160,8 +169,13 @@ class _Health:
         self.failing = False
 
     def outage(self) -> bool:
-        """The database is away for this process (and the loop is running, not stopped or starved)."""
-        return self.failing and time.monotonic() - self.tick < 2.0
+        """The database is away for this process (and the loop is running, not stopped or starved):
+        a call failed for it, or the heartbeat has waited on it for more than 3 s."""
+        now = time.monotonic()
+        if now - self.tick >= 2.0:
+            return False
+        pending = self.heartbeat_since is not None and now - self.heartbeat_since > 3.0
+        return self.failing or pending
 
 
 _health = _Health()
@@ -269,26 +283,9 @@ async def _monitor_loop() -> None:
         except Exception as exc:
             log.warning("run cancel check failed; retrying (%r)", exc)
         if time.monotonic() >= next_heartbeat:
-            next_heartbeat = time.monotonic() + settings.RUN_HEARTBEAT_SECONDS
-            started = time.monotonic()
-            try:
-                statuses = await blocking(lifecycle.heartbeat_many, ids)
-            except UNREACHABLE as exc:
-                _health.failed()
-                log.warning("run heartbeat failed: the database is unreachable (%s); retrying", exc)
-                next_heartbeat = time.monotonic() + min(1.0, settings.RUN_HEARTBEAT_SECONDS)
-            except Exception:
-                log.exception("run heartbeat failed; retrying")
-            else:
-                _health.answered()
-                for run_id in ids:
-                    status = statuses.get(run_id)
-                    if status == "cancelling":
-                        _flag(run_id, cancelled=True)
-                    elif status not in lifecycle.WORKING:
-                        _flag(run_id, abandoned=True)
-                    if status in lifecycle.WORKING and (found := _watches.get(run_id)):
-                        found.confirmed_at = max(found.confirmed_at, started)
+            # While the database is away, tried every second: runs are confirmed as soon as it is back.
+            interval = settings.RUN_HEARTBEAT_SECONDS if await _heartbeat(ids) else 1.0
+            next_heartbeat = time.monotonic() + min(interval, settings.RUN_HEARTBEAT_SECONDS)
         if time.monotonic() >= next_save:
             next_save = time.monotonic() + settings.RUN_PARTIAL_SAVE_SECONDS
             taken = partial.take()
@@ -304,6 +301,35 @@ async def _monitor_loop() -> None:
                     )
                 else:
                     log.exception("saving streamed text failed; retrying")
+
+
+async def _heartbeat(ids: list[str]) -> bool:
+    """Marks the runs alive and flags those cancelled or taken away; False if the database is away."""
+    started = time.monotonic()
+    _health.heartbeat_since = started
+    try:
+        statuses = await asyncio.get_running_loop().run_in_executor(
+            _blocking, _call_db, lifecycle.heartbeat_many, (ids,)
+        )
+    except UNREACHABLE as exc:
+        _health.failed()
+        log.warning("run heartbeat failed: the database is unreachable (%s); retrying", exc)
+        return False
+    except Exception:
+        log.exception("run heartbeat failed; retrying")
+        return True
+    finally:
+        _health.heartbeat_since = None
+    _health.answered()
+    for run_id in ids:
+        status = statuses.get(run_id)
+        if status == "cancelling":
+            _flag(run_id, cancelled=True)
+        elif status not in lifecycle.WORKING:
+            _flag(run_id, abandoned=True)
+        if status in lifecycle.WORKING and (found := _watches.get(run_id)):
+            found.confirmed_at = max(found.confirmed_at, started)
+    return True
 
 
 def _flag(run_id: str, *, cancelled: bool = False, abandoned: bool = False) -> None:

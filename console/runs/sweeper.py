@@ -18,6 +18,7 @@ import time
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
+from console.core import database
 from console.runs import services
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class Reaper:
         try:
             counts = services.reap_runs(reap_dead=not self.down and not grace)
         except DatabaseError as exc:
+            database.drop_broken_connections()
             if not self.down:
                 log.warning("the reaper cannot reach the database (%s); dead runs wait until it is back", exc)
             self.down = True

@@ -18,10 +18,11 @@ from typing import TypeVar
 
 from celery import current_app
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from console.core import database
 from console.files import storage
 from console.vector_stores.models import VectorStoreFile
 
@@ -133,7 +134,7 @@ def _finish(row: VectorStoreFile, claim: datetime, status: str, **fields: object
 def _transient() -> tuple[type[BaseException], ...]:
     """Errors of a dependency that may come back (a database restart, object storage away): retried.
     (A file missing from storage is not one: it fails at once, see _index.)"""
-    found: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+    found: tuple[type[BaseException], ...] = (*database.UNREACHABLE, ConnectionError, TimeoutError)
     try:
         from botocore.exceptions import BotoCoreError
     except ImportError:  # pragma: no cover - boto3 is a dependency; keep working without it
@@ -160,6 +161,7 @@ class _Retrying:
         if time.monotonic() - self.started >= settings.DB_OUTAGE_SECONDS:
             return False
         log.warning("ingestion: a dependency is unreachable (%r); retrying in %.0f s", exc, self.delay)
+        database.drop_broken_connections()
         connection.close()  # a broken connection is not reused
         time.sleep(self.delay)
         self.delay = min(self.delay * 2, 10.0)
