@@ -23,7 +23,7 @@ from asgiref.sync import ThreadSensitiveContext
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 # A request waits this long at most for a database connection: during a database outage it then
 # answers 503 within 2 s (console/api/endpoint.py) instead of hanging (docs/reliability.md).
-os.environ.setdefault("DB_POOL_TIMEOUT", "1.5")
+os.environ.setdefault("DB_POOL_TIMEOUT", "1")
 django.setup(set_prefix=False)
 
 from django.conf import settings  # noqa: E402

@@ -133,7 +133,7 @@ else:
     # as it is borrowed (CONN_HEALTH_CHECKS), so broken ones are dropped, not handed out; reconnection
     # gives up after 4 s and starts afresh at the next request (psycopg_pool's own backoff would
     # wait up to 16 s more);
-    # a borrower waits DB_POOL_TIMEOUT at most (web processes: 1.5 s, so a request answers 503 fast;
+    # a borrower waits DB_POOL_TIMEOUT at most (web processes: 1 s, so a request answers 503 fast;
     # workers: 10 s, then their writes retry, console/engine/loop.py).
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,

@@ -103,6 +103,7 @@ def test_it_reaps_the_runs_of_a_hung_only_worker_and_the_woken_worker_writes_not
                 )
                 assert run["status"] == "failed", run
                 assert "stopped responding" in run["last_error"]["message"], run["last_error"]
+                print(f"\nrun {run_id} reaped {time.monotonic() - stopped_at:.1f} s after the SIGSTOP")
                 _wait(lambda r=run_id: _stream_ended(events, r), 10, "the reaper's events")
             before = {run_id: _snapshot(api, events, t, run_id) for t, run_id in runs}
             for snapshot in before.values():
@@ -129,10 +130,12 @@ def test_it_reaps_the_runs_of_a_hung_only_worker_and_the_woken_worker_writes_not
 def test_it_restarts_a_worker_that_stops_answering_its_liveness_probe(product: Product):
     worker = product.pids("worker")[-1]
     os.kill(worker, signal.SIGSTOP)
+    stopped_at = time.monotonic()
     line = product.wait_line(
         rf"^worker \(pid {worker}\) stopped answering its liveness probe", LIVENESS_TIMEOUT + 15
     )
     assert "no sign of life" in line
+    print(f"\nthe hung worker was killed {time.monotonic() - stopped_at:.1f} s after the SIGSTOP")
     product.wait_line(rf"^worker \(pid {worker}\) died: killed by signal SIGKILL", 10)
     _wait(lambda: len(product.pids("worker")) >= 2, 30, "the worker to be restarted")
     product.provider.default = QUICK

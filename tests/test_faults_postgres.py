@@ -226,12 +226,16 @@ def test_it_rides_out_a_postgres_restart_while_runs_stream_and_a_batch_ingests(
     # The streams went on from Redis while the database was away.
     assert any(len(r.text()) > len(before) for r, before in zip(readers, seen_during, strict=True))
 
-    # Within 10 s of its return, reads answer 200 (in both web processes: fresh connections).
+    # Within 10 s of its return, reads answer 200: 20 in a row, on fresh connections (so both web
+    # processes answer some).
     _wait(lambda: _fresh_get(product, "assistants").status_code == 200, 10, "a read to answer 200")
     print(f"first 200 after {time.monotonic() - back:.1f} s")
-    statuses = [_fresh_get(product, "assistants").status_code for _ in range(20)]
-    assert statuses == [200] * 20, statuses
-    assert time.monotonic() - back < 10 + 5  # the 20 reads above included
+    _wait(
+        lambda: all(_fresh_get(product, "assistants").status_code == 200 for _ in range(20)),
+        max(1.0, back + 10 - time.monotonic()),
+        "20 reads in a row to answer 200",
+    )
+    print(f"20 reads in a row answered 200 by {time.monotonic() - back:.1f} s")
 
     # The runs complete; their streams end with the terminal event and [DONE].
     for reader in readers:

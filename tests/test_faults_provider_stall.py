@@ -44,6 +44,7 @@ def test_it_fails_a_run_whose_provider_stalls_saying_how(api, stalling, mode, sa
     assert done["last_error"]["code"] == "server_error"
     assert says in done["last_error"]["message"], done["last_error"]
     assert len(stalling.requests) == 1
+    print(f"\n{mode}: failed {done['failed_at'] - done['started_at']} s after it started (bound {BOUND} s)")
     messages = list(Message.objects.filter(run_id=run["id"]))
     if mode == "midstream":
         (message,) = messages
