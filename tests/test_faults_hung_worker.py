@@ -11,10 +11,7 @@ is stopped with SIGSTOP while runs stream.
 from __future__ import annotations
 
 import os
-import re
 import signal
-import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,10 +20,8 @@ import httpx
 import pytest
 import redis
 
-from console.launcher import free_port
 from tests.fakeprovider import FakeProvider, Text
-from tests.launched import start_launcher
-from tests.test_faults import QUICK, TERMINAL, Product, _assistant_text, _read, _start_runs, _wait
+from tests.test_faults import QUICK, TERMINAL, Product, _assistant_text, _start_runs, _wait, launched
 
 # 1,500 words at 40 ms: a run streams for a minute, well past the reaper's bound.
 LONG = Text(" ".join(f"h{i}" for i in range(1500)), delay=0.04)
@@ -36,35 +31,14 @@ LIVENESS_TIMEOUT = 40
 @pytest.fixture(scope="module")
 def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
     provider = FakeProvider(default=LONG, record=False)
-    port = free_port()
-    process = start_launcher(
-        VAR_DIR=str(tmp_path_factory.mktemp("hung") / "var"),
-        DATABASE_URL="",
-        PORT=str(port),
-        PRIVATE_REDIS="1",
+    with launched(
+        provider,
+        tmp_path_factory.mktemp("hung") / "var",
         WEB_CONCURRENCY="1",
         WORKER_CONCURRENCY="10",
         WORKER_LIVENESS_TIMEOUT=str(LIVENESS_TIMEOUT),
-        LLM_BASE_URL=provider.base_url,
-        LLM_API_KEY="sk-fake",
-    )
-    output: list[str] = []
-    threading.Thread(target=_read, args=(process, output), daemon=True).start()
-    try:
-        found = Product(process, f"http://127.0.0.1:{port}", "", provider, 0, output)
-        found.wait_line(r"Press Ctrl-C", 120)
-        text = "".join(output)
-        found.key = re.search(r"API key \(project 'Default'\): (sk-proj-\S+)", text).group(1)
-        found.redis_port = int(re.search(r"private Redis at redis://127\.0\.0\.1:(\d+)/", text).group(1))
+    ) as found:
         yield found
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        provider.close()
 
 
 def _snapshot(api: httpx.Client, events: redis.Redis, thread_id: str, run_id: str) -> dict[str, Any]:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
 import subprocess
 import threading
 import time
@@ -29,10 +27,8 @@ from typing import Any
 import httpx
 import pytest
 
-from console.launcher import free_port
 from tests.fakeprovider import FakeProvider, Text
-from tests.launched import start_launcher
-from tests.test_faults import TERMINAL, Product, _read, _wait
+from tests.test_faults import TERMINAL, Product, _wait, launched
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgres"),
@@ -141,32 +137,13 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
 @pytest.fixture(scope="module")
 def product(tmp_path_factory: pytest.TempPathFactory, postgres: Postgres) -> Iterator[Product]:
     provider = FakeProvider(default=LONG, record=False)
-    port = free_port()
-    process = start_launcher(
-        VAR_DIR=str(tmp_path_factory.mktemp("pgfaults") / "var"),
+    with launched(
+        provider,
+        tmp_path_factory.mktemp("pgfaults") / "var",
         DATABASE_URL=postgres.url,
-        PORT=str(port),
-        PRIVATE_REDIS="1",
-        WEB_CONCURRENCY="2",
         WORKER_CONCURRENCY="40",
-        LLM_BASE_URL=provider.base_url,
-        LLM_API_KEY="sk-fake",
-    )
-    output: list[str] = []
-    threading.Thread(target=_read, args=(process, output), daemon=True).start()
-    try:
-        found = Product(process, f"http://127.0.0.1:{port}", "", provider, 0, output)
-        found.wait_line(r"Press Ctrl-C", 180)
-        found.key = re.search(r"API key \(project 'Default'\): (sk-proj-\S+)", "".join(output)).group(1)
+    ) as found:
         yield found
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        provider.close()
 
 
 def _fresh_get(product: Product, path: str) -> httpx.Response:
