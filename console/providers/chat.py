@@ -19,7 +19,14 @@ import orjson
 from django.conf import settings
 
 from console.providers import quirks
-from console.providers.http import MAX_ATTEMPTS, async_client, headers_for, retry_delay, retryable
+from console.providers.http import (
+    MAX_ATTEMPTS,
+    async_client,
+    headers_for,
+    retry_delay,
+    retryable,
+    until_idle,
+)
 from console.providers.routing import NoProvider, route_for
 
 log = logging.getLogger(__name__)
@@ -132,7 +139,6 @@ async def stream_chat(
     content = orjson.dumps(request)
 
     idle = settings.PROVIDER_READ_TIMEOUT
-    loop = asyncio.get_running_loop()
     client = async_client()
     for attempt in range(MAX_ATTEMPTS):
         last = attempt == MAX_ATTEMPTS - 1
@@ -168,20 +174,12 @@ async def stream_chat(
                 if fixer is not None:  # a retry starts the answer afresh
                     fixer = quirks.StreamFixer.for_request(request, route.quirks)
                 encoded = response.headers.get("content-encoding", "identity") != "identity"
-                pieces = (response.aiter_bytes() if encoded else response.aiter_raw()).__aiter__()
-                # Idle bound between data chunks: bytes that carry none (comments) do not move it.
-                deadline = loop.time() + idle
-                while True:
-                    try:
-                        async with asyncio.timeout_at(deadline):
-                            piece = await anext(pieces)
-                    except StopAsyncIteration:
-                        break
+                raw = response.aiter_bytes() if encoded else response.aiter_raw()
+                # Idle bound between data lines: bytes that carry none (comments) do not move it.
+                async for piece in until_idle(raw, idle):
                     stall.bytes = True
                     chunks, finished = _chunks(lines.feed(piece))
-                    if chunks or finished:
-                        stall.chunks += len(chunks)
-                        deadline = loop.time() + idle
+                    stall.chunks += len(chunks)
                     if fixer is not None:
                         fixer.apply(chunks)
                     if chunks:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
+from collections.abc import AsyncIterator
 
 import httpx
 from django.conf import settings
@@ -64,6 +65,23 @@ def sync_client() -> httpx.Client:
         if _sync_client is None:
             _sync_client = httpx.Client(timeout=timeout(), limits=_limits(), trust_env=True)
         return _sync_client
+
+
+async def until_idle(pieces: AsyncIterator[bytes], idle: float) -> AsyncIterator[bytes]:
+    """An event stream's body as it comes; raises TimeoutError once `idle` seconds pass without a
+    `data:` line (keep-alive comments alone do not hold a stream open)."""
+    loop = asyncio.get_running_loop()
+    source = pieces.__aiter__()
+    deadline = loop.time() + idle
+    while True:
+        try:
+            async with asyncio.timeout_at(deadline):
+                piece = await anext(source)
+        except StopAsyncIteration:
+            return
+        if b"data:" in piece:
+            deadline = loop.time() + idle
+        yield piece
 
 
 def headers_for(api_key: str, content_type: str | None = "application/json") -> dict[str, str]:

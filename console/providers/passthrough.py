@@ -6,7 +6,6 @@ is the answer. The caller (console/api/views/passthrough.py) relays the answer a
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import httpx
 import orjson
 
-from console.providers.http import async_client, headers_for, timeout
+from console.providers.http import async_client, headers_for, timeout, until_idle
 from console.providers.routing import Route
 
 # Client headers passed on; everything else (the client's key, cookies, hop-by-hop headers) is not.
@@ -35,19 +34,8 @@ class ProviderUnreachable(Exception):
 
 
 async def data_pieces(response: httpx.Response, idle: float) -> AsyncIterator[bytes]:
-    """The body of an event stream as it comes; raises TimeoutError once `idle` seconds pass
-    without a `data:` line (keep-alive comments alone do not hold the stream open)."""
-    loop = asyncio.get_running_loop()
-    pieces = response.aiter_bytes().__aiter__()
-    deadline = loop.time() + idle
-    while True:
-        try:
-            async with asyncio.timeout_at(deadline):
-                piece = await anext(pieces)
-        except StopAsyncIteration:
-            return
-        if b"data:" in piece:
-            deadline = loop.time() + idle
+    """The body of an event stream as it comes; TimeoutError after `idle` seconds without data."""
+    async for piece in until_idle(response.aiter_bytes(), idle):
         yield piece
 
 
