@@ -2,7 +2,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import celeryd_after_setup, worker_ready, worker_shutdown
+from celery.signals import beat_init, celeryd_after_setup, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 
@@ -17,6 +17,22 @@ def _freeze_startup_objects(**_: Any) -> None:
     from console.core.gc_tuning import freeze_startup_objects
 
     freeze_startup_objects()
+    from console.engine.liveness import start_probe
+
+    start_probe()
+
+
+@beat_init.connect
+def _start_reaper(**_: Any) -> None:
+    """Beat reaps runs in a thread of its own: a task would wait behind the hung worker it must catch."""
+    import django
+    from django.apps import apps
+
+    if not apps.ready:
+        django.setup()
+    from console.runs.sweeper import start
+
+    start()
 
 
 @celeryd_after_setup.connect

@@ -143,6 +143,9 @@ def process_specs(var_dir: Path, listener: socket.socket, port: int) -> list[Pro
             argv=[*celery, "worker", "--pool", "threads", "--concurrency", os.environ.get("WORKER_CONCURRENCY", "200"),
                   "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
             stop_timeout=10,
+            # A hung worker (stopped, wedged) is restarted, not only a dead one (docs/reliability.md).
+            liveness_file=var_dir / "run" / "worker.alive",
+            liveness_timeout=float(os.environ.get("WORKER_LIVENESS_TIMEOUT", "20")),
         ),
         # Beat on its own: the sweeper and the reaper must not depend on the worker being alive.
         ProcessSpec(

@@ -128,10 +128,18 @@ else:
     # connections are bounded per process (DB_POOL_MAX) however many threads serve streams or runs.
     # Pooling and persistent connections exclude each other.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A restart or failover of the database (docs/reliability.md): the pool checks every connection
+    # as it is borrowed (CONN_HEALTH_CHECKS), so broken ones are dropped, not handed out; reconnection
+    # gives up after 4 s and starts afresh at the next request (psycopg_pool's own backoff would
+    # wait up to 16 s more);
+    # a borrower waits DB_POOL_TIMEOUT at most (web processes: 1 s, so a request answers 503 fast;
+    # workers: 10 s, then their writes retry, console/engine/loop.py).
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": int(os.environ.get("DB_POOL_MAX", "20")),
-        "timeout": 30,
+        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
+        "reconnect_timeout": 4.0,
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -209,6 +217,9 @@ CELERY_WORKER_CONSUMER = "console.core.broker:Consumer"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
 # Runs in flight keep going through a broker outage; their events and rows do not need the broker.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# A Redis at maxmemory refuses the worker's own bookkeeping writes (acks): an error reply is then
+# recovered from like a lost connection (the consumer reconnects), instead of stopping the worker.
+CELERY_BROKER_CHANNEL_ERROR_RETRY = True
 # Task modules outside the installed apps (autodiscovery finds the apps' own tasks.py).
 CELERY_IMPORTS = ["console.engine.code_tasks"]
 
@@ -248,8 +259,8 @@ CELERY_BEAT_SCHEDULE["apply-thread-retention"] = {
     "schedule": float(os.environ.get("RETENTION_INTERVAL_SECONDS", "3600")),
 }
 # Runs (docs/reliability.md): the reaper fails runs of dead workers and re-enqueues lost queued runs.
+# It runs in beat's own thread (console/runs/sweeper.py), not as a task a hung worker could block.
 RUN_REAPER_INTERVAL = float(os.environ.get("RUN_REAPER_INTERVAL", "5"))
-CELERY_BEAT_SCHEDULE["reap-runs"] = {"task": "console.runs.tasks.reap_runs", "schedule": RUN_REAPER_INTERVAL}
 # Also re-enqueues ingestions whose task vanished (unclaimed for INGEST_REQUEUE_AFTER seconds).
 CELERY_BEAT_SCHEDULE["expire-vector-stores-and-requeue-ingestion"] = {
     "task": "console.vector_stores.tasks.expire_stores_and_requeue_ingestion",
@@ -269,6 +280,9 @@ RUN_HEARTBEAT_TIMEOUT = float(os.environ.get("RUN_HEARTBEAT_TIMEOUT", "25"))
 RUN_REQUEUE_AFTER = float(os.environ.get("RUN_REQUEUE_AFTER", "30"))
 # The text a run streams is written to its message at most this often while it streams.
 RUN_PARTIAL_SAVE_SECONDS = float(os.environ.get("RUN_PARTIAL_SAVE_SECONDS", "1"))
+# How long a worker's database writes for a run (steps, messages, its end) retry while the database
+# cannot be reached (a restart, a failover), before the run fails naming the database.
+DB_OUTAGE_SECONDS = float(os.environ.get("DB_OUTAGE_SECONDS", "60"))
 # A run's first text delta is streamed at once; later ones at most one per RUN_STREAM_COALESCE_MS
 # (the tokens that arrived meanwhile go out together). 0 streams every provider read as it comes.
 RUN_STREAM_COALESCE_MS = float(os.environ.get("RUN_STREAM_COALESCE_MS", "50"))
@@ -279,6 +293,9 @@ EVENTS_PUBLISH_TIMEOUT = float(os.environ.get("EVENTS_PUBLISH_TIMEOUT", "30"))
 # Model providers: 429, 5xx and connect errors are retried up to 4 times, waiting
 # PROVIDER_RETRY_BACKOFF * 2^attempt seconds (capped at 8 s, or the provider's retry-after).
 PROVIDER_RETRY_BACKOFF = float(os.environ.get("PROVIDER_RETRY_BACKOFF", "0.5"))
+# A provider that sends nothing for this long fails the call (not retried): no response headers,
+# no first chunk, or no data chunk mid-stream (keep-alive comments do not count). Embeddings too.
+PROVIDER_READ_TIMEOUT = float(os.environ.get("PROVIDER_READ_TIMEOUT", "120"))
 
 # Retrieval's knobs (docs/retrieval.md "Settings").
 # Larger files fail with invalid_file (OpenAI capped a file at 5,000,000 tokens).

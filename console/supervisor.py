@@ -24,6 +24,8 @@ BACKOFF_MAX = 30.0
 # A process that ran at least this long before dying is restarted after BACKOFF_START again.
 STABLE_SECONDS = 60.0
 POLL_SECONDS = 0.2
+# How long a process with a liveness probe may take to start probing.
+LIVENESS_STARTUP_SECONDS = 120.0
 
 
 def log(message: str) -> None:
@@ -49,6 +51,11 @@ class ProcessSpec:
     stop_timeout: float = 10.0
     # Stopped after all the others (e.g. the Redis they use while shutting down).
     stop_last: bool = False
+    # A liveness probe: the child (told the path in LIVENESS_FILE) touches this file while it is
+    # alive; one whose file is older than liveness_timeout (or never appears within
+    # LIVENESS_STARTUP_SECONDS) is hung, not dead, and is killed and restarted.
+    liveness_file: Path | None = None
+    liveness_timeout: float = 20.0
 
 
 def describe_exit(code: int) -> str:
@@ -90,6 +97,10 @@ class Supervised:
     def start(self) -> None:
         spec = self.spec
         env = {**os.environ, **spec.env} if spec.inherit_env else dict(spec.env)
+        if spec.liveness_file is not None:
+            spec.liveness_file.parent.mkdir(parents=True, exist_ok=True)
+            spec.liveness_file.unlink(missing_ok=True)
+            env["LIVENESS_FILE"] = str(spec.liveness_file)
         if spec.log_file:
             spec.log_file.parent.mkdir(parents=True, exist_ok=True)
         output = open(spec.log_file, "ab") if spec.log_file else None  # noqa: SIM115 - handed to the child
@@ -128,6 +139,20 @@ class Supervised:
             os.killpg(self.process.pid, signum)
         except (ProcessLookupError, PermissionError):
             pass
+
+    def silent_for(self) -> float | None:
+        """Seconds since the child last showed it is alive, when that is past its bound (it is hung)."""
+        spec = self.spec
+        if spec.liveness_file is None or self.process is None or self.restart_at is not None:
+            return None
+        if self.process.poll() is not None:
+            return None  # dead, not hung: reap() handles it
+        try:
+            age = time.time() - spec.liveness_file.stat().st_mtime
+        except FileNotFoundError:
+            ran = time.monotonic() - self.started_at
+            return ran if ran > LIVENESS_STARTUP_SECONDS else None
+        return age if age > spec.liveness_timeout else None
 
     def reap(self) -> int | None:
         """The exit code if the process has died since the last look (its group is then killed)."""
@@ -172,6 +197,15 @@ class Supervisor:
         """One round: logs and schedules the restart of dead processes, restarts those that are due."""
         now = time.monotonic()
         for child in self.children:
+            silent = child.silent_for()
+            if silent is not None and not self.stopping:
+                log(
+                    f"{child.spec.name} (pid {child.pid}) stopped answering its liveness probe "
+                    f"(no sign of life for {silent:.0f} s); killing it."
+                )
+                child.signal_group(signal.SIGKILL)
+                assert child.process is not None
+                child.process.wait(timeout=10)
             code = child.reap()
             if code is not None:
                 log(

@@ -153,8 +153,28 @@ class Drop:
     text: str = "partial answer that never ends"
 
 
+@dataclass
+class Stall:
+    """A provider that stops sending and keeps the connection open (until the client leaves).
+
+    - "response": no response at all (no status line, no headers);
+    - "headers": the response headers, then nothing;
+    - "comments": the headers, then only SSE comments (`: keep-alive`) every `comment_every` s;
+    - "midstream": `after_chunks` content chunks, then nothing.
+
+    Chat Completions takes every mode; embeddings and the other endpoints take "response" and
+    "headers". `times` consecutive requests get it.
+    """
+
+    mode: str = "response"
+    after_chunks: int = 3
+    comment_every: float = 0.5
+    text: str = "words before the silence"
+    times: int = 1
+
+
 Answer = Text | ToolCalls | Drop
-Reply = Answer | Error
+Reply = Answer | Error | Stall
 
 _OTHER_PATHS = ("/v1/embeddings", "/v1/responses", "/v1/moderations", "/v1/audio/transcriptions")
 
@@ -233,7 +253,7 @@ class FakeProvider:
     def script(self, *replies: Reply) -> None:
         with self._lock:
             for reply in replies:
-                self._script.append([reply, reply.times if isinstance(reply, Error) else 1])
+                self._script.append([reply, reply.times if isinstance(reply, Error | Stall) else 1])
 
     def reset(self) -> None:
         with self._lock:
@@ -303,13 +323,44 @@ class FakeProvider:
             reply: Reply = entry[0]
             return reply
 
-    def _next_error(self) -> Error | None:
-        """The scripted Error due now, if the next scripted reply is one."""
+    def _next_error(self) -> Error | Stall | None:
+        """The scripted Error (or Stall) due now, if the next scripted reply is one."""
         with self._lock:
-            if not self._script or not isinstance(self._script[0][0], Error):
+            if not self._script or not isinstance(self._script[0][0], Error | Stall):
                 return None
         reply = self._next()
-        return reply if isinstance(reply, Error) else None
+        return reply if isinstance(reply, Error | Stall) else None
+
+    async def _stall(self, reply: Stall, receive: Receive, send: Send, stream: bool) -> None:
+        """Holds the request as `reply` says, until the client goes away or the server closes."""
+        gone = asyncio.ensure_future(receive())
+        try:
+            if reply.mode != "response":
+                kind = b"text/event-stream" if stream else b"application/json"
+                await _start(send, 200, [(b"content-type", kind), (b"cache-control", b"no-cache")])
+            if reply.mode == "midstream":
+                prefix = b'data: {"id":"chatcmpl-stall","object":"chat.completion.chunk","created":%d,' % int(
+                    time.time()
+                )
+                pieces = _split(reply.text) or ["..."]
+                pieces = (pieces * (reply.after_chunks // len(pieces) + 1))[: reply.after_chunks]
+                for delta in _content_deltas(pieces, first=True):
+                    await _body(
+                        send,
+                        prefix
+                        + b'"model":"fake-model","choices":[{"index":0,"delta":'
+                        + delta
+                        + b',"finish_reason":null}]}\n\n',
+                        more=True,
+                    )
+            deadline = time.monotonic() + 600
+            while not gone.done() and not self._closing and time.monotonic() < deadline:
+                wait = reply.comment_every if reply.mode == "comments" else 0.2
+                await asyncio.wait([gone], timeout=wait)
+                if reply.mode == "comments" and not gone.done():
+                    await _body(send, b": keep-alive\n\n", more=True)
+        finally:
+            gone.cancel()
 
     # -------------------------------------------------------------------- ASGI
 
@@ -359,6 +410,8 @@ class FakeProvider:
         reply = self._next()
         if isinstance(reply, Error):
             return await _error(send, reply)
+        if isinstance(reply, Stall):
+            return await self._stall(reply, receive, send, stream=bool(body.get("stream")))
         if body.get("stream"):
             await self._stream(body, reply, receive, send)
         else:
@@ -394,6 +447,8 @@ class FakeProvider:
         with self._lock:
             self.calls.append(call)
         error = self._next_error()
+        if isinstance(error, Stall):
+            return await self._stall(error, receive, send, stream=False)
         if error is not None:
             return await _error(send, error)
         if multipart:

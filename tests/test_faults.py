@@ -8,6 +8,7 @@ everything with nothing left behind. The tests run in this order, on one product
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -66,25 +67,25 @@ def _read(process: subprocess.Popen[str], output: list[str]) -> None:
         output.append(line)
 
 
-@pytest.fixture(scope="module")
-def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
-    provider = FakeProvider(default=SLOW, record=False)
+@contextlib.contextmanager
+def launched(provider: FakeProvider, var_dir: Path, **settings: str) -> Iterator[Product]:
+    """The product as `make run` starts it, with its own VAR_DIR and private Redis, on `provider`;
+    stopped with Ctrl-C (SIGINT) after."""
     port = free_port()
+    env = {"DATABASE_URL": "", "WEB_CONCURRENCY": "2", "WORKER_CONCURRENCY": "20", **settings}
     process = start_launcher(
-        VAR_DIR=str(tmp_path_factory.mktemp("faults") / "var"),
-        DATABASE_URL="",
+        VAR_DIR=str(var_dir),
         PORT=str(port),
         PRIVATE_REDIS="1",
-        WEB_CONCURRENCY="2",
-        WORKER_CONCURRENCY="20",
         LLM_BASE_URL=provider.base_url,
         LLM_API_KEY="sk-fake",
+        **env,
     )
     output: list[str] = []
     threading.Thread(target=_read, args=(process, output), daemon=True).start()
     try:
         found = Product(process, f"http://127.0.0.1:{port}", "", provider, 0, output)
-        found.wait_line(r"Press Ctrl-C", 120)
+        found.wait_line(r"Press Ctrl-C", 180)
         text = "".join(output)
         found.key = re.search(r"API key \(project 'Default'\): (sk-proj-\S+)", text).group(1)
         found.redis_port = int(re.search(r"private Redis at redis://127\.0\.0\.1:(\d+)/", text).group(1))
@@ -97,6 +98,13 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
             except subprocess.TimeoutExpired:
                 process.kill()
         provider.close()
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
+    provider = FakeProvider(default=SLOW, record=False)
+    with launched(provider, tmp_path_factory.mktemp("faults") / "var") as found:
+        yield found
 
 
 def _start_runs(api: httpx.Client, count: int) -> list[tuple[str, str]]:

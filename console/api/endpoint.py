@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from console.api.auth import authenticate
 from console.api.errors import ApiError, error_response, server_error
 from console.api.validation import reject_nul
+from console.core import database
 from console.core.errors import DomainError, NotFound, Unavailable
 from console.projects.models import Project
 
@@ -46,6 +47,19 @@ def domain_error_response(exc: DomainError) -> HttpResponse:
     return error_response(400, exc.message, param=exc.param, code=exc.code)
 
 
+DATABASE_UNAVAILABLE_MESSAGE = (
+    "The database is unavailable right now (it cannot be reached). Please retry shortly."
+)
+
+
+def database_unavailable_response() -> HttpResponse:
+    response = error_response(
+        503, DATABASE_UNAVAILABLE_MESSAGE, type="server_error", code="database_unavailable"
+    )
+    response["Retry-After"] = "1"
+    return response
+
+
 def error_for(request: HttpRequest, exc: Exception) -> HttpResponse:
     """The envelope for whatever a view raised; anything unexpected is logged and a 500."""
     if isinstance(exc, ApiError):
@@ -54,6 +68,12 @@ def error_for(request: HttpRequest, exc: Exception) -> HttpResponse:
         return domain_error_response(exc)
     if isinstance(exc, Unavailable):
         return unavailable_response(exc)
+    if database.unreachable(exc):
+        # Restarting or failing over: answered at once (the pool waits DB_POOL_TIMEOUT at most),
+        # and the transaction, if any, was rolled back.
+        log.warning("database unavailable in %s %s: %s", request.method, request.path, exc)
+        database.drop_broken_connections()
+        return database_unavailable_response()
     log.error("Unhandled error in %s %s", request.method, request.path, exc_info=exc)
     return server_error()
 

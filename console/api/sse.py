@@ -16,6 +16,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 from django.http import StreamingHttpResponse
 
+from console.core import database
 from console.events import hub
 from console.runs import stream_end
 
@@ -29,6 +30,9 @@ GRACE_INTERVALS = 2
 def _ending(run_id: str, until_final: bool) -> list[tuple[str, Any]] | None:
     try:
         return stream_end.ending(run_id, until_final=until_final)
+    except database.UNREACHABLE:
+        database.drop_broken_connections()
+        return None  # the database is away: the stream goes on from Redis, and asks again later
     finally:
         connection.close()  # a pooled connection goes back to its pool; this thread serves many streams
 

@@ -63,6 +63,7 @@ class EventsLost(Exception):
 EVENTS_LOST_MESSAGE = (
     "The run's events could not be delivered: the event store (Redis) was unavailable for too long."
 )
+DATABASE_AWAY_MESSAGE = "The database could not be reached for %g s while executing this run."
 
 
 def execute(run_id: str) -> None:
@@ -71,7 +72,7 @@ def execute(run_id: str) -> None:
 
 
 async def execute_async(run_id: str) -> None:
-    claimed = await loop.blocking(_claim, run_id)
+    claimed = await loop.db(_claim, run_id)
     if claimed is None:
         return  # already taken, finished or cancelled
     run, first_prompt = claimed
@@ -80,18 +81,22 @@ async def execute_async(run_id: str) -> None:
         try:
             await executor.run(first_prompt)
         except Cancelled:
-            await loop.blocking(executor.stop, None, "")
-        except Abandoned:
+            await loop.db(executor.stop, None, "")
+        except (Abandoned, lifecycle.NotOwned):
+            # Nothing more is written for it: not a row, not an event.
             log.info("run %s was taken away from this worker", run_id)
         except EventsLost:
-            await loop.blocking(executor.stop, "server_error", EVENTS_LOST_MESSAGE)
+            await loop.db(executor.stop, "server_error", executor.events_lost_message())
         except ProviderError as exc:
-            await loop.blocking(executor.stop, exc.code, exc.message)
-        except Exception:
-            log.exception("run %s crashed", run_id)
-            await loop.blocking(
-                executor.stop, "server_error", "The server had an error while executing this run."
-            )
+            await loop.db(executor.stop, exc.code, exc.message)
+        except Exception as exc:
+            if loop.database_away(exc):
+                log.warning("run %s: the database stayed unreachable (%s)", run_id, exc)
+                message = DATABASE_AWAY_MESSAGE % settings.DB_OUTAGE_SECONDS
+            else:
+                log.exception("run %s crashed", run_id)
+                message = "The server had an error while executing this run."
+            await loop.db(executor.stop, "server_error", message)
 
 
 def _claim(run_id: str) -> tuple[Run, prompts.Prompt | None] | None:
@@ -149,6 +154,12 @@ class Executor:
 
     # -- liveness and cancellation -------------------------------------------------------------
 
+    async def check_owned(self) -> None:
+        """check(), after asking the database whether the run is still ours if the lease ran out."""
+        if self.watch.lease_expired():
+            await loop.blocking(loop.confirm, [self.run_row.pk])
+        self.check()
+
     def check(self) -> None:
         """Stops the run if the engine loop's monitor saw it cancelled or taken away."""
         if self.watch.cancelled:
@@ -157,6 +168,12 @@ class Executor:
             raise Abandoned
         if stream.lost(self.run_row.pk):
             raise EventsLost
+
+    def events_lost_message(self) -> str:
+        reason = stream.lost_reason(self.run_row.pk)
+        if reason is None or reason == stream.LOST_UNAVAILABLE:
+            return EVENTS_LOST_MESSAGE
+        return f"The run's events could not be written: the event store (Redis) refused them ({reason})."
 
     def stop(self, code: str | None, message: str) -> None:
         """Ends a run that cannot go on: cancelled, or failed with code and message (cancelled if it was being cancelled)."""
@@ -171,17 +188,17 @@ class Executor:
     async def run(self, prompt: prompts.Prompt | None = None) -> None:
         run = self.run_row
         for _ in range(MAX_TURNS):
-            self.check()
+            await self.check_owned()
             if prompt is None:
-                prompt = await loop.blocking(prompts.build, run)
+                prompt = await loop.db(prompts.build, run)
             if prompt.too_long:
-                await loop.blocking(self.end_incomplete, "max_prompt_tokens")
+                await loop.db(self.end_incomplete, "max_prompt_tokens")
                 return
             remaining = None
             if run.max_completion_tokens is not None:
                 remaining = run.max_completion_tokens - self.usage["completion_tokens"]
                 if remaining <= 0:
-                    await loop.blocking(self.end_incomplete, "max_completion_tokens")
+                    await loop.db(self.end_incomplete, "max_completion_tokens")
                     return
             if not await self.turn(self.request_body(prompt, remaining), prompt.after_tool_outputs):
                 return
@@ -230,7 +247,7 @@ class Executor:
                 watch.interruptible = True  # waiting on the model: a cancel may interrupt
                 async for chunks in batches:
                     watch.interruptible = False
-                    self.check()
+                    await self.check_owned()
                     text: list[str] = []
                     for chunk in chunks:
                         if chunk.content:
@@ -243,7 +260,7 @@ class Executor:
                                 text = []
                             self.flush_text()
                             if tool_step is None:
-                                tool_step = await loop.blocking(self.open_tool_step)
+                                tool_step = await loop.db(self.open_tool_step)
                             self.on_tool_call(tool_step, calls, delta)
                         finish_reason = chunk.finish_reason or finish_reason
                         turn_usage = chunk.usage or turn_usage
@@ -276,7 +293,7 @@ class Executor:
             await self.open_message("")
         self.answered_nothing = False
         step_usage = _usage(turn_usage)
-        if await loop.blocking(self.end_turn, tool_step, finish_reason, step_usage):
+        if await loop.db(self.end_turn, tool_step, finish_reason, step_usage):
             return False
         assert tool_step is not None
         ordered = sorted(calls.values(), key=lambda call: call["index"])
@@ -285,21 +302,23 @@ class Executor:
                 await self.run_code_call(tool_step, call)
             elif call["type"] == "file_search":
                 await self.run_search_call(call)
-        return await loop.blocking(self.settle_tool_step, tool_step, ordered, step_usage)
+        return await loop.db(self.settle_tool_step, tool_step, ordered, step_usage)
 
     def end_turn(
         self, tool_step: RunStep | None, finish_reason: str | None, step_usage: dict[str, int] | None
     ) -> bool:
-        """Completes the turn's message; True when that ends the run (no tool calls, or out of tokens)."""
+        """Completes the turn's message; True when that ends the run (no tool calls, or out of tokens).
+        Safe to run again after a database error (loop.db): what was committed is not redone."""
         run = self.run_row
-        if tool_step is None:
-            self.complete_message(step_usage, truncated=finish_reason == "length")
-        else:
-            self.complete_message(None)
-        if finish_reason == "length":
-            if tool_step is not None:
+        with lifecycle.owned(run):
+            if tool_step is None:
+                self.complete_message(step_usage, truncated=finish_reason == "length")
+            else:
+                self.complete_message(None)
+            if finish_reason == "length" and tool_step is not None:
                 tool_step.usage = step_usage
                 tool_step.save()
+        if finish_reason == "length":
             self.end_incomplete("max_completion_tokens")
             return True
         if tool_step is None:
@@ -316,19 +335,23 @@ class Executor:
         if any(call["type"] == "function" for call in ordered):
             self.require_action(tool_step, ordered)
             return False
-        tool_step.status = "completed"
-        tool_step.completed_at = timezone.now()
-        tool_step.save()
-        stream.publish(self.run_row.pk, "thread.run.step.completed", step_object(tool_step))
+        with lifecycle.owned(self.run_row):
+            tool_step.status = "completed"
+            tool_step.completed_at = timezone.now()
+            tool_step.save()
+            data = step_object(tool_step)
+            transaction.on_commit(lambda: stream.publish(self.run_row.pk, "thread.run.step.completed", data))
         return True
 
     def open_tool_step(self) -> RunStep:
-        self.complete_message(None)
-        return self.open_step("tool_calls", {"type": "tool_calls", "tool_calls": []})
+        with lifecycle.owned(self.run_row):
+            self.complete_message(None)
+            return self.open_step("tool_calls", {"type": "tool_calls", "tool_calls": []})
 
     # -- text -----------------------------------------------------------------------------------
 
     def open_step(self, kind: str, details: dict[str, Any]) -> RunStep:
+        """Inside lifecycle.owned: its events go out once it is committed."""
         run = self.run_row
         step = RunStep(
             run=run,
@@ -340,8 +363,10 @@ class Executor:
         )
         step.save(force_insert=True)
         data = step_object(step)
-        stream.publish_many(
-            run.pk, [("thread.run.step.created", data), ("thread.run.step.in_progress", data)]
+        transaction.on_commit(
+            lambda: stream.publish_many(
+                run.pk, [("thread.run.step.created", data), ("thread.run.step.in_progress", data)]
+            )
         )
         return step
 
@@ -408,7 +433,7 @@ class Executor:
         )
         self.message, self.message_step = message, step
         self.sent_at = time.monotonic()
-        await loop.blocking(_insert_first, step, message)
+        await loop.db(_insert_first, run, step, message)
         partial.mark(message_id, self._text_content)
 
     def flush_text(self, final: bool = True) -> None:
@@ -455,6 +480,7 @@ class Executor:
             partial.save_now(self.message.pk, self._text_content())
 
     def complete_message(self, usage: dict[str, int] | None, truncated: bool = False) -> None:
+        """Inside lifecycle.owned: its events go out, and the executor moves on, once it is committed."""
         message, step = self.message, self.message_step
         if message is None or step is None:
             return
@@ -473,15 +499,17 @@ class Executor:
         step.completed_at = now
         step.usage = usage
         step.save()
-        stream.publish_many(
-            self.run_row.pk,
-            [
-                (f"thread.message.{message.status}", message_object(message)),
-                ("thread.run.step.completed", step_object(step)),
-            ],
-        )
-        self.message, self.message_step, self.text = None, None, []
-        self.pending_images = []
+        events = [
+            (f"thread.message.{message.status}", message_object(message)),
+            ("thread.run.step.completed", step_object(step)),
+        ]
+
+        def committed() -> None:
+            stream.publish_many(self.run_row.pk, events)
+            self.message, self.message_step, self.text = None, None, []
+            self.pending_images = []
+
+        transaction.on_commit(committed)
 
     # -- tool calls -----------------------------------------------------------------------------
 
@@ -558,7 +586,6 @@ class Executor:
     def require_action(self, step: RunStep, ordered: list[dict[str, Any]]) -> None:
         """Parks the run until the client submits the function calls' outputs; frees the worker."""
         run = self.run_row
-        step.save()
         required = {
             "type": "submit_tool_outputs",
             "submit_tool_outputs": {
@@ -573,11 +600,13 @@ class Executor:
                 ]
             },
         }
-        moved = Run.objects.filter(pk=run.pk, status="in_progress").update(
-            status="requires_action", required_action=required, usage=self.usage
-        )
-        if not moved:
-            raise Cancelled
+        with lifecycle.owned(run):
+            step.save()
+            moved = Run.objects.filter(pk=run.pk, status="in_progress").update(
+                status="requires_action", required_action=required, usage=self.usage
+            )
+            if not moved:
+                raise Cancelled
         run.refresh_from_db()
         stream.publish(run.pk, "thread.run.requires_action", run_object(run))
         stream.end_segment(run.pk, final=False)
@@ -589,8 +618,8 @@ class Executor:
             self.usage[key] = self.usage.get(key, 0) + int(usage.get(key) or 0)
 
 
-def _insert_first(step: RunStep, message: Message) -> None:
-    with transaction.atomic():
+def _insert_first(run: Run, step: RunStep, message: Message) -> None:
+    with lifecycle.owned(run):
         step.save(force_insert=True)
         message.save(force_insert=True)
 

@@ -35,13 +35,28 @@ def forget(message_id: str) -> None:
     _dirty.pop(message_id, None)
 
 
-def take() -> list[tuple[str, Content]]:
-    """The dirty messages' contents, built now (on the engine loop, where they are appended to)."""
+Taken = list[tuple[str, Callable[[], Content]]]
+
+
+def take() -> Taken:
+    """The dirty messages, no longer marked (on the engine loop)."""
     if not _dirty:
         return []
     items = list(_dirty.items())
     _dirty.clear()
-    return [(message_id, build()) for message_id, build in items]
+    return items
+
+
+def contents(taken: Taken) -> list[tuple[str, Content]]:
+    """Their contents, built now (on the engine loop, where they are appended to)."""
+    return [(message_id, build()) for message_id, build in taken]
+
+
+def restore(taken: Taken) -> None:
+    """Marks again messages whose write failed (the database away), unless marked meanwhile:
+    the next write then stores everything streamed so far, so stored text catches up."""
+    for message_id, build in taken:
+        _dirty.setdefault(message_id, build)
 
 
 def write(contents: list[tuple[str, Content]]) -> None:

@@ -19,7 +19,7 @@ from django.conf import settings
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from console.events import stream
+from console.events import sequence, stream
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +215,7 @@ async def tail(
     """
     hub = _hub()
     reader = _Reader(stream.stream_key(run_id), after)
+    gaps = sequence.Gaps(from_start=after == stream.START)
     await hub.join(reader)
     try:
         while True:
@@ -226,6 +227,10 @@ async def tail(
                 continue
             batch: list[tuple[str, bytes]] = []
             for fields in entries:
+                if not gaps.follows(fields):  # an entry never reached Redis: the stream must not say done
+                    batch.append(("error", sequence.GAP_ERROR))
+                    yield batch
+                    return
                 event = fields[b"e"].decode()
                 batch.append((event, fields[b"d"]))
                 if event == "done" and (not until_final or fields.get(b"f") == b"1"):

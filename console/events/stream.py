@@ -24,7 +24,7 @@ import secrets
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import hiredis
@@ -163,13 +163,20 @@ class _Publisher:
     packed by hiredis and sent in one write on one connection, then its replies are read: redis-py's
     pipeline cost more in Python per command than Redis took to run it.
 
-    Every entry carries `p`, this publisher's token and a sequence number. When a connection fails
+    Every entry carries `p`, this publisher's token and the entry's number among the run's entries
+    from this publisher (1, 2, 3...): a reader that finds a number missing knows the stream has a
+    gap (console/events/sequence.py). When a connection fails
     partway through a batch, the replies read say which commands surely ran; Redis runs a
     connection's commands in order, so of the rest a prefix ran. After reconnecting, the newest
     entries of the streams concerned show how far that prefix went, and only what follows it is
     sent again: no entry is ever added twice. If Redis stays away longer than
     EVENTS_PUBLISH_TIMEOUT, the batch is dropped, logged, and its runs are marked as having lost
-    events (`lost`), so their workers fail them with a last_error instead of streaming on.
+    events (`lost`), so their workers fail them with a last_error instead of streaming on. An entry
+    Redis refuses (OOM at maxmemory, or any other error reply) marks its run the same way, with
+    Redis's reason.
+
+    A fence (`set_fence`, the engine's ownership check) may hold back the entries of runs this
+    process no longer executes: a worker woken after the reaper ended its runs sends none of them.
     """
 
     def __init__(self) -> None:
@@ -177,10 +184,13 @@ class _Publisher:
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
         self.token = b""
-        self.seq = 0
+        # Per run: the number of its last entry, and when (monotonic) it was last used.
+        self.seqs: dict[str, list[float]] = {}
+        self.sent = 0
         self.dropped = 0
-        self.lost: dict[str, float] = {}
+        self.lost: dict[str, tuple[float, str]] = {}
         self.down_since: float | None = None
+        self.fence: Callable[[set[str]], set[str]] | None = None
 
     def put(self, kind: str, payload: Any) -> None:
         if self.thread is None or not self.thread.is_alive():
@@ -210,21 +220,52 @@ class _Publisher:
                     break
             self._send(batch)
 
+    def _next_seq(self, run_id: str) -> int:
+        now = time.monotonic()
+        self.sent += 1
+        if self.sent % 10_000 == 0:  # forget runs idle past any pause a run may take
+            for old in [r for r, (_, used) in self.seqs.items() if now - used > _LOST_MEMORY_SECONDS]:
+                del self.seqs[old]
+        found = self.seqs.setdefault(run_id, [0, now])
+        found[0] += 1
+        found[1] = now
+        return int(found[0])
+
+    def _fenced(self, batch: list[tuple[str, Any]]) -> set[str]:
+        """The runs whose entries this batch must not send (no longer executed here)."""
+        if self.fence is None:
+            return set()
+        runs = {payload[0] for kind, payload in batch if kind == "xadd"}
+        if not runs:
+            return set()
+        try:
+            return self.fence(runs)
+        except Exception:
+            log.exception("the run event fence failed; sending the batch")
+            return set()
+
     def _send(self, batch: list[tuple[str, Any]]) -> None:
         waiters: list[_Flush] = []
         commands: list[_Command] = []
+        fenced = self._fenced(batch)
+        if fenced:
+            log.info("not sending events of runs no longer executed here: %s", ", ".join(sorted(fenced)))
         for kind, payload in batch:
             if kind == "xadd":
                 run_id, fields = payload
-                self.seq += 1
-                tag = self.token + b"%d" % self.seq
+                if run_id in fenced:
+                    continue
+                seq = self._next_seq(run_id)
+                tag = self.token + b"%d" % seq
                 commands.append(
                     _Command(
                         _pack(b"XADD", stream_key(run_id).encode(), *_XADD_OPTIONS, *fields, b"p", tag),
                         run_id,
-                        self.seq,
+                        seq,
                     )
                 )
+                if fields[-2:] == (b"f", b"1"):
+                    self.seqs.pop(run_id, None)  # the run's last entry
             elif kind == "expire":
                 commands.append(_Command(_pack(b"EXPIRE", stream_key(payload).encode(), _TTL)))
             elif kind == "delete":
@@ -252,7 +293,7 @@ class _Publisher:
                 if uncertain:
                     pending = self._unapplied(pending)
                     uncertain = False
-                done = _execute(pending)
+                refused = _execute(pending)
             except _Partial as exc:
                 pending, uncertain = pending[exc.acknowledged :], True
                 error: BaseException = exc.error
@@ -264,7 +305,10 @@ class _Publisher:
                         "run events reach Redis again after %.1f s", time.monotonic() - self.down_since
                     )
                 self.down_since = None
-                return done
+                for command, reason in refused:
+                    if command.run_id is not None:
+                        self._mark_lost({command.run_id}, reason)
+                return not refused
             now = time.monotonic()
             if self.down_since is None:
                 self.down_since = now
@@ -279,8 +323,8 @@ class _Publisher:
     def _unapplied(self, commands: list[_Command]) -> list[_Command]:
         """The commands that did not run, out of a batch whose replies were cut off.
 
-        The ones that ran are a prefix; the last XADD found in Redis marks its end. EXPIRE and DEL
-        can safely run twice, so they all go again.
+        The ones that ran are a prefix; the last XADD found in Redis marks its end (per run: entries
+        are numbered per run). EXPIRE and DEL can safely run twice, so they all go again.
         """
         per_run: dict[str, int] = {}
         for command in commands:
@@ -288,25 +332,29 @@ class _Publisher:
                 per_run[command.run_id] = per_run.get(command.run_id, 0) + 1
         if not per_run:
             return commands
-        newest = 0
+        newest: dict[str, int] = {}
         sync = client()
         prefix = self.token
         for run_id, count in per_run.items():
+            newest[run_id] = 0
             for _entry_id, fields in sync.xrevrange(stream_key(run_id), count=count + _RESOLVE_MARGIN):
                 tag = fields.get(b"p", b"")
                 if tag.startswith(prefix):
-                    newest = max(newest, int(tag[len(prefix) :]))
-        return [c for c in commands if c.run_id is None or c.seq > newest]
+                    newest[run_id] = max(newest[run_id], int(tag[len(prefix) :]))
+        return [c for c in commands if c.run_id is None or c.seq > newest[c.run_id]]
+
+    def _mark_lost(self, runs: set[str], reason: str) -> None:
+        now = time.monotonic()
+        for run_id in list(self.lost):
+            if now - self.lost[run_id][0] > _LOST_MEMORY_SECONDS:
+                del self.lost[run_id]
+        for run_id in runs:
+            self.lost.setdefault(run_id, (now, reason))
 
     def _drop(self, commands: list[_Command], error: BaseException) -> None:
         runs = {c.run_id for c in commands if c.run_id is not None}
         self.dropped += 1
-        now = time.monotonic()
-        for run_id in list(self.lost):
-            if now - self.lost[run_id] > _LOST_MEMORY_SECONDS:
-                del self.lost[run_id]
-        for run_id in runs:
-            self.lost.setdefault(run_id, now)
+        self._mark_lost(runs, LOST_UNAVAILABLE)
         log.error(
             "dropped %d run event commands of %d runs: Redis unavailable for more than %g s (%s); runs: %s",
             len(commands),
@@ -326,11 +374,14 @@ class _Partial(Exception):
         self.error = error
 
 
-def _execute(commands: list[_Command]) -> bool:
-    """Sends packed commands in one write and reads their replies; raises _Partial past the first write."""
+def _execute(commands: list[_Command]) -> list[tuple[_Command, str]]:
+    """Sends packed commands in one write and reads their replies; raises _Partial past the first
+    write. Returns the commands Redis refused (they ran, and failed: OOM at maxmemory, say), with
+    its reason."""
     pool = client().connection_pool
     conn = pool.get_connection()
     acknowledged = 0
+    refused: list[tuple[_Command, str]] = []
     try:
         conn.send_packed_command(
             [b"".join(c.packed for c in commands)]
@@ -340,13 +391,15 @@ def _execute(commands: list[_Command]) -> bool:
         pool.release(conn)
         raise _Partial(0, RuntimeError("write failed")) from None
     try:
-        for _ in commands:
+        for command in commands:
             try:
                 conn.read_response()
-            except redis.ResponseError:
-                log.exception(
-                    "Redis refused a run event command"
-                )  # it ran (and failed); the others still count
+            except redis.ResponseError as exc:
+                # It ran (and failed); the others still count. A refused entry is a gap in its
+                # run's stream: never silent.
+                if command.run_id is not None:
+                    refused.append((command, f"{type(exc).__name__}: {exc}"))
+                log.error("Redis refused a run event command (run %s): %s", command.run_id, exc)
             acknowledged += 1
     except (redis.RedisError, OSError) as exc:
         conn.disconnect()  # replies may be left unread: the connection cannot be reused as is
@@ -356,7 +409,7 @@ def _execute(commands: list[_Command]) -> bool:
         raise
     finally:
         pool.release(conn)
-    return True
+    return refused
 
 
 _publisher = _Publisher()
@@ -401,9 +454,23 @@ def flush(timeout: float | None = None) -> None:
     _publisher.flush(settings.EVENTS_PUBLISH_TIMEOUT + 5 if timeout is None else timeout)
 
 
+LOST_UNAVAILABLE = "the event store (Redis) was unavailable for too long"
+
+
 def lost(run_id: str) -> bool:
-    """Whether some of this run's events were dropped because Redis stayed away too long."""
+    """Whether some of this run's events were dropped: Redis stayed away too long, or refused them."""
     return run_id in _publisher.lost
+
+
+def lost_reason(run_id: str) -> str | None:
+    """Why this run's events were dropped (Redis's own error when it refused them), or None."""
+    found = _publisher.lost.get(run_id)
+    return found[1] if found else None
+
+
+def set_fence(fence: Callable[[set[str]], set[str]] | None) -> None:
+    """fence(run ids) -> the runs whose events must not be sent (checked before each batch)."""
+    _publisher.fence = fence
 
 
 def _unavailable(exc: BaseException) -> Unavailable:

@@ -17,9 +17,17 @@ from typing import Any
 
 import httpx
 import orjson
+from django.conf import settings
 
 from console.providers import quirks
-from console.providers.http import MAX_ATTEMPTS, async_client, headers_for, retry_delay, retryable
+from console.providers.http import (
+    MAX_ATTEMPTS,
+    async_client,
+    headers_for,
+    retry_delay,
+    retryable,
+    until_idle,
+)
 from console.providers.routing import NoProvider, route_for
 
 log = logging.getLogger(__name__)
@@ -215,13 +223,21 @@ async def stream_chat(
         request = quirks.without_tools(request)
     content = orjson.dumps(request)
 
+    idle = settings.PROVIDER_READ_TIMEOUT
+    client = async_client()
     for attempt in range(MAX_ATTEMPTS):
         last = attempt == MAX_ATTEMPTS - 1
         yielded = False
+        stall = _Stall(idle)
         try:
-            async with async_client().stream("POST", url, content=content, headers=headers) as response:
+            http_request = client.build_request("POST", url, content=content, headers=headers)
+            async with asyncio.timeout(idle):
+                response = await client.send(http_request, stream=True)
+            stall.headers = True
+            try:
                 if response.status_code >= 400:
-                    message = await _error_message(response)
+                    async with asyncio.timeout(idle):
+                        message = await _error_message(response)
                     status = response.status_code
                     if retryable(status) and not last:
                         log.warning("provider answered %s; retrying", status)
@@ -233,8 +249,12 @@ async def stream_chat(
                 if fixer is not None:  # a retry starts the answer afresh
                     fixer = quirks.StreamFixer.for_request(request, route.quirks)
                 encoded = response.headers.get("content-encoding", "identity") != "identity"
-                async for piece in response.aiter_bytes() if encoded else response.aiter_raw():
+                raw = response.aiter_bytes() if encoded else response.aiter_raw()
+                # Idle bound between data lines: bytes that carry none (comments) do not move it.
+                async for piece in until_idle(raw, idle):
+                    stall.bytes = True
                     chunks, finished = _chunks(lines.feed(piece))
+                    stall.chunks += len(chunks)
                     if fixer is not None:
                         fixer.apply(chunks)
                     if chunks:
@@ -256,6 +276,11 @@ async def stream_chat(
                 if closing:
                     yield [Chunk(content=closing)]
                 return
+            finally:
+                await response.aclose()
+        except (TimeoutError, httpx.ReadTimeout):
+            # A stall is not retried: the run must end within PROVIDER_READ_TIMEOUT of it.
+            raise ProviderError("server_error", stall.message()) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # httpx-aiohttp reports a connection the server closed as a ConnectTimeout, mid-stream too.
             if yielded:
@@ -271,6 +296,26 @@ async def stream_chat(
                     "server_error", f"The connection to the model provider failed mid-stream: {exc!r}"
                 ) from None
             await asyncio.sleep(retry_delay(attempt))
+
+
+class _Stall:
+    """How far a provider's answer got, to say which way it stalled."""
+
+    def __init__(self, idle: float) -> None:
+        self.idle = idle
+        self.headers = False
+        self.bytes = False
+        self.chunks = 0
+
+    def message(self) -> str:
+        bound = f"{self.idle:g} s (PROVIDER_READ_TIMEOUT)"
+        if not self.headers:
+            return f"The model provider did not respond: no response headers within {bound}."
+        if self.chunks:
+            return f"The model provider stalled mid-stream: no data for {bound} after {self.chunks} chunks."
+        if self.bytes:
+            return f"The model provider sent only keep-alive comments, no data, for {bound}."
+        return f"The model provider sent response headers but no data for {bound}."
 
 
 def _chunks(payloads: list[bytes]) -> tuple[list[Chunk], bool]:

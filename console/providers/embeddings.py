@@ -10,13 +10,11 @@ import time
 from typing import Any
 
 import httpx
+from django.conf import settings
 
-from console.providers.http import MAX_ATTEMPTS, headers_for, retry_delay, retryable, sync_client
+from console.providers.http import MAX_ATTEMPTS, headers_for, retry_delay, retryable, sync_client, timeout
 
 log = logging.getLogger(__name__)
-
-# Embedding a batch can take a while on a CPU-bound server, but not as long as a chat answer.
-EMBEDDINGS_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=30.0)
 
 
 class EmbeddingError(Exception):
@@ -30,7 +28,13 @@ def create_embeddings(base_url: str, api_key: str, body: dict[str, Any]) -> dict
     for attempt in range(MAX_ATTEMPTS):
         last = attempt == MAX_ATTEMPTS - 1
         try:
-            response = sync_client().post(url, json=body, headers=headers, timeout=EMBEDDINGS_TIMEOUT)
+            response = sync_client().post(url, json=body, headers=headers, timeout=timeout())
+        except httpx.ReadTimeout:
+            # Not retried: a stalled provider fails the call within PROVIDER_READ_TIMEOUT.
+            raise EmbeddingError(
+                f"The embeddings provider sent nothing for {settings.PROVIDER_READ_TIMEOUT:g} s"
+                " (PROVIDER_READ_TIMEOUT)."
+            ) from None
         except httpx.TransportError as exc:
             if last:
                 raise EmbeddingError(f"The embeddings provider could not be reached: {exc}") from exc

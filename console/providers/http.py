@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
+from collections.abc import AsyncIterator
 
 import httpx
 from django.conf import settings
@@ -24,7 +25,14 @@ from console.providers.routing import configured_routes
 
 MAX_ATTEMPTS = 4
 BACKOFF_CAP = 8.0
-TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
+
+
+def timeout() -> httpx.Timeout:
+    """Every provider call's timeouts. `read` is PROVIDER_READ_TIMEOUT: the longest a provider may
+    send nothing (no headers, no byte) before the call fails; streams also bound the time between
+    data chunks by it (console/providers/chat.py), so keep-alive comments do not hold a run."""
+    return httpx.Timeout(connect=10.0, read=settings.PROVIDER_READ_TIMEOUT, write=30.0, pool=30.0)
+
 
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
     weakref.WeakKeyDictionary()
@@ -50,7 +58,7 @@ def async_client() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
     found = _async_clients.get(loop)
     if found is None:
-        found = HttpxAiohttpClient(timeout=TIMEOUT, limits=_limits(), trust_env=True, mounts=_mounts())
+        found = HttpxAiohttpClient(timeout=timeout(), limits=_limits(), trust_env=True, mounts=_mounts())
         _async_clients[loop] = found
     return found
 
@@ -66,8 +74,27 @@ def sync_client() -> httpx.Client:
     global _sync_client
     with _sync_lock:
         if _sync_client is None:
-            _sync_client = httpx.Client(timeout=TIMEOUT, limits=_limits(), trust_env=True, mounts=_mounts())
+            _sync_client = httpx.Client(
+                timeout=timeout(), limits=_limits(), trust_env=True, mounts=_mounts()
+            )
         return _sync_client
+
+
+async def until_idle(pieces: AsyncIterator[bytes], idle: float) -> AsyncIterator[bytes]:
+    """An event stream's body as it comes; raises TimeoutError once `idle` seconds pass without a
+    `data:` line (keep-alive comments alone do not hold a stream open)."""
+    loop = asyncio.get_running_loop()
+    source = pieces.__aiter__()
+    deadline = loop.time() + idle
+    while True:
+        try:
+            async with asyncio.timeout_at(deadline):
+                piece = await anext(source)
+        except StopAsyncIteration:
+            return
+        if b"data:" in piece:
+            deadline = loop.time() + idle
+        yield piece
 
 
 def headers_for(api_key: str, content_type: str | None = "application/json") -> dict[str, str]:

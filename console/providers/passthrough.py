@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import orjson
 
-from console.providers.http import async_client, headers_for
+from console.providers.http import async_client, headers_for, timeout, until_idle
 from console.providers.routing import Route
 
 # Client headers passed on; everything else (the client's key, cookies, hop-by-hop headers) is not.
@@ -31,6 +31,23 @@ _MULTIPART_MODEL = re.compile(rb'name="model"\r\n(?:[^\r\n]+\r\n)*\r\n([^\r\n]*)
 
 class ProviderUnreachable(Exception):
     pass
+
+
+async def data_pieces(response: httpx.Response, idle: float) -> AsyncIterator[bytes]:
+    """The body of an event stream as it comes; TimeoutError after `idle` seconds without data."""
+    async for piece in until_idle(response.aiter_bytes(), idle):
+        yield piece
+
+
+def stall_event(idle: float) -> bytes:
+    """What a relayed stream ends with when its provider stalled: an error the SDKs raise on."""
+    error = {
+        "message": f"The model provider sent no data for {idle:g} s (PROVIDER_READ_TIMEOUT).",
+        "type": "server_error",
+        "param": None,
+        "code": "provider_timeout",
+    }
+    return b"data: " + orjson.dumps({"error": error}) + b"\n\n"
 
 
 def multipart_model(head: bytes) -> str | None:
@@ -65,7 +82,7 @@ async def open_stream(
             headers[name] = client_headers[name]
     url = f"{route.base_url}{path}" + (f"?{query}" if query else "")
     client = async_client()
-    request = client.build_request(method, url, headers=headers, content=content)
+    request = client.build_request(method, url, headers=headers, content=content, timeout=timeout())
     try:
         return await client.send(request, stream=True)
     except httpx.TransportError as exc:

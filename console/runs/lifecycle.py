@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +27,22 @@ RUN_EXPIRY = timedelta(minutes=10)
 WORKING = ("in_progress", "cancelling")
 # Defined in console.engine.tasks, which imports this module; so sent by name.
 EXECUTE_RUN_TASK = "console.engine.tasks.execute_run"
+
+
+class NotOwned(Exception):
+    """The run is no longer executing here: reaped, expired or otherwise ended meanwhile."""
+
+
+@contextlib.contextmanager
+def owned(run: Run) -> Iterator[None]:
+    """A transaction in which the run is surely still executing: its row is locked (a reaper or a
+    cancel waits for the commit) and its status checked. Raises NotOwned if it is not; then nothing
+    written in the block is kept. Events to send once the writes are in go via transaction.on_commit."""
+    with transaction.atomic():
+        status = Run.objects.select_for_update().filter(pk=run.pk).values_list("status", flat=True).first()
+        if status not in WORKING:
+            raise NotOwned(run.pk)
+        yield
 
 
 def announce_created(run: Run, thread: Thread | None = None) -> None:

@@ -272,8 +272,9 @@ def get_step(project: Project, thread_id: str, run_id: str, step_id: str) -> Run
     return step
 
 
-def reap_runs() -> dict[str, int]:
-    """Ends or restarts what nobody is doing; beat sends it every RUN_REAPER_INTERVAL seconds.
+def reap_runs(*, reap_dead: bool = True) -> dict[str, int]:
+    """Ends or restarts what nobody is doing; beat's reaper thread runs it every RUN_REAPER_INTERVAL
+    seconds (console/runs/sweeper.py). reap_dead=False skips the dead runs (after a database outage).
 
     - dead: a worker heartbeats every RUN_HEARTBEAT_SECONDS; a run whose heartbeat is older than
       RUN_HEARTBEAT_TIMEOUT is failed (or cancelled, if it was being cancelled), keeping the text it
@@ -285,7 +286,8 @@ def reap_runs() -> dict[str, int]:
     now = timezone.now()
     counts = {"dead": 0, "requeued": 0, "expired": 0}
     stale = now - timedelta(seconds=settings.RUN_HEARTBEAT_TIMEOUT)
-    for run in Run.objects.filter(status__in=lifecycle.WORKING, heartbeat_at__lt=stale):
+    dead = Run.objects.filter(status__in=lifecycle.WORKING, heartbeat_at__lt=stale)
+    for run in dead if reap_dead else ():
         lifecycle.cancel_or_fail(
             run,
             "server_error",

@@ -12,8 +12,9 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from celery import current_app
 from django.conf import settings
@@ -21,10 +22,13 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from console.core import database
 from console.files import storage
 from console.vector_stores.models import VectorStoreFile
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SERVER_ERROR_MESSAGE = "An internal error occurred while processing the file."
 
@@ -127,27 +131,102 @@ def _finish(row: VectorStoreFile, claim: datetime, status: str, **fields: object
     return True
 
 
+def _transient() -> tuple[type[BaseException], ...]:
+    """Errors of a dependency that may come back (a database restart, object storage away): retried.
+    (A file missing from storage is not one: it fails at once, see _index.)"""
+    found: tuple[type[BaseException], ...] = (*database.UNREACHABLE, ConnectionError, TimeoutError)
+    try:
+        from botocore.exceptions import BotoCoreError
+    except ImportError:  # pragma: no cover - boto3 is a dependency; keep working without it
+        return found
+    return (*found, BotoCoreError)
+
+
+def _outage_message(exc: BaseException) -> str:
+    return (
+        "The file could not be processed: the database or the file storage stayed unreachable for "
+        f"{settings.DB_OUTAGE_SECONDS:g} s ({type(exc).__name__}: {str(exc)[:200]})."
+    )
+
+
+class _Retrying:
+    """A bounded backoff over DB_OUTAGE_SECONDS: 1 s doubling to 10 s between attempts."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.delay = 1.0
+
+    def wait(self, exc: BaseException) -> bool:
+        """Waits before the next attempt; False once the bound is spent."""
+        if time.monotonic() - self.started >= settings.DB_OUTAGE_SECONDS:
+            return False
+        log.warning("ingestion: a dependency is unreachable (%r); retrying in %.0f s", exc, self.delay)
+        database.drop_broken_connections()
+        connection.close()  # a broken connection is not reused
+        time.sleep(self.delay)
+        self.delay = min(self.delay * 2, 10.0)
+        return True
+
+
+def _retried(retrying: _Retrying, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    while True:
+        try:
+            return fn(*args, **kwargs)
+        except _transient() as exc:
+            if not retrying.wait(exc):
+                raise
+
+
 def ingest(store_id: str, file_id: str) -> None:
+    """Ingests one file. A database or storage error is retried (the whole file, keeping the claim)
+    for up to DB_OUTAGE_SECONDS; then the file fails with a last_error that says so."""
+    from console.retrieval.embeddings import EmbeddingError
     from console.retrieval.parsing import ParseError
 
-    claim = _claim(store_id, file_id)
+    retrying = _Retrying()
+    claim = _retried(retrying, _claim, store_id, file_id)
     if claim is None:
         return  # finished, cancelled, removed, or another worker has it
-    row = VectorStoreFile.objects.filter(store_id=store_id, file_id=file_id).select_related("file").first()
-    if row is None:
+    while True:
+        try:
+            row = (
+                VectorStoreFile.objects.filter(store_id=store_id, file_id=file_id)
+                .select_related("file")
+                .first()
+            )
+            if row is None:
+                return
+            with _kept_alive(store_id, file_id, claim):
+                usage = _index(row, claim)
+        except Discarded:
+            _retried(retrying, _finish, row, claim, "cancelled")
+        except ParseError as exc:
+            _retried(
+                retrying, _finish, row, claim, "failed", last_error={"code": exc.code, "message": exc.message}
+            )
+        except EmbeddingError as exc:  # retried already (console/providers/http.py's policy)
+            log.warning("ingesting %s into %s: %s", file_id, store_id, exc)
+            _retried(
+                retrying,
+                _finish,
+                row,
+                claim,
+                "failed",
+                last_error={"code": "server_error", "message": str(exc)},
+            )
+        except _transient() as exc:
+            if retrying.wait(exc):
+                continue
+            log.error("ingesting %s into %s failed: %r", file_id, store_id, exc)
+            error = {"code": "server_error", "message": _outage_message(exc)}
+            _retried(_Retrying(), _finish, row, claim, "failed", last_error=error)
+        except Exception:
+            log.exception("ingesting %s into %s failed", file_id, store_id)
+            error = {"code": "server_error", "message": SERVER_ERROR_MESSAGE}
+            _retried(retrying, _finish, row, claim, "failed", last_error=error)
+        else:
+            _retried(retrying, _finish, row, claim, "completed", usage_bytes=usage, last_error=None)
         return
-    try:
-        with _kept_alive(store_id, file_id, claim):
-            usage = _index(row, claim)
-    except Discarded:
-        _finish(row, claim, "cancelled")
-    except ParseError as exc:
-        _finish(row, claim, "failed", last_error={"code": exc.code, "message": exc.message})
-    except Exception:
-        log.exception("ingesting %s into %s failed", file_id, store_id)
-        _finish(row, claim, "failed", last_error={"code": "server_error", "message": SERVER_ERROR_MESSAGE})
-    else:
-        _finish(row, claim, "completed", usage_bytes=usage, last_error=None)
 
 
 # The task is sent by name, so this module (which the task calls) never imports the task module.

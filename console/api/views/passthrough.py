@@ -28,9 +28,11 @@ from console.providers.passthrough import (
     MODEL_SCAN_BYTES,
     ProviderUnreachable,
     StreamUsage,
+    data_pieces,
     multipart_model,
     open_stream,
     relayed_headers,
+    stall_event,
     upstream_body,
     usage_in,
 )
@@ -152,8 +154,10 @@ async def _relay(request: ApiRequest, response: httpx.Response, model: str) -> H
 
     async def relay() -> AsyncIterator[bytes]:
         recorded = scan is None or response.status_code >= 400
+        idle = settings.PROVIDER_READ_TIMEOUT
+        pieces = data_pieces(response, idle) if scan is not None else response.aiter_bytes()
         try:
-            async for piece in response.aiter_bytes():
+            async for piece in pieces:
                 if not recorded and scan is not None:
                     scan.feed(piece)
                     # Recorded before the client gets the stream's end, so a client that has read to
@@ -165,6 +169,10 @@ async def _relay(request: ApiRequest, response: httpx.Response, model: str) -> H
                 yield piece
             if not recorded and scan is not None and scan.usage is not None:
                 await _record(request, model, scan.usage)
+        except (httpx.ReadTimeout, TimeoutError):
+            log.warning("%s %s: the provider's stream stalled past %g s", request.method, request.path, idle)
+            if scan is not None:
+                yield stall_event(idle)
         except httpx.HTTPError as exc:
             log.warning("%s %s: the provider's stream broke off: %r", request.method, request.path, exc)
         finally:
