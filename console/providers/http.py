@@ -74,9 +74,7 @@ def sync_client() -> httpx.Client:
     global _sync_client
     with _sync_lock:
         if _sync_client is None:
-            _sync_client = httpx.Client(
-                timeout=timeout(), limits=_limits(), trust_env=True, mounts=_mounts()
-            )
+            _sync_client = httpx.Client(timeout=timeout(), limits=_limits(), trust_env=True, mounts=_mounts())
         return _sync_client
 
 
