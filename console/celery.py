@@ -23,16 +23,26 @@ def _freeze_startup_objects(**_: Any) -> None:
 
 
 @beat_init.connect
-def _start_reaper(**_: Any) -> None:
-    """Beat reaps runs in a thread of its own: a task would wait behind the hung worker it must catch."""
+def _start_sweeps(**_: Any) -> None:
+    """Beat reaps runs and re-queues lost ingestion in threads of its own (console/core/sweeps.py):
+    a task would wait behind the hung worker it must catch."""
     import django
     from django.apps import apps
 
     if not apps.ready:
         django.setup()
-    from console.runs.sweeper import start
+    from django.conf import settings
 
-    start()
+    from console.core import sweeps
+    from console.runs import sweeper
+    from console.vector_stores.tasks import expire_stores_and_requeue_ingestion
+
+    sweeper.start()
+    sweeps.start(
+        "ingestion-sweep",
+        lambda: settings.INGEST_SWEEP_INTERVAL,
+        expire_stores_and_requeue_ingestion,
+    )
 
 
 @celeryd_after_setup.connect

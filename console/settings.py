@@ -261,11 +261,9 @@ CELERY_BEAT_SCHEDULE["apply-thread-retention"] = {
 # Runs (docs/reliability.md): the reaper fails runs of dead workers and re-enqueues lost queued runs.
 # It runs in beat's own thread (console/runs/sweeper.py), not as a task a hung worker could block.
 RUN_REAPER_INTERVAL = float(os.environ.get("RUN_REAPER_INTERVAL", "5"))
-# Also re-enqueues ingestions whose task vanished (unclaimed for INGEST_REQUEUE_AFTER seconds).
-CELERY_BEAT_SCHEDULE["expire-vector-stores-and-requeue-ingestion"] = {
-    "task": "console.vector_stores.tasks.expire_stores_and_requeue_ingestion",
-    "schedule": 60.0,
-}
+# Expired vector stores, and ingestions whose task vanished (unclaimed for INGEST_REQUEUE_AFTER
+# seconds), are swept every INGEST_SWEEP_INTERVAL seconds, in beat's own thread too.
+INGEST_SWEEP_INTERVAL = float(os.environ.get("INGEST_SWEEP_INTERVAL", "60"))
 INGEST_REQUEUE_AFTER = float(os.environ.get("INGEST_REQUEUE_AFTER", "60"))
 # A worker ingesting a file refreshes its claim every INGEST_HEARTBEAT_SECONDS; a claim not refreshed
 # for INGEST_CLAIM_TIMEOUT seconds belongs to a dead worker, and the file is ingested again.

@@ -16,9 +16,9 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, connection
 
-from console.core import database
+from console.core import database, sweeps
 from console.runs import services
 
 log = logging.getLogger(__name__)
@@ -55,18 +55,5 @@ class Reaper:
 
 
 def start() -> threading.Thread:
-    """Starts the reaper's thread (daemon: it ends with beat)."""
-
-    def run() -> None:
-        reaper = Reaper()
-        while True:
-            time.sleep(settings.RUN_REAPER_INTERVAL)
-            close_old_connections()
-            try:
-                reaper.tick()
-            except Exception:  # a bug must not stop reaping for good
-                log.exception("the reaper failed; retrying")
-
-    thread = threading.Thread(target=run, name="run-reaper", daemon=True)
-    thread.start()
-    return thread
+    """Starts the reaper's thread in beat (console/core/sweeps.py)."""
+    return sweeps.start("run-reaper", lambda: settings.RUN_REAPER_INTERVAL, Reaper().tick)
