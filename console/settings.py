@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "console.vector_stores",
     "console.retrieval",
     "console.passthrough",
+    "console.conversations",
+    "console.responses",
     "console.web",
 ]
 
@@ -243,6 +245,11 @@ CELERY_BEAT_SCHEDULE["apply-thread-retention"] = {
 # Runs (docs/reliability.md): the reaper fails runs of dead workers and re-enqueues lost queued runs.
 RUN_REAPER_INTERVAL = float(os.environ.get("RUN_REAPER_INTERVAL", "5"))
 CELERY_BEAT_SCHEDULE["reap-runs"] = {"task": "console.runs.tasks.reap_runs", "schedule": RUN_REAPER_INTERVAL}
+# Background and streamed responses are reaped and re-enqueued by the same rules (docs/api.md "Responses").
+CELERY_BEAT_SCHEDULE["reap-responses"] = {
+    "task": "console.responses.tasks.reap_responses",
+    "schedule": RUN_REAPER_INTERVAL,
+}
 # Also re-enqueues ingestions whose task vanished (unclaimed for INGEST_REQUEUE_AFTER seconds).
 CELERY_BEAT_SCHEDULE["expire-vector-stores-and-requeue-ingestion"] = {
     "task": "console.vector_stores.tasks.expire_stores_and_requeue_ingestion",

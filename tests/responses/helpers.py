@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from tests.contract import check_response_event
+
+
+def read_events(response: httpx.Response) -> list[tuple[str, Any]]:
+    """(event, data) pairs of a Responses stream; each event's data is checked against the contract."""
+    assert response.headers["content-type"].startswith("text/event-stream"), response.text
+    events: list[tuple[str, Any]] = []
+    event = None
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            raw = line[6:]
+            if raw == "[DONE]":
+                events.append(("", raw))
+            else:
+                data = json.loads(raw)
+                assert data["type"] == event, (event, data)
+                check_response_event(data)
+                events.append((event or "", data))
+            event = None
+    return events
+
+
+def names(events: list[tuple[str, Any]]) -> list[str]:
+    return [name for name, _ in events]
+
+
+def collapse(sequence: list[str]) -> list[str]:
+    out: list[str] = []
+    for item in sequence:
+        if not out or out[-1] != item:
+            out.append(item)
+    return out
+
+
+def sequence_numbers(events: list[tuple[str, Any]]) -> list[int]:
+    return [data["sequence_number"] for name, data in events if name]
+
+
+TEXT_RESPONSE = [
+    "response.created",
+    "response.in_progress",
+    "response.output_item.added",
+    "response.content_part.added",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "response.content_part.done",
+    "response.output_item.done",
+    "response.completed",
+    "",
+]
+
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "The weather in a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
