@@ -376,14 +376,21 @@ class ResponseExecutor:
                 if thread is not None:
                     conversation_items.append(thread, self.output, row.id)
         lifecycle.record_usage(row)
-        kind = "response.incomplete" if truncated else "response.completed"
-        self.publish(kind, response=response_object(row))
-        self.end()
+        self.end_with("response.incomplete" if truncated else "response.completed")
 
     def end(self) -> None:
-        stream.end_segment(self.row.pk, final=True)
+        """After the outcome is written: store=false keeps nothing (gone before its last event is
+        sent, so a client that read it finds nothing), then the stream's final `done`."""
         if not self.row.store:
             Response.objects.filter(pk=self.row.pk).delete()
+        stream.end_segment(self.row.pk, final=True)
+
+    def end_with(self, kind: str) -> None:
+        data = response_object(self.row)
+        if not self.row.store:
+            Response.objects.filter(pk=self.row.pk).delete()
+        self.publish(kind, response=data)
+        self.end()
 
     def fail(self, code: str, message: str) -> None:
         row = self.row
@@ -395,8 +402,7 @@ class ResponseExecutor:
             return
         log.info("response %s failed: %s", row.pk, message)
         lifecycle.record_usage(row)
-        self.publish("response.failed", response=response_object(row))
-        self.end()
+        self.end_with("response.failed")
 
     def stop(self) -> None:
         """Cancelled (or taken away): what streamed so far is kept as incomplete output."""
