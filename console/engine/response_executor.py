@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from console import tokens
 from console.conversations import items as conversation_items
 from console.core.ids import new_id
 from console.engine import loop
@@ -168,13 +169,24 @@ class ResponseExecutor:
         body = self.request_body(messages)
         self.interruptible = True
         try:
-            async for chunks in stream_chat(body):
+            # The quirks of some servers differ once tool outputs are in the prompt (as a run's continuation).
+            after_outputs = any(item["type"] == "function_call_output" for item in self.row.input)
+            async for chunks in stream_chat(body, after_outputs):
                 for chunk in chunks:
                     self.on_chunk(chunk)
                 self.flush_text()
         finally:
             self.interruptible = False
         self.check()
+        if not self.usage["total_tokens"]:
+            # Some servers (llama.cpp's) report no usage in streams: counted here, as for runs.
+            produced = "".join(self.text) + "".join(c["arguments"] for c in self.calls.values())
+            counted = tokens.estimate_usage(body, produced)
+            self.usage = {
+                "input_tokens": counted["prompt_tokens"],
+                "output_tokens": counted["completion_tokens"],
+                "total_tokens": counted["total_tokens"],
+            }
         await loop.blocking(self.complete)
 
     def prompt(self) -> tuple[list[dict[str, Any]], bool]:
