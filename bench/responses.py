@@ -62,19 +62,18 @@ async def _request(port: int, key: str, body: dict[str, Any], conn: Any) -> dict
     while True:
         size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
         if size == 0:
+            await reader.readuntil(b"\r\n")  # the last chunk's trailer
+            result["done"] = time.monotonic()
             break
         buf += (await reader.readexactly(size + 2))[:-2]
-        now = time.monotonic()
         if "first_delta" not in result and b"response.output_text.delta" in buf:
-            result["first_delta"] = now
-        if b"data: [DONE]" in buf:
-            result["done"] = now
-            if b"event: response.completed" not in buf:
+            result["first_delta"] = time.monotonic()
+    if not result["error"]:
+        if body.get("stream"):
+            if b"event: response.completed" not in buf or not buf.endswith(b"data: [DONE]\n\n"):
                 result["error"] = "no response.completed"
-            break
-        if len(buf) > 1 << 16:
-            buf = buf[-4096:]
-    await reader.readuntil(b"\r\n")  # the last chunk's trailer
+        elif json.loads(buf)["status"] != "completed":
+            result["error"] = "not completed"
     return result
 
 

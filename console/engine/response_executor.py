@@ -13,7 +13,6 @@ CANCEL_CHECK_SECONDS; a cancel interrupts the wait on the model at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
@@ -48,10 +47,10 @@ async def execute_async(response_id: str) -> None:
     response = await loop.blocking(lifecycle.claim, response_id)
     if response is None:
         return  # already taken, finished or cancelled
-    executor = ResponseExecutor(response)
     task = asyncio.current_task()
     assert task is not None
-    monitor = asyncio.get_running_loop().create_task(executor.monitor(task))
+    executor = ResponseExecutor(response, task)
+    _hold(executor)
     try:
         await executor.run()
     except asyncio.CancelledError:
@@ -69,9 +68,55 @@ async def execute_async(response_id: str) -> None:
             executor.fail, "server_error", "The server had an error while processing this response."
         )
     finally:
-        monitor.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await monitor
+        _held.pop(response_id, None)
+
+
+# -- liveness: one monitor for every response this process holds, as the runs' (console/engine/loop.py)
+
+_held: dict[str, ResponseExecutor] = {}
+_monitor: asyncio.Task[None] | None = None
+
+
+def _hold(executor: ResponseExecutor) -> None:
+    global _monitor
+    _held[executor.row.pk] = executor
+    if _monitor is None or _monitor.done():
+        _monitor = asyncio.get_running_loop().create_task(_monitor_loop())
+
+
+def _stop(response_id: str) -> None:
+    executor = _held.get(response_id)
+    if executor is None or executor.stopping:
+        return
+    executor.stopping = True
+    if executor.interruptible:
+        executor.task.cancel()
+
+
+async def _monitor_loop() -> None:
+    """Every CANCEL_CHECK_SECONDS one Redis round trip reads every held response's cancel flag;
+    every RUN_HEARTBEAT_SECONDS one UPDATE marks them alive and reads back their statuses."""
+    next_heartbeat = time.monotonic() + settings.RUN_HEARTBEAT_SECONDS
+    while _held:
+        await asyncio.sleep(loop.CANCEL_CHECK_SECONDS)
+        ids = list(_held)
+        if not ids:
+            break
+        try:
+            for response_id in await loop.blocking(stream.cancel_requested_many, ids):
+                _stop(response_id)
+        except Exception as exc:
+            log.warning("response cancel check failed; retrying (%r)", exc)
+        if time.monotonic() >= next_heartbeat:
+            next_heartbeat = time.monotonic() + settings.RUN_HEARTBEAT_SECONDS
+            try:
+                statuses = await loop.blocking(lifecycle.heartbeat_many, ids)
+            except Exception:
+                log.exception("response heartbeat failed; retrying")
+            else:
+                for response_id in ids:
+                    if statuses.get(response_id) != "in_progress":
+                        _stop(response_id)
 
 
 def chat_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -105,8 +150,9 @@ def response_format(text: dict[str, Any]) -> dict[str, Any] | None:
 
 
 class ResponseExecutor:
-    def __init__(self, response: Response) -> None:
+    def __init__(self, response: Response, task: asyncio.Task[Any]) -> None:
         self.row = response
+        self.task = task
         self.sequence = lifecycle.first_sequence(response.background)
         self.output: list[dict[str, Any]] = []
         self.usage = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
@@ -116,32 +162,9 @@ class ResponseExecutor:
         self.calls: dict[int, dict[str, Any]] = {}
         self.open_call: dict[str, Any] | None = None
         self.finish_reason: str | None = None
+        # Set by the monitor: cancelled, reaped or deleted; the wait on the model is interrupted.
         self.stopping = False
         self.interruptible = False
-
-    # -- liveness -------------------------------------------------------------------------------
-
-    async def monitor(self, task: asyncio.Task[Any]) -> None:
-        next_heartbeat = time.monotonic() + settings.RUN_HEARTBEAT_SECONDS
-        while True:
-            await asyncio.sleep(loop.CANCEL_CHECK_SECONDS)
-            stop = False
-            try:
-                stop = bool(await loop.blocking(stream.cancel_requested_many, [self.row.pk]))
-            except Exception as exc:
-                log.warning("response cancel check failed; retrying (%r)", exc)
-            if time.monotonic() >= next_heartbeat:
-                next_heartbeat = time.monotonic() + settings.RUN_HEARTBEAT_SECONDS
-                try:
-                    status = await loop.blocking(lifecycle.heartbeat, self.row.pk)
-                except Exception:
-                    log.exception("response heartbeat failed; retrying")
-                else:
-                    stop = stop or status not in ("in_progress",)
-            if stop and not self.stopping:
-                self.stopping = True
-                if self.interruptible:
-                    task.cancel()
 
     def check(self) -> None:
         if self.stopping:

@@ -68,10 +68,10 @@ def claim(response_id: str) -> Response | None:
     return Response.objects.get(pk=response_id)
 
 
-def heartbeat(response_id: str) -> str | None:
-    """Marks the worker holding the response alive; returns its status (None if it is gone)."""
-    Response.objects.filter(pk=response_id, status__in=WORKING).update(heartbeat_at=timezone.now())
-    return Response.objects.filter(pk=response_id).values_list("status", flat=True).first()
+def heartbeat_many(response_ids: list[str]) -> dict[str, str]:
+    """Marks the worker holding these responses alive; returns their statuses (a gone one is left out)."""
+    Response.objects.filter(pk__in=response_ids, status__in=WORKING).update(heartbeat_at=timezone.now())
+    return dict(Response.objects.filter(pk__in=response_ids).values_list("id", "status"))
 
 
 def finish(
