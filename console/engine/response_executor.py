@@ -57,13 +57,17 @@ async def execute_async(response_id: str) -> None:
         if not executor.stopping:
             raise
         task.uncancel()
+        executor.cancel_timer()
         await loop.blocking(executor.stop)
     except Stop:
+        executor.cancel_timer()
         await loop.blocking(executor.stop)
     except ProviderError as exc:
+        executor.cancel_timer()
         await loop.blocking(executor.fail, exc.code, exc.message)
     except Exception:
         log.exception("response %s crashed", response_id)
+        executor.cancel_timer()
         await loop.blocking(
             executor.fail, "server_error", "The server had an error while processing this response."
         )
@@ -165,6 +169,9 @@ class ResponseExecutor:
         # Set by the monitor: cancelled, reaped or deleted; the wait on the model is interrupted.
         self.stopping = False
         self.interruptible = False
+        self.sent = 0
+        self.sent_at = 0.0
+        self.flush_timer: asyncio.TimerHandle | None = None
 
     def check(self) -> None:
         if self.stopping:
@@ -197,7 +204,7 @@ class ResponseExecutor:
             async for chunks in stream_chat(body, after_outputs):
                 for chunk in chunks:
                     self.on_chunk(chunk)
-                self.flush_text()
+                self.pace_text()
         finally:
             self.interruptible = False
         self.check()
@@ -210,6 +217,7 @@ class ResponseExecutor:
                 "output_tokens": counted["completion_tokens"],
                 "total_tokens": counted["total_tokens"],
             }
+        self.cancel_timer()
         await loop.blocking(self.complete)
 
     def prompt(self) -> tuple[list[dict[str, Any]], bool]:
@@ -279,8 +287,29 @@ class ResponseExecutor:
             part={"type": "output_text", "text": "", "annotations": [], "logprobs": []},
         )
 
+    def pace_text(self) -> None:
+        """The first delta goes out at once, later ones at most one per RUN_STREAM_COALESCE_MS
+        (holding what arrived meanwhile), as a run's do: fewer events for Redis and the readers."""
+        if self.message is None:
+            return
+        interval = settings.RUN_STREAM_COALESCE_MS / 1000.0
+        now = time.monotonic()
+        if now - self.sent_at >= interval:
+            self.flush_text()
+        elif self.flush_timer is None:
+            self.flush_timer = asyncio.get_running_loop().call_later(
+                self.sent_at + interval - now, self.flush_text
+            )
+
+    def cancel_timer(self) -> None:
+        """On the loop, before anything runs off it: the timer must not publish meanwhile."""
+        if self.flush_timer is not None:
+            self.flush_timer.cancel()
+            self.flush_timer = None
+
     def flush_text(self) -> None:
-        """What one network read brought goes out as one delta."""
+        """Publishes the text that arrived since the last delta."""
+        self.flush_timer = None
         if self.message is None:
             return
         text = "".join(self.text)
@@ -294,11 +323,13 @@ class ResponseExecutor:
                 logprobs=[],
             )
             self.sent = len(text)
+            self.sent_at = time.monotonic()
 
     def close_message(self, status: str = "completed") -> None:
         item = self.message
         if item is None:
             return
+        self.cancel_timer()  # on the loop (or already cancelled there)
         self.flush_text()
         index = self.output.index(item)
         text = "".join(self.text)
