@@ -6,6 +6,9 @@ from typing import Any
 import httpx
 
 from tests.contract import check_response_event
+from tests.runs.helpers import collapse, names
+
+__all__ = ["collapse", "names", "read_events", "sequence_numbers"]
 
 
 def read_events(response: httpx.Response) -> list[tuple[str, Any]]:
@@ -27,18 +30,6 @@ def read_events(response: httpx.Response) -> list[tuple[str, Any]]:
                 events.append((event or "", data))
             event = None
     return events
-
-
-def names(events: list[tuple[str, Any]]) -> list[str]:
-    return [name for name, _ in events]
-
-
-def collapse(sequence: list[str]) -> list[str]:
-    out: list[str] = []
-    for item in sequence:
-        if not out or out[-1] != item:
-            out.append(item)
-    return out
 
 
 def sequence_numbers(events: list[tuple[str, Any]]) -> list[int]:

@@ -20,16 +20,6 @@ from console.conversations import items as conversation_items
 from console.conversations import services
 from console.threads.models import Thread
 
-INCLUDABLE = {
-    "code_interpreter_call.outputs",
-    "computer_call_output.output.image_url",
-    "file_search_call.results",
-    "message.input_image.image_url",
-    "message.output_text.logprobs",
-    "reasoning.encrypted_content",
-    "web_search_call.action.sources",
-}
-
 
 def conversation_object(thread: Thread) -> dict[str, Any]:
     return {
