@@ -69,6 +69,7 @@ async def events(
     """Batches of (event, data) after sequence number starting_after; an empty batch when idle."""
     last = -1
     over = 0
+    ended = False
     async for batch in hub.tail(response_id, stream.START, until_final=True):
         if batch:
             over = 0
@@ -76,6 +77,7 @@ async def events(
             if not batch:
                 return
             last = _sequence(batch[-1][1])
+            ended = ended or any(event in TERMINAL_EVENTS for event, _ in batch)
             if starting_after is not None and last <= starting_after:
                 continue
             if starting_after is not None:
@@ -85,7 +87,8 @@ async def events(
         row = await sync_to_async(_row, thread_sensitive=False)(response_id)
         over = over + 1 if row is None or row.status in TERMINAL_STATUSES else 0
         if over >= GRACE_INTERVALS:
-            ending = [(e, orjson.dumps(d)) for e, d in _ending(row, last + 1)]
+            # The terminal event came through and only the `done` was lost: nothing to add.
+            ending = [] if ended else [(e, orjson.dumps(d)) for e, d in _ending(row, last + 1)]
             if starting_after is not None:
                 ending = [(e, d) for e, d in ending if _sequence(d) > starting_after]
             if ending:

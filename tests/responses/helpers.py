@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -8,13 +9,13 @@ import httpx
 from tests.contract import check_response_event
 from tests.runs.helpers import collapse, names
 
-__all__ = ["collapse", "names", "read_events", "sequence_numbers"]
+__all__ = ["collapse", "iter_events", "names", "read_events", "sequence_numbers"]
 
 
-def read_events(response: httpx.Response) -> list[tuple[str, Any]]:
-    """(event, data) pairs of a Responses stream; each event's data is checked against the contract."""
+def iter_events(response: httpx.Response) -> Iterator[tuple[str, Any]]:
+    """(event, data) pairs of a Responses stream as they arrive; each event's data is checked
+    against the contract. `data: [DONE]` comes as ("", "[DONE]")."""
     assert response.headers["content-type"].startswith("text/event-stream"), response.text
-    events: list[tuple[str, Any]] = []
     event = None
     for line in response.iter_lines():
         if line.startswith("event: "):
@@ -22,14 +23,17 @@ def read_events(response: httpx.Response) -> list[tuple[str, Any]]:
         elif line.startswith("data: "):
             raw = line[6:]
             if raw == "[DONE]":
-                events.append(("", raw))
+                yield ("", raw)
             else:
                 data = json.loads(raw)
                 assert data["type"] == event, (event, data)
                 check_response_event(data)
-                events.append((event or "", data))
+                yield (event or "", data)
             event = None
-    return events
+
+
+def read_events(response: httpx.Response) -> list[tuple[str, Any]]:
+    return list(iter_events(response))
 
 
 def sequence_numbers(events: list[tuple[str, Any]]) -> list[int]:
