@@ -61,25 +61,28 @@ def test_it_refuses_background_without_store(api, provider):
     assert not Response.objects.exists()
 
 
-def test_the_reaper_fails_a_response_whose_worker_died(api, provider, owner):
-    # A response some worker claimed and then stopped heartbeating for.
-    stale = timezone.now() - timedelta(minutes=5)
-    row = Response.objects.create(
+def _left_behind(owner, status: str) -> Response:  # type: ignore[no-untyped-def]
+    """A background response last heartbeated (or enqueued) five minutes ago."""
+    item = {
+        "type": "message",
+        "id": "msg_x",
+        "role": "user",
+        "status": "completed",
+        "content": [{"type": "input_text", "text": "x"}],
+    }
+    return Response.objects.create(
         project=owner.project,
         model="fake-model",
-        status="in_progress",
+        status=status,
         background=True,
-        heartbeat_at=stale,
-        input=[
-            {
-                "type": "message",
-                "id": "msg_x",
-                "role": "user",
-                "status": "completed",
-                "content": [{"type": "input_text", "text": "x"}],
-            }
-        ],
+        heartbeat_at=timezone.now() - timedelta(minutes=5),
+        input=[item],
     )
+
+
+def test_the_reaper_fails_a_response_whose_worker_died(api, provider, owner):
+    # A response some worker claimed and then stopped heartbeating for.
+    row = _left_behind(owner, "in_progress")
     assert reap_responses()["dead"] == 1
     failed = api.get(f"responses/{row.id}").json()
     assert failed["status"] == "failed" and failed["error"]["code"] == "server_error"
@@ -93,22 +96,6 @@ def test_the_reaper_fails_a_response_whose_worker_died(api, provider, owner):
 
 def test_the_sweeper_enqueues_a_lost_queued_response_again(api, provider, owner):
     provider.script(Text("Recovered."))
-    old = timezone.now() - timedelta(minutes=5)
-    row = Response.objects.create(
-        project=owner.project,
-        model="fake-model",
-        status="queued",
-        background=True,
-        heartbeat_at=old,
-        input=[
-            {
-                "type": "message",
-                "id": "msg_y",
-                "role": "user",
-                "status": "completed",
-                "content": [{"type": "input_text", "text": "y"}],
-            }
-        ],
-    )
+    row = _left_behind(owner, "queued")
     assert reap_responses()["requeued"] == 1
     wait_until(lambda: _status(row.id) == "completed", what="completed")
