@@ -24,8 +24,8 @@ def _freeze_startup_objects(**_: Any) -> None:
 
 @beat_init.connect
 def _start_sweeps(**_: Any) -> None:
-    """Beat reaps runs and re-queues lost ingestion in threads of its own (console/core/sweeps.py):
-    a task would wait behind the hung worker it must catch."""
+    """Beat reaps runs and responses and re-queues lost ingestion in threads of its own
+    (console/core/sweeps.py): a task would wait behind the hung worker it must catch."""
     import django
     from django.apps import apps
 
@@ -34,10 +34,12 @@ def _start_sweeps(**_: Any) -> None:
     from django.conf import settings
 
     from console.core import sweeps
+    from console.responses.lifecycle import reap_responses
     from console.runs import sweeper
     from console.vector_stores.tasks import expire_stores_and_requeue_ingestion
 
     sweeper.start()
+    sweeps.start("response-reaper", lambda: settings.RUN_REAPER_INTERVAL, reap_responses)
     sweeps.start(
         "ingestion-sweep",
         lambda: settings.INGEST_SWEEP_INTERVAL,

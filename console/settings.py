@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "console.vector_stores",
     "console.retrieval",
     "console.passthrough",
+    "console.conversations",
+    "console.responses",
     "console.web",
 ]
 
@@ -264,6 +266,8 @@ RUN_REAPER_INTERVAL = float(os.environ.get("RUN_REAPER_INTERVAL", "5"))
 # Expired vector stores, and ingestions whose task vanished (unclaimed for INGEST_REQUEUE_AFTER
 # seconds), are swept every INGEST_SWEEP_INTERVAL seconds, in beat's own thread too.
 INGEST_SWEEP_INTERVAL = float(os.environ.get("INGEST_SWEEP_INTERVAL", "60"))
+# Background and streamed responses are reaped and re-enqueued by the runs' rules, every
+# RUN_REAPER_INTERVAL, by another of beat's threads (docs/api.md "Responses").
 INGEST_REQUEUE_AFTER = float(os.environ.get("INGEST_REQUEUE_AFTER", "60"))
 # A worker ingesting a file refreshes its claim every INGEST_HEARTBEAT_SECONDS; a claim not refreshed
 # for INGEST_CLAIM_TIMEOUT seconds belongs to a dead worker, and the file is ingested again.

@@ -1,4 +1,5 @@
-"""Checks responses against docs/openapi/assistants-v2.yaml, the contract (OpenAI's spec, cut to our operations)."""
+"""Checks responses against the contract: OpenAI's spec cut to our operations, in
+docs/openapi/assistants-v2.yaml (Assistants) and docs/openapi/responses.yaml (Responses, Conversations)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 SPEC_PATH = Path(__file__).resolve().parents[1] / "docs" / "openapi" / "assistants-v2.yaml"
+RESPONSES_SPEC_PATH = SPEC_PATH.with_name("responses.yaml")
 # Our extensions beyond the spec, and which schema their bodies follow.
 EXTENSIONS = {("get", "/threads"): "ListThreadsResponse"}
 
@@ -58,9 +60,34 @@ def spec() -> dict[str, Any]:
 
 
 @functools.cache
-def _routes() -> list[tuple[re.Pattern[str], str]]:
+def responses_spec() -> dict[str, Any]:
+    document = _nullable(yaml.safe_load(RESPONSES_SPEC_PATH.read_text()))
+    # As for the Assistants lists: an empty page has null first_id/last_id.
+    for schema in document["components"]["schemas"].values():
+        if isinstance(schema, dict) and "first_id" in schema.get("properties", {}):
+            for key in ("first_id", "last_id"):
+                schema["properties"][key] = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    # OpenAI's service answers `usage: null` until a response ends (the SDKs type it Optional);
+    # the spec says object. We follow the service.
+    response = next(
+        p
+        for p in document["components"]["schemas"]["Response"]["allOf"]
+        if "usage" in p.get("properties", {})
+    )
+    response["properties"]["usage"] = {
+        "anyOf": [{"$ref": "#/components/schemas/ResponseUsage"}, {"type": "null"}]
+    }
+    return document
+
+
+def _document(path: str) -> dict[str, Any]:
+    return responses_spec() if path.startswith(("/responses", "/conversations")) else spec()
+
+
+@functools.cache
+def _routes(responses: bool) -> list[tuple[re.Pattern[str], str]]:
     routes = []
-    for template in spec()["paths"]:
+    for template in (responses_spec() if responses else spec())["paths"]:
         pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
         routes.append((re.compile(pattern), template))
     # Literal segments beat parameters: /threads/runs before /threads/{thread_id}.
@@ -73,11 +100,12 @@ def schema_for(method: str, path: str, status: int) -> str | None:
     if status >= 400:
         return "ErrorResponse"
     method = method.lower()
-    for pattern, template in _routes():
+    document = _document(path)
+    for pattern, template in _routes(document is responses_spec()):
         if pattern.match(path):
             if (method, template) in EXTENSIONS:
                 return EXTENSIONS[(method, template)]
-            operation = spec()["paths"][template].get(method)
+            operation = document["paths"][template].get(method)
             if operation is None:
                 return None
             content = operation["responses"].get(str(status), {}).get("content", {})
@@ -86,8 +114,8 @@ def schema_for(method: str, path: str, status: int) -> str | None:
     return None
 
 
-def validate(schema_name: str, body: Any) -> None:
-    document = spec()
+def validate(schema_name: str, body: Any, document: dict[str, Any] | None = None) -> None:
+    document = document or spec()
     root = {"$ref": f"#/components/schemas/{schema_name}", "components": document["components"]}
     errors = sorted(Draft202012Validator(root).iter_errors(body), key=lambda e: list(e.path))
     if errors:
@@ -104,9 +132,14 @@ def check_response(response: httpx.Response) -> None:
     path = response.request.url.path.removeprefix("/v1")
     name = schema_for(response.request.method, path, response.status_code)
     if name:
-        validate(name, response.json())
+        validate(name, response.json(), _document(path))
 
 
 def check_event(event: str, data: Any) -> None:
     """A stream event (name and parsed data) must match the spec's AssistantStreamEvent."""
     validate("AssistantStreamEvent", {"event": event, "data": data})
+
+
+def check_response_event(data: Any) -> None:
+    """A Responses stream event's data (its `type` names it) must match the spec's ResponseStreamEvent."""
+    validate("ResponseStreamEvent", data, responses_spec())

@@ -3,9 +3,11 @@ from django.urls import path, re_path
 from console.api.views import (
     activity,
     assistants,
+    conversations,
     files,
     models,
     passthrough,
+    responses,
     runs,
     threads,
     usage,
@@ -36,6 +38,16 @@ urlpatterns = [
     path("models/<path:model_id>", models.model),
     path("runs", activity.runs),  # extension
     path("file_batches", activity.file_batches),  # extension
+    path("responses", responses.responses),
+    path("responses/input_tokens", responses.input_tokens),
+    path("responses/compact", passthrough.passthrough),  # not served: forwarded
+    path("responses/<str:response_id>", responses.response),
+    path("responses/<str:response_id>/cancel", responses.cancel),
+    path("responses/<str:response_id>/input_items", responses.response_input_items),
+    path("conversations", conversations.conversations),
+    path("conversations/<str:conversation_id>", conversations.conversation),
+    path("conversations/<str:conversation_id>/items", conversations.items),
+    path("conversations/<str:conversation_id>/items/<str:item_id>", conversations.item),
     path("vector_stores", vector_stores.vector_stores),
     path("vector_stores/<str:vector_store_id>", vector_stores.vector_store),
     path("vector_stores/<str:vector_store_id>/search", vector_stores.search),

@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from console.assistants.services import get_assistant
+from console.conversations.services import require_idle
 from console.core.errors import DomainError, NotFound, Unavailable
 from console.events import stream
 from console.payloads.objects import run_object, step_object
@@ -132,9 +133,8 @@ def create_run(
     project: Project, thread_id: str, params: RunParams, additional_messages: list[threads.NewMessage]
 ) -> Run:
     thread = threads.get_thread(project, thread_id)
-    existing = active_run(thread)
-    if existing:
-        raise DomainError(f"Thread {thread.id} already has an active run {existing.pk}.")
+    # A response working on this thread (as a conversation) counts as an active run.
+    require_idle(thread)
     run = _new_run(project, thread, params)
     with transaction.atomic():
         for message in additional_messages:

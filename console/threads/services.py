@@ -220,6 +220,15 @@ def create_message(project: Project, thread_id: str, message: NewMessage) -> Mes
     active = (
         Run.objects.filter(thread=thread, status__in=ACTIVE_STATUSES).values_list("pk", flat=True).first()
     )
+    if not active:
+        from console.responses.models import ACTIVE_STATUSES as RESPONSE_ACTIVE
+        from console.responses.models import Response
+
+        active = (
+            Response.objects.filter(conversation=thread, status__in=RESPONSE_ACTIVE)
+            .values_list("pk", flat=True)
+            .first()
+        )
     if active:
         raise DomainError(f"Can't add messages to {thread.id} while a run {active} is active.")
     _check_message_files(project, message, "")

@@ -43,7 +43,20 @@ log = logging.getLogger(__name__)
 # Resources this server implements itself: their unknown sub-paths are 404 here, never forwarded.
 # The last event of a chat/completions stream, and of a Responses stream.
 _STREAM_ENDS = re.compile(rb"data: \[DONE\]|response\.completed")
-OWN_PREFIXES = ("assistants", "threads", "files", "vector_stores", "usage", "models", "runs", "file_batches")
+OWN_PREFIXES = (
+    "assistants",
+    "threads",
+    "files",
+    "vector_stores",
+    "usage",
+    "models",
+    "runs",
+    "file_batches",
+    "responses",
+    "conversations",
+)
+# Paths under those that are not served here, and still go to the provider.
+FORWARDED_PATHS = ("/responses/compact",)
 READ_SIZE = 256 * 1024
 
 
@@ -62,7 +75,8 @@ async def _rest(request: ApiRequest, head: bytes) -> AsyncIterator[bytes]:
 @async_api_view("GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS")
 async def passthrough(request: ApiRequest) -> HttpResponseBase:
     path = request.path[len("/v1") :]
-    if not settings.PASSTHROUGH or path.strip("/").split("/", 1)[0] in OWN_PREFIXES:
+    own = path.strip("/").split("/", 1)[0] in OWN_PREFIXES and path.rstrip("/") not in FORWARDED_PATHS
+    if not settings.PASSTHROUGH or own:
         return _not_found(request)
     client_headers = {name.lower(): value for name, value in request.headers.items()}
     length = int(request.META.get("CONTENT_LENGTH") or 0)

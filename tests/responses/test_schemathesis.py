@@ -1,0 +1,44 @@
+"""Schemathesis (4.x) against the 14 Responses and Conversations operations of the contract
+(docs/openapi/responses.yaml): no input makes the server answer 5xx, and every error is OpenAI's envelope.
+
+Bounded as tests/api/test_schemathesis.py is. Responses are executed for real (worker and fake provider).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, settings
+from schemathesis.checks import not_a_server_error
+
+from tests.contract import RESPONSES_SPEC_PATH
+
+schema = schemathesis.openapi.from_path(RESPONSES_SPEC_PATH)
+# Fewer than the Assistants file: generating bodies from these schemas (big unions) is slow.
+EXAMPLES_PER_OPERATION = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "8"))
+
+
+def test_it_covers_all_14_operations() -> None:
+    assert len(list(schema.get_all_operations())) == 14
+
+
+@pytest.mark.timeout(300)
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+def test_it_never_answers_a_server_error(case, live_url, owner, provider) -> None:
+    response = case.call(
+        base_url=f"{live_url}/v1", headers={"Authorization": f"Bearer {owner.key}"}, timeout=30
+    )
+    case.validate_response(response, checks=[not_a_server_error])
+    if response.status_code >= 400:
+        error = response.json()["error"]
+        assert set(error) == {"message", "type", "param", "code"}, response.text
