@@ -19,6 +19,34 @@
     }
     var remove = event.target.closest("[data-remove-row]");
     if (remove) remove.parentElement.closest(".kv, .fnrow").remove();
+    // An error's API code and message, behind its "details" toggle (wording.Plain).
+    var details = event.target.closest("[data-details]");
+    if (details) {
+      var shown = details.getAttribute("aria-expanded") === "true";
+      details.setAttribute("aria-expanded", shown ? "false" : "true");
+      details.nextElementSibling.hidden = shown;
+      return;
+    }
+    // The header's sections on a phone: folded behind "Menu".
+    var menu = event.target.closest("[data-menu]");
+    if (menu) {
+      var nav = document.getElementById(menu.dataset.menu);
+      var open = nav.classList.toggle("open");
+      menu.setAttribute("aria-expanded", open ? "true" : "false");
+      return;
+    }
+    // The copy button beside an id ({% ident %}).
+    var copy = event.target.closest("[data-copy]");
+    if (copy) {
+      var done = function () { copy.textContent = "copied"; setTimeout(function () { copy.textContent = "copy"; }, 1500); };
+      if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(copy.dataset.copy).then(done, function () {});
+      else {
+        var area = document.createElement("textarea");
+        area.value = copy.dataset.copy; document.body.appendChild(area); area.select();
+        try { document.execCommand("copy"); done(); } catch (e) { /* nothing to copy with */ }
+        area.remove();
+      }
+    }
   });
 
   function localTimes(root) {
@@ -33,6 +61,10 @@
   // requires_action events already acted on, per run stream URL (a replay repeats them).
   var actedOn = {};
   var TERMINAL = ["completed", "failed", "cancelled", "expired", "incomplete"];
+  // Statuses as words (console/web/wording.py says the same on the server).
+  var WORDS = { queued: "Queued", in_progress: "Running", requires_action: "Waiting for the app",
+    cancelling: "Cancelling", cancelled: "Cancelled", failed: "Failed", completed: "Done",
+    incomplete: "Stopped early", expired: "Expired" };
 
   function startStream(box) {
     box.dataset.started = "1";
@@ -43,7 +75,18 @@
     var ended = false;
     var source = new EventSource(box.dataset.streamUrl);
 
-    function setStatus(value) { if (status) { status.textContent = value; status.className = "status s-" + value; } }
+    function setStatus(value) {
+      if (!status) return;
+      status.textContent = WORDS[value] || value;
+      status.dataset.status = value;
+      status.className = "status s-" + value;
+    }
+    function statusOf() { return status ? status.dataset.status : ""; }
+    // The finished turn as the thread page shows it: markdown, sources, code and tool calls.
+    function showResult() {
+      if (!box.dataset.resultUrl || !window.htmx) return;
+      htmx.ajax("GET", box.dataset.resultUrl, { target: box, swap: "innerHTML" });
+    }
     function part(id) {
       if (!parts[id]) {
         parts[id] = document.createElement("div");
@@ -57,7 +100,7 @@
       source.close();
       box.querySelectorAll(".streaming").forEach(function (el) { el.classList.remove("streaming"); });
       var cancel = turn.querySelector("[data-cancel]");
-      if (cancel && status && TERMINAL.indexOf(status.textContent) >= 0) cancel.remove();
+      if (cancel && TERMINAL.indexOf(statusOf()) >= 0) cancel.remove();
     }
     function on(name, handler) {
       source.addEventListener(name, function (e) {
@@ -92,15 +135,11 @@
       if (actionBox && window.htmx) htmx.ajax("GET", box.dataset.actionUrl, { target: actionBox, swap: "innerHTML" });
     });
     TERMINAL.forEach(function (s) {
-      on("thread.run." + s, function (run) {
+      on("thread.run." + s, function () {
         setStatus(s);
         ended = true;
-        if (run && run.last_error) {
-          var err = document.createElement("p");
-          err.className = "error"; err.setAttribute("role", "alert");
-          err.textContent = run.last_error.code + ": " + run.last_error.message;
-          box.appendChild(err);
-        }
+        close();
+        showResult();
       });
     });
     on("console.error", function (d) {
@@ -117,7 +156,7 @@
     source.addEventListener("done", function () { if (ended) close(); });
     source.onerror = function () {
       // The upstream ends the response after the run's final event; do not reconnect then.
-      var s = status ? status.textContent : "";
+      var s = statusOf();
       if (source.readyState === EventSource.CLOSED || TERMINAL.indexOf(s) >= 0 || s === "requires_action") close();
     };
   }
@@ -270,9 +309,17 @@
   // another element to refresh itself.
   document.addEventListener("htmx:afterRequest", function (e) {
     var form = e.target.closest && e.target.closest("[data-clear-on-success], [data-refresh-after]");
-    if (!form || !e.detail.successful) return;
+    if (!form || !e.detail.successful || e.detail.xhr.status >= 300) return;
     if (form.dataset.clearOnSuccess && form.elements[form.dataset.clearOnSuccess]) form.elements[form.dataset.clearOnSuccess].value = "";
     if (form.dataset.refreshAfter && window.htmx) htmx.trigger(form.dataset.refreshAfter, "refresh");
+  });
+
+  // Enter sends the playground's message; Shift+Enter starts a new line.
+  document.addEventListener("keydown", function (e) {
+    var box = e.target.closest && e.target.closest("textarea[data-enter-sends]");
+    if (!box || e.key !== "Enter" || e.shiftKey || e.isComposing) return;
+    e.preventDefault();
+    if (box.value.trim() && box.form) box.form.requestSubmit();
   });
 
   document.addEventListener("DOMContentLoaded", function () {

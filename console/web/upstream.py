@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from console.projects.models import ApiKey, Project
 from console.projects.services import create_api_key
-from console.web import crypto
+from console.web import crypto, wording
 from console.web.models import Upstream
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,11 @@ class UpstreamError(Exception):
         self.status = status
         self.param = param
         self.code = code
+
+    @property
+    def plain(self) -> wording.Plain:
+        """The error as a sentence for people, the API's code and message as its details."""
+        return wording.plain(self.message, self.code, self.param)
 
     @property
     def is_unavailable(self) -> bool:

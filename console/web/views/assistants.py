@@ -111,7 +111,7 @@ def assistant_new(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
             except UpstreamError as exc:
                 if exc.status != 400:
                     raise
-                assistant_form.attach_api_error(form, exc.param, exc.message)
+                assistant_form.attach_api_error(form, exc.param, exc.plain)
             else:
                 audit.record(
                     request,
@@ -145,7 +145,7 @@ def assistant(request: HtmxHttpRequest, project_id: int, assistant_id: str) -> H
             except UpstreamError as exc:
                 if exc.status != 400:
                     raise
-                assistant_form.attach_api_error(form, exc.param, exc.message)
+                assistant_form.attach_api_error(form, exc.param, exc.plain)
             else:
                 changed = sorted(k for k in body if k != "tool_resources")
                 audit.record(

@@ -51,7 +51,7 @@ def vector_stores(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
             except UpstreamError as exc:
                 if exc.status != 400:
                     raise
-                error = exc.message
+                error = exc.plain
             else:
                 audit.record(
                     request, access.project, "vector_store.create", "vector_store", store["id"], name=name
@@ -101,7 +101,7 @@ def vector_store(request: HtmxHttpRequest, project_id: int, store_id: str) -> Ht
             except UpstreamError as exc:
                 if exc.status != 400:
                     raise
-                error = exc.message
+                error = exc.plain
             return render_page(
                 request,
                 "web/vector_store.html",
