@@ -314,6 +314,14 @@
     if (form.dataset.refreshAfter && window.htmx) htmx.trigger(form.dataset.refreshAfter, "refresh");
   });
 
+  // A box shown only for one choice of a select (the JSON schema for "JSON schema").
+  document.addEventListener("change", function (e) {
+    var select = e.target.closest && e.target.closest("select[data-shows]");
+    if (!select) return;
+    var box = document.getElementById(select.dataset.shows);
+    if (box) box.hidden = select.value !== select.dataset.showsWhen;
+  });
+
   // Enter sends the playground's message; Shift+Enter starts a new line.
   document.addEventListener("keydown", function (e) {
     var box = e.target.closest && e.target.closest("textarea[data-enter-sends]");

@@ -58,7 +58,11 @@ def test_it_lets_only_admins_manage_members(people, owner):
     assert b"<html" not in response.content and b"sam-stranger" in response.content
     assert client_for(people.stranger).get(f"/p/{owner.project.pk}/").status_code == 200
     entry = AuditLog.objects.get(action="member.add")
-    assert entry.username == "alice-admin" and entry.detail == {"username": "sam-stranger", "role": "viewer", "invited": False}
+    assert entry.username == "alice-admin" and entry.detail == {
+        "username": "sam-stranger",
+        "role": "viewer",
+        "invited": False,
+    }
 
 
 def test_it_reports_an_unknown_user(people, owner):

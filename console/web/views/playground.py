@@ -51,6 +51,9 @@ def playground(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
             selected = selected or next(
                 (m["assistant_id"] for m in reversed(messages) if m.get("assistant_id")), ""
             )
+            if not selected:  # no answer yet: the assistant of its latest run
+                runs = client.get(f"threads/{thread_id}/runs", {"limit": 1})["data"]
+                selected = runs[0]["assistant_id"] if runs else ""
         for assistant in assistants:
             assistant["demo"] = demo.answers(client.connection, assistant.get("model"))
     context = {

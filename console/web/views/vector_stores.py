@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -15,7 +14,6 @@ from django_htmx.http import HttpResponseClientRedirect
 from console.web import audit, batches, uploads, watching
 from console.web.access import ProjectAccess, project_for_user
 from console.web.models import BatchWatch, Role, UploadItem, UploadSession
-from console.web.tasks import watch_file_batch
 from console.web.upstream import Client, UpstreamError, client_for
 from console.web.views.common import HtmxHttpRequest, handles_upstream, render_page
 
@@ -266,27 +264,7 @@ def upload_session(request: HtmxHttpRequest, project_id: int, session_id: int) -
 def _start_batch(
     request: HtmxHttpRequest, access: ProjectAccess, client: Client, store_id: str, file_ids: list[str]
 ) -> BatchWatch:
-    batch = client.post(f"vector_stores/{store_id}/file_batches", {"file_ids": file_ids})
-    with transaction.atomic():
-        watch = BatchWatch.objects.create(
-            project=access.project,
-            vector_store_id=store_id,
-            batch_id=batch["id"],
-            total=len(file_ids),
-            in_progress=len(file_ids),
-            created_by=request.user.get_username(),
-        )
-        audit.record(
-            request,
-            access.project,
-            "file_batch.create",
-            "file_batch",
-            batch["id"],
-            vector_store_id=store_id,
-            files=len(file_ids),
-        )
-        transaction.on_commit(lambda: watch_file_batch.delay(watch.pk))
-    return watch
+    return watching.start_batch(request, access.project, client, store_id, file_ids)
 
 
 @login_required
