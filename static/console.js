@@ -233,7 +233,8 @@
         var workers = [];
         for (var w = 0; w < 4; w++) workers.push(worker());
         return Promise.all(workers).then(function () {
-          overallText.textContent = sent + " of " + files.length + " uploaded and added to the store; ingesting…";
+          overallText.textContent = sent + " of " + files.length + " uploaded and added to the store; being read…";
+          refreshStore();
         });
       });
   }
@@ -246,6 +247,13 @@
     var box = document.createElement("div");
     document.getElementById("uploads").prepend(box);
     htmx.ajax("GET", url, { target: box, swap: "outerHTML" });
+    refreshStore();
+  }
+
+  // The store's counts and file list follow an upload live (they poll while anything is being read).
+  function refreshStore() {
+    var live = document.getElementById("store-live");
+    if (live && window.htmx) htmx.trigger(live, "refresh");
   }
 
   function initUploader(zone) {

@@ -16,6 +16,7 @@ from console.web.views import (
     jobs,
     playground,
     prices,
+    store_files,
     threads,
     vector_stores,
 )
@@ -72,6 +73,11 @@ urlpatterns = [
         name="vector_store_upload",
     ),
     path(P + "vector_stores/<str:store_id>/batches", vector_stores.batch_create, name="batch_create"),
+    path(
+        P + "vector_stores/<str:store_id>/files/<str:file_id>",
+        store_files.store_file_action,
+        name="store_file_action",
+    ),
     path(P + "vector_stores/<str:store_id>/uploads", vector_stores.upload_start, name="upload_start"),
     path(P + "uploads/<int:session_id>", vector_stores.upload_session, name="upload_session"),
     path(P + "batches/<str:batch_id>", vector_stores.batch, name="batch"),

@@ -320,3 +320,29 @@ def test_it_says_errors_in_plain_words_and_shapes_pages_by_role(
     _fits(viewer, width)
     _shot(viewer, f"console3-viewer-assistant-{width}")
     viewer.context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_it_updates_the_store_live_during_an_upload_and_lists_it_in_activity(
+    browser, people, owner, api, worker, live_url, tmp_path, width, violations, done
+):
+    store = api.post("vector_stores", json={"name": "Manuals"}).json()["id"]
+    paths = []
+    for name in ("alpha.txt", "beta.txt"):
+        path = tmp_path / name
+        path.write_text(f"The {name} manual says hello.")
+        paths.append(str(path))
+    page = _open(browser, live_url, "eddie-editor", width, violations)
+    page.goto(f"{live_url}/p/{owner.project.pk}/vector_stores/{store}")
+    assert "0 total" in page.locator("[data-store-counts]").inner_text()
+    page.locator("#batch-files").set_input_files(paths)
+    # No reload: the counts and the file list follow the upload.
+    page.locator("[data-store-counts]", has_text="2 total").wait_for()
+    page.locator("[data-store-counts]", has_text="2 ready").wait_for()
+    page.locator("#store-live table").get_by_role("link", name="beta.txt").wait_for()
+    _fits(page, width)
+    _shot(page, f"console3-store-live-{width}")
+    go_to(page, "Activity")
+    page.locator("#jobs tr", has_text="2 files into a store").wait_for()
+    _shot(page, f"console3-activity-uploads-{width}")
+    page.context.close()

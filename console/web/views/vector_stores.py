@@ -14,7 +14,9 @@ from django_htmx.http import HttpResponseClientRedirect
 from console.web import audit, batches, uploads, watching
 from console.web.access import ProjectAccess, project_for_user
 from console.web.models import BatchWatch, Role, UploadItem, UploadSession
+from console.web.names import Names
 from console.web.upstream import Client, UpstreamError, client_for
+from console.web.views import store_files
 from console.web.views.common import HtmxHttpRequest, handles_upstream, render_page
 
 PAGE = 20
@@ -111,14 +113,11 @@ def vector_store(request: HtmxHttpRequest, project_id: int, store_id: str) -> Ht
             f"vector_stores/{store_id}/files",
             {"limit": FILES_PAGE, "after": after, "filter": status_filter or None},
         )
-        files = page["data"]
-        names = {}
-        for f in files:
-            try:
-                names[f["id"]] = client.get(f"files/{f['id']}").get("filename", f["id"])
-            except UpstreamError:
-                names[f["id"]] = f["id"]
-    rows = [{**f, "filename": names.get(f["id"], f["id"])} for f in files]
+        names = Names(client)
+        # Failed files come first, each with its reason and what can be done about it.
+        failed = [] if after or status_filter else store_files.failed_files(client, store_id)
+        rows = [{**f, "filename": names.file(f["id"])} for f in page["data"]]
+        failed = [{**f, "filename": names.file(f["id"])} for f in failed]
     watches = BatchWatch.objects.filter(project=access.project, vector_store_id=store_id).order_by(
         "-created_at"
     )[:5]
@@ -129,13 +128,18 @@ def vector_store(request: HtmxHttpRequest, project_id: int, store_id: str) -> Ht
         "access": access,
         "store": store,
         "rows": rows,
+        "failed_rows": failed,
+        "live": bool(store.get("file_counts", {}).get("in_progress"))
+        or any(not w.is_done for w in watches)
+        or any(not s.is_done for s in sessions),
         "has_more": page["has_more"],
         "filter": status_filter,
         "next_after": rows[-1]["id"] if rows else "",
         "watches": watches,
         "uploads": [uploads.view(session) for session in sessions],
     }
-    return render_page(request, "web/vector_store.html", context, partial="file-rows" if after else None)
+    partial = "file-rows" if after else ("store-live" if request.GET.get("live") else None)
+    return render_page(request, "web/vector_store.html", context, partial=partial)
 
 
 @login_required
