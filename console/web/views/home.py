@@ -22,6 +22,7 @@ from console.web.views.common import HtmxHttpRequest, handles_upstream, render_p
 
 COUNT_CAP = 1000
 GLANCE = 100
+MONTH_RUNS_CAP = 10000
 RECENT_THREADS = 10
 USAGE_DAYS = 30
 
@@ -150,6 +151,17 @@ def _usage_chart(client: Client, runs: list[dict[str, Any]]) -> tuple[list[dict[
     return [{k: day.get(k, 0) for k in keys} for day in days], True
 
 
+def _month_runs(client: Client) -> list[dict[str, Any]] | None:
+    """This month's runs (GET /v1/runs, this server's extension); None from an upstream without it."""
+    start = costs.month_start(datetime.now(UTC))
+    try:
+        return client.list_all("runs", {"created_after": start}, cap=MONTH_RUNS_CAP)
+    except UpstreamError as exc:
+        if exc.status not in (404, 400):
+            raise
+        return None
+
+
 @login_required
 @require_GET
 @handles_upstream
@@ -170,6 +182,7 @@ def overview(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
         for thread in threads:
             runs.extend(client.get(f"threads/{thread['id']}/runs", {"limit": 10})["data"])
         chart, complete = _usage_chart(client, runs)
+        month_runs = _month_runs(client)
     prices = costs.prices_for(access.project)
     for day in chart:
         # Cents as a float for the chart (uPlot); null where no model of the day has a price.
@@ -194,10 +207,14 @@ def overview(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
     watched = RunWatch.objects.filter(project=access.project).exclude(status__in=RunWatch.TERMINAL)
     run_jobs = list(watched.order_by("-created_at")[:20])
     steps = first_steps(assistants, stores, threads)
+    month = None
+    if month_runs is not None:
+        month = costs.by_assistant(prices, month_runs, {a["id"]: a.get("name") or "" for a in assistants})
     context = {
         "access": access,
         "counts": counts,
         "steps": steps,
+        "month": month,
         "steps_left": sum(not step["done"] for step in steps),
         "description": ProjectSettings.objects.filter(project=access.project)
         .values_list("description", flat=True)
