@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 import re
+from datetime import timedelta
 
 from django.utils import timezone
 
@@ -128,9 +128,7 @@ def test_it_shows_where_the_money_went_this_month_per_assistant(people, owner, a
         status="completed",
         usage={"prompt_tokens": 9_000_000, "completion_tokens": 0, "total_tokens": 9_000_000},
     )
-    Run.objects.filter(pk=old.pk).update(
-        created_at=timezone.now().replace(day=1) - timedelta(days=2)
-    )
+    Run.objects.filter(pk=old.pk).update(created_at=timezone.now().replace(day=1) - timedelta(days=2))
     body = client_for(people.viewer).get(f"/p/{owner.project.pk}/").content.decode()
     month = body[body.index('id="h-month"') :]
     assert "<b>$4.10</b>" in month  # 1.5M in at $2 + 0.11M out at $10
