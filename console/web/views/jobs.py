@@ -21,9 +21,13 @@ def _render_jobs(
 ) -> HttpResponse:
     batches = list(BatchWatch.objects.filter(project=access.project).order_by("-created_at")[:JOBS_SHOWN])
     runs = list(RunWatch.objects.filter(project=access.project).order_by("-created_at")[:JOBS_SHOWN])
-    sessions = UploadSession.objects.filter(project=access.project).order_by("-created_at")[:JOBS_SHOWN]
+    sessions = list(UploadSession.objects.filter(project=access.project).order_by("-created_at")[:JOBS_SHOWN])
     upload_rows = [uploads.view(session) for session in sessions]
-    active = any(not w.is_done for w in (*batches, *runs, *sessions))
+    active = (
+        any(not w.is_done for w in batches)
+        or any(not w.is_done for w in runs)
+        or any(not s.is_done for s in sessions)
+    )
     context = {
         "access": access,
         "rows": batches,
