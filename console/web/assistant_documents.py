@@ -35,9 +35,7 @@ def add_new_store(
     audit.record(request, project, "vector_store.create", "vector_store", store["id"], name=name)
     file_ids = []
     for upload in uploads:
-        created = client.upload(
-            upload.name or "upload", upload, "assistants", upload.content_type or "application/octet-stream"
-        )
+        created = client.upload_file(upload)
         audit.record(request, project, "file.upload", "file", created["id"], filename=created.get("filename"))
         file_ids.append(created["id"])
     if file_ids:

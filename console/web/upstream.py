@@ -230,6 +230,12 @@ class Client:
             timeout=httpx.Timeout(300, connect=settings.CONSOLE_UPSTREAM_CONNECT_TIMEOUT),
         )
 
+    def upload_file(self, upload: Any, purpose: str = "assistants") -> Any:
+        """A file a browser sent (Django's UploadedFile), under its own name and type."""
+        return self.upload(
+            upload.name or "upload", upload, purpose, upload.content_type or "application/octet-stream"
+        )
+
     def download(self, file_id: str) -> Iterator[bytes]:
         """The file's bytes, streamed; the caller must exhaust or close the iterator."""
         try:

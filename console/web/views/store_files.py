@@ -42,12 +42,7 @@ def store_file_action(request: HtmxHttpRequest, project_id: int, store_id: str, 
                 if upload is None:
                     message = "Choose the file to put in its place."
                 else:
-                    created = client.upload(
-                        upload.name or "upload",
-                        upload,
-                        "assistants",
-                        upload.content_type or "application/octet-stream",
-                    )
+                    created = client.upload_file(upload)
                     client.post(f"vector_stores/{store_id}/files", {"file_id": created["id"]})
                     client.delete(f"vector_stores/{store_id}/files/{file_id}")
                     audit.record(

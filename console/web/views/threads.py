@@ -246,7 +246,9 @@ def thread_delete(request: HtmxHttpRequest, project_id: int, thread_id: str) -> 
     access, client, found = _get_thread_for_user(request, project_id, thread_id, Role.ADMIN)
     with client:
         if request.method == "GET":
-            return render_page(request, "web/thread_delete.html", {"access": access, "thread": found})
+            title = Names(client).thread(thread_id)
+            context = {"access": access, "thread": found, "title": title}
+            return render_page(request, "web/thread_delete.html", context)
         client.delete(f"threads/{thread_id}")
     audit.record(request, access.project, "thread.delete", "thread", thread_id)
     url = reverse("threads", args=[project_id])

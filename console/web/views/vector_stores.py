@@ -169,12 +169,7 @@ def vector_store_upload(request: HtmxHttpRequest, project_id: int, store_id: str
         return _upload_into_session(request, access, client, store_id, upload)
     with client:
         try:
-            created = client.upload(
-                upload.name or "upload",
-                upload,
-                "assistants",
-                upload.content_type or "application/octet-stream",
-            )
+            created = client.upload_file(upload)
         except UpstreamError as exc:
             return JsonResponse(
                 {"error": exc.message}, status=400 if exc.status and exc.status < 500 else 502
