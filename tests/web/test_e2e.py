@@ -152,7 +152,7 @@ def test_it_works_in_a_real_browser(browser, people, owner, api, provider, live_
 
     # The runs started in the playground are on the Jobs page; the overview charts their tokens.
     page.goto(f"{live_url}/p/{pid}/jobs")
-    page.locator("#jobs tbody tr", has_text="completed").nth(1).wait_for(timeout=15000)
+    page.locator("#jobs tbody tr", has_text="Done").nth(1).wait_for(timeout=15000)
     _shot(page, "jobs")
     page.goto(f"{live_url}/p/{pid}/")
     page.locator("#usage-chart canvas").wait_for()
