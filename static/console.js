@@ -256,15 +256,63 @@
     if (live && window.htmx) htmx.trigger(live, "refresh");
   }
 
+  // Files already in the store (same name and content) are flagged before anything is sent: the
+  // server names those of the same name and size, the browser hashes only those, the server compares.
+  function askDuplicates(zone, files, hashes) {
+    var body = new FormData();
+    files.forEach(function (file, i) {
+      body.append("name", file.name); body.append("size", String(file.size));
+      body.append("sha256", hashes ? hashes[i] : "");
+    });
+    return fetch(zone.dataset.checkUrl, { method: "POST", body: body, headers: csrfHeaders() })
+      .then(function (r) { return r.ok ? r.json() : { duplicates: [] }; })
+      .then(function (res) { return res.duplicates || []; }, function () { return []; });
+  }
+
+  function sha256(file) {
+    return file.arrayBuffer().then(function (buf) { return crypto.subtle.digest("SHA-256", buf); })
+      .then(function (digest) {
+        return Array.prototype.map.call(new Uint8Array(digest), function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+      });
+  }
+
+  function checkThenStart(zone, chosen) {
+    var files = Array.prototype.slice.call(chosen);
+    if (!zone.dataset.checkUrl) { startBatch(zone, files); return; }
+    askDuplicates(zone, files, null).then(function (sameName) {
+      if (!sameName.length) return [];
+      var candidates = sameName.map(function (i) { return files[i]; });
+      if (!(window.crypto && crypto.subtle)) return sameName;  // an insecure origin: name and size only
+      return Promise.all(candidates.map(sha256)).then(function (hashes) {
+        return askDuplicates(zone, candidates, hashes).then(function (found) {
+          return found.map(function (j) { return sameName[j]; });
+        });
+      });
+    }).then(function (dupes) {
+      if (!dupes.length) { startBatch(zone, files); return; }
+      var notice = zone.querySelector(".dup-notice");
+      var names = dupes.map(function (i) { return files[i].name; });
+      notice.querySelector("[data-dup-text]").textContent = dupes.length + " of these file" + (dupes.length === 1 ? " is" : "s are") +
+        " already in this store (same name and content): " + names.join(", ") + ".";
+      notice.hidden = false;
+      notice.querySelector("[data-dup-skip]").onclick = function () {
+        notice.hidden = true;
+        var rest = files.filter(function (f, i) { return dupes.indexOf(i) < 0; });
+        if (rest.length) startBatch(zone, rest);
+      };
+      notice.querySelector("[data-dup-add]").onclick = function () { notice.hidden = true; startBatch(zone, files); };
+    });
+  }
+
   function initUploader(zone) {
     zone.dataset.ready = "1";
     var input = zone.querySelector("input[type=file]");
-    input.addEventListener("change", function () { if (input.files.length) startBatch(zone, input.files); });
+    input.addEventListener("change", function () { if (input.files.length) checkThenStart(zone, input.files); });
     zone.addEventListener("dragover", function (e) { e.preventDefault(); zone.classList.add("over"); });
     zone.addEventListener("dragleave", function () { zone.classList.remove("over"); });
     zone.addEventListener("drop", function (e) {
       e.preventDefault(); zone.classList.remove("over");
-      if (e.dataTransfer.files.length) startBatch(zone, e.dataTransfer.files);
+      if (e.dataTransfer.files.length) checkThenStart(zone, e.dataTransfer.files);
     });
   }
 

@@ -79,6 +79,7 @@ urlpatterns = [
         name="store_file_action",
     ),
     path(P + "vector_stores/<str:store_id>/uploads", vector_stores.upload_start, name="upload_start"),
+    path(P + "vector_stores/<str:store_id>/uploads/check", store_files.upload_check, name="upload_check"),
     path(P + "uploads/<int:session_id>", vector_stores.upload_session, name="upload_session"),
     path(P + "batches/<str:batch_id>", vector_stores.batch, name="batch"),
     path(P + "batches/<str:batch_id>/cancel", vector_stores.batch_cancel, name="batch_cancel"),

@@ -342,6 +342,18 @@ def test_it_updates_the_store_live_during_an_upload_and_lists_it_in_activity(
     page.locator("#store-live table").get_by_role("link", name="beta.txt").wait_for()
     _fits(page, width)
     _shot(page, f"console3-store-live-{width}")
+    # The same files again, with a new one: the two already there are flagged before any upload.
+    gamma = tmp_path / "gamma.txt"
+    gamma.write_text("The gamma manual.")
+    page.locator("#batch-files").set_input_files([*paths, str(gamma)])
+    notice = page.locator(".dup-notice")
+    notice.wait_for()
+    assert "2 of these files are already in this store" in notice.inner_text()
+    assert "alpha.txt" in notice.inner_text() and "gamma.txt" not in notice.inner_text()
+    _shot(page, f"console3-store-duplicates-{width}")
+    notice.get_by_role("button", name="Skip them").click()
+    page.locator("[data-store-counts]", has_text="3 total").wait_for()
+    page.locator("[data-store-counts]", has_text="3 ready").wait_for()
     go_to(page, "Activity")
     page.locator("#jobs tr", has_text="2 files into a store").wait_for()
     _shot(page, f"console3-activity-uploads-{width}")

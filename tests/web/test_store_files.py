@@ -63,3 +63,21 @@ def test_it_retries_removes_and_replaces_a_failed_file(people, owner, api):
     assert "c-fixed.txt" in names and not VectorStoreFile.objects.filter(file_id=replaced).exists()
     actions = set(AuditLog.objects.values_list("action", flat=True))
     assert {"vector_store_file.retry", "vector_store_file.remove", "vector_store_file.replace"} <= actions
+
+
+def test_it_flags_files_already_in_the_store_by_name_and_content(people, owner, api):
+    import hashlib
+
+    store = api.post("vector_stores", json={"name": "Manuals"}).json()["id"]
+    for name, body in (("a.txt", b"alpha"), ("b.txt", b"beta")):
+        file_id = api.post("files", files={"file": (name, body)}, data={"purpose": "assistants"}).json()["id"]
+        api.post(f"vector_stores/{store}/files", json={"file_id": file_id})
+    url = f"/p/{owner.project.pk}/vector_stores/{store}/uploads/check"
+    same = hashlib.sha256(b"alpha").hexdigest()
+    other = hashlib.sha256(b"BETA").hexdigest()  # same name and size, other content
+    chosen = {"name": ["a.txt", "b.txt", "c.txt"], "size": ["5", "4", "3"], "sha256": [same, other, ""]}
+    assert client_for(people.viewer).post(url, chosen).status_code == 403
+    assert client_for(people.editor).post(url, chosen).json() == {"duplicates": [0]}
+    # Without hashes (a browser on an insecure origin), name and size decide.
+    unhashed = {**chosen, "sha256": ["", "", ""]}
+    assert client_for(people.editor).post(url, unhashed).json() == {"duplicates": [0, 1]}
