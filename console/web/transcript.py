@@ -20,30 +20,22 @@ def view_message(message: dict[str, Any], files: Names) -> dict[str, Any]:
             text = part["text"]["value"]
             citations = []
             for n, annotation in enumerate(part["text"].get("annotations") or [], start=1):
-                if annotation["type"] == "file_citation":
-                    file_id = annotation["file_citation"]["file_id"]
-                    citations.append(
-                        {
-                            "n": n,
-                            "marker": annotation.get("text", ""),
-                            "file_id": file_id,
-                            "file_name": files.file(file_id),
-                            "quote": annotation["file_citation"].get("quote", ""),
-                        }
-                    )
-                    if annotation.get("text"):
-                        text = text.replace(annotation["text"], f" [{n}]")
-                elif annotation["type"] == "file_path":
-                    file_id = annotation["file_path"]["file_id"]
-                    citations.append(
-                        {
-                            "n": n,
-                            "marker": annotation.get("text", ""),
-                            "file_id": file_id,
-                            "file_name": files.file(file_id),
-                            "quote": "",
-                        }
-                    )
+                kind = annotation["type"]
+                if kind not in ("file_citation", "file_path"):
+                    continue
+                file_id = annotation[kind]["file_id"]
+                citations.append(
+                    {
+                        "n": n,
+                        "marker": annotation.get("text", ""),
+                        "file_id": file_id,
+                        "file_name": files.file(file_id),
+                        "quote": annotation[kind].get("quote", "") if kind == "file_citation" else "",
+                    }
+                )
+                # A citation's marker in the text (【4:0†file】) becomes its number.
+                if kind == "file_citation" and annotation.get("text"):
+                    text = text.replace(annotation["text"], f" [{n}]")
             parts.append({"type": "text", "html": markdown.render(text), "citations": citations})
         elif part["type"] == "image_file":
             parts.append({"type": "image_file", "file_id": part["image_file"]["file_id"]})
