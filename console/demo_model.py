@@ -120,7 +120,27 @@ def server_env() -> dict[str, str]:
 
 def provider_env(base_url: str, api_key: str) -> dict[str, str]:
     """The environment that makes every model name without a matching route go to the demo server."""
-    return {"LLM_BASE_URL": base_url, "LLM_API_KEY": api_key, "LLM_QUIRKS": QUIRKS}
+    return {
+        "LLM_BASE_URL": base_url,
+        "LLM_API_KEY": api_key,
+        "LLM_QUIRKS": QUIRKS,
+        "DEMO_MODEL_BASE_URL": base_url,  # how the console knows which model names the toy answers
+    }
+
+
+def serves(model: str | None) -> bool:
+    """True when requests for `model` go to the built-in demo model (the console says so)."""
+    from django.conf import settings
+
+    from console.providers.routing import NoProvider, route_for
+
+    demo_url = str(getattr(settings, "DEMO_MODEL_BASE_URL", "") or "").rstrip("/")
+    if not demo_url:
+        return False
+    try:
+        return route_for(model).base_url.rstrip("/") == demo_url
+    except NoProvider:
+        return False
 
 
 def free_port() -> int:

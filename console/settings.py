@@ -99,6 +99,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "console.web.views.common.project_switcher",
             ],
+            # The console's status words, plain errors and name-then-id helper, on every template.
+            "builtins": ["console.web.templatetags.console_words"],
         },
     }
 ]
@@ -319,6 +321,10 @@ LLM_API_KEY = os.environ.get("LLM_API_KEY", "").strip()
 LLM_PROVIDERS: tuple[ProviderRoute, ...] = parse_routes(os.environ.get("LLM_PROVIDERS", ""))
 # The LLM_BASE_URL provider's departures from OpenAI (console/providers/quirks.py), e.g. llama-cpp-python.
 LLM_QUIRKS: frozenset[str] = parse_quirks(os.environ.get("LLM_QUIRKS"))
+# Set by the launcher when it starts the built-in demo model: the console labels the names it serves.
+DEMO_MODEL_BASE_URL = os.environ.get("DEMO_MODEL_BASE_URL", "").strip()
+# How long a console invite link (Members: add a person) stays usable.
+CONSOLE_INVITE_HOURS = int(os.environ.get("CONSOLE_INVITE_HOURS", "72"))
 # Connections to providers, per worker or server process: at most this many at once.
 PROVIDER_MAX_CONNECTIONS = int(os.environ.get("PROVIDER_MAX_CONNECTIONS", "2000"))
 # GET /v1/models: how long each provider may take to list its models, and how long a list is kept.

@@ -19,6 +19,34 @@
     }
     var remove = event.target.closest("[data-remove-row]");
     if (remove) remove.parentElement.closest(".kv, .fnrow").remove();
+    // An error's API code and message, behind its "details" toggle (wording.Plain).
+    var details = event.target.closest("[data-details]");
+    if (details) {
+      var shown = details.getAttribute("aria-expanded") === "true";
+      details.setAttribute("aria-expanded", shown ? "false" : "true");
+      details.nextElementSibling.hidden = shown;
+      return;
+    }
+    // The header's sections on a phone: folded behind "Menu".
+    var menu = event.target.closest("[data-menu]");
+    if (menu) {
+      var nav = document.getElementById(menu.dataset.menu);
+      var open = nav.classList.toggle("open");
+      menu.setAttribute("aria-expanded", open ? "true" : "false");
+      return;
+    }
+    // The copy button beside an id ({% ident %}).
+    var copy = event.target.closest("[data-copy]");
+    if (copy) {
+      var done = function () { copy.textContent = "copied"; setTimeout(function () { copy.textContent = "copy"; }, 1500); };
+      if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(copy.dataset.copy).then(done, function () {});
+      else {
+        var area = document.createElement("textarea");
+        area.value = copy.dataset.copy; document.body.appendChild(area); area.select();
+        try { document.execCommand("copy"); done(); } catch (e) { /* nothing to copy with */ }
+        area.remove();
+      }
+    }
   });
 
   function localTimes(root) {
@@ -33,6 +61,10 @@
   // requires_action events already acted on, per run stream URL (a replay repeats them).
   var actedOn = {};
   var TERMINAL = ["completed", "failed", "cancelled", "expired", "incomplete"];
+  // Statuses as words (console/web/wording.py says the same on the server).
+  var WORDS = { queued: "Queued", in_progress: "Running", requires_action: "Waiting for the app",
+    cancelling: "Cancelling", cancelled: "Cancelled", failed: "Failed", completed: "Done",
+    incomplete: "Stopped early", expired: "Expired" };
 
   function startStream(box) {
     box.dataset.started = "1";
@@ -43,7 +75,18 @@
     var ended = false;
     var source = new EventSource(box.dataset.streamUrl);
 
-    function setStatus(value) { if (status) { status.textContent = value; status.className = "status s-" + value; } }
+    function setStatus(value) {
+      if (!status) return;
+      status.textContent = WORDS[value] || value;
+      status.dataset.status = value;
+      status.className = "status s-" + value;
+    }
+    function statusOf() { return status ? status.dataset.status : ""; }
+    // The finished turn as the thread page shows it: markdown, sources, code and tool calls.
+    function showResult() {
+      if (!box.dataset.resultUrl || !window.htmx) return;
+      htmx.ajax("GET", box.dataset.resultUrl, { target: box, swap: "innerHTML" });
+    }
     function part(id) {
       if (!parts[id]) {
         parts[id] = document.createElement("div");
@@ -57,7 +100,7 @@
       source.close();
       box.querySelectorAll(".streaming").forEach(function (el) { el.classList.remove("streaming"); });
       var cancel = turn.querySelector("[data-cancel]");
-      if (cancel && status && TERMINAL.indexOf(status.textContent) >= 0) cancel.remove();
+      if (cancel && TERMINAL.indexOf(statusOf()) >= 0) cancel.remove();
     }
     function on(name, handler) {
       source.addEventListener(name, function (e) {
@@ -92,15 +135,11 @@
       if (actionBox && window.htmx) htmx.ajax("GET", box.dataset.actionUrl, { target: actionBox, swap: "innerHTML" });
     });
     TERMINAL.forEach(function (s) {
-      on("thread.run." + s, function (run) {
+      on("thread.run." + s, function () {
         setStatus(s);
         ended = true;
-        if (run && run.last_error) {
-          var err = document.createElement("p");
-          err.className = "error"; err.setAttribute("role", "alert");
-          err.textContent = run.last_error.code + ": " + run.last_error.message;
-          box.appendChild(err);
-        }
+        close();
+        showResult();
       });
     });
     on("console.error", function (d) {
@@ -117,7 +156,7 @@
     source.addEventListener("done", function () { if (ended) close(); });
     source.onerror = function () {
       // The upstream ends the response after the run's final event; do not reconnect then.
-      var s = status ? status.textContent : "";
+      var s = statusOf();
       if (source.readyState === EventSource.CLOSED || TERMINAL.indexOf(s) >= 0 || s === "requires_action") close();
     };
   }
@@ -194,7 +233,8 @@
         var workers = [];
         for (var w = 0; w < 4; w++) workers.push(worker());
         return Promise.all(workers).then(function () {
-          overallText.textContent = sent + " of " + files.length + " uploaded and added to the store; ingesting…";
+          overallText.textContent = sent + " of " + files.length + " uploaded and added to the store; being read…";
+          refreshStore();
         });
       });
   }
@@ -207,17 +247,72 @@
     var box = document.createElement("div");
     document.getElementById("uploads").prepend(box);
     htmx.ajax("GET", url, { target: box, swap: "outerHTML" });
+    refreshStore();
+  }
+
+  // The store's counts and file list follow an upload live (they poll while anything is being read).
+  function refreshStore() {
+    var live = document.getElementById("store-live");
+    if (live && window.htmx) htmx.trigger(live, "refresh");
+  }
+
+  // Files already in the store (same name and content) are flagged before anything is sent: the
+  // server names those of the same name and size, the browser hashes only those, the server compares.
+  function askDuplicates(zone, files, hashes) {
+    var body = new FormData();
+    files.forEach(function (file, i) {
+      body.append("name", file.name); body.append("size", String(file.size));
+      body.append("sha256", hashes ? hashes[i] : "");
+    });
+    return fetch(zone.dataset.checkUrl, { method: "POST", body: body, headers: csrfHeaders() })
+      .then(function (r) { return r.ok ? r.json() : { duplicates: [] }; })
+      .then(function (res) { return res.duplicates || []; }, function () { return []; });
+  }
+
+  function sha256(file) {
+    return file.arrayBuffer().then(function (buf) { return crypto.subtle.digest("SHA-256", buf); })
+      .then(function (digest) {
+        return Array.prototype.map.call(new Uint8Array(digest), function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+      });
+  }
+
+  function checkThenStart(zone, chosen) {
+    var files = Array.prototype.slice.call(chosen);
+    if (!zone.dataset.checkUrl) { startBatch(zone, files); return; }
+    askDuplicates(zone, files, null).then(function (sameName) {
+      if (!sameName.length) return [];
+      var candidates = sameName.map(function (i) { return files[i]; });
+      if (!(window.crypto && crypto.subtle)) return sameName;  // an insecure origin: name and size only
+      return Promise.all(candidates.map(sha256)).then(function (hashes) {
+        return askDuplicates(zone, candidates, hashes).then(function (found) {
+          return found.map(function (j) { return sameName[j]; });
+        });
+      });
+    }).then(function (dupes) {
+      if (!dupes.length) { startBatch(zone, files); return; }
+      var notice = zone.querySelector(".dup-notice");
+      var names = dupes.map(function (i) { return files[i].name; });
+      notice.querySelector("[data-dup-text]").textContent = dupes.length + " of these file" + (dupes.length === 1 ? " is" : "s are") +
+        " already in this store (same name and content): " + names.join(", ") + ".";
+      notice.hidden = false;
+      notice.querySelector("[data-dup-skip]").onclick = function () {
+        notice.hidden = true;
+        var rest = files.filter(function (f, i) { return dupes.indexOf(i) < 0; });
+        if (rest.length) startBatch(zone, rest);
+      };
+      notice.querySelector("[data-dup-add]").onclick = function () { notice.hidden = true; startBatch(zone, files); };
+    });
   }
 
   function initUploader(zone) {
     zone.dataset.ready = "1";
     var input = zone.querySelector("input[type=file]");
-    input.addEventListener("change", function () { if (input.files.length) startBatch(zone, input.files); });
+    input.addEventListener("change", function () { if (input.files.length) checkThenStart(zone, input.files); });
     zone.addEventListener("dragover", function (e) { e.preventDefault(); zone.classList.add("over"); });
     zone.addEventListener("dragleave", function () { zone.classList.remove("over"); });
     zone.addEventListener("drop", function (e) {
       e.preventDefault(); zone.classList.remove("over");
-      if (e.dataTransfer.files.length) startBatch(zone, e.dataTransfer.files);
+      if (e.dataTransfer.files.length) checkThenStart(zone, e.dataTransfer.files);
     });
   }
 
@@ -270,9 +365,25 @@
   // another element to refresh itself.
   document.addEventListener("htmx:afterRequest", function (e) {
     var form = e.target.closest && e.target.closest("[data-clear-on-success], [data-refresh-after]");
-    if (!form || !e.detail.successful) return;
+    if (!form || !e.detail.successful || e.detail.xhr.status >= 300) return;
     if (form.dataset.clearOnSuccess && form.elements[form.dataset.clearOnSuccess]) form.elements[form.dataset.clearOnSuccess].value = "";
     if (form.dataset.refreshAfter && window.htmx) htmx.trigger(form.dataset.refreshAfter, "refresh");
+  });
+
+  // A box shown only for one choice of a select (the JSON schema for "JSON schema").
+  document.addEventListener("change", function (e) {
+    var select = e.target.closest && e.target.closest("select[data-shows]");
+    if (!select) return;
+    var box = document.getElementById(select.dataset.shows);
+    if (box) box.hidden = select.value !== select.dataset.showsWhen;
+  });
+
+  // Enter sends the playground's message; Shift+Enter starts a new line.
+  document.addEventListener("keydown", function (e) {
+    var box = e.target.closest && e.target.closest("textarea[data-enter-sends]");
+    if (!box || e.key !== "Enter" || e.shiftKey || e.isComposing) return;
+    e.preventDefault();
+    if (box.value.trim() && box.form) box.form.requestSubmit();
   });
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -227,7 +227,9 @@ def parse(post: QueryDict) -> tuple[AssistantForm, dict[str, Any]]:
     tools: list[dict[str, Any]] = []
     if data["code_interpreter"]:
         tools.append({"type": "code_interpreter"})
-    if data["file_search"]:
+    # Picking documents to search is asking for file search.
+    file_search = bool(data["file_search"] or data["vector_store_ids"])
+    if file_search:
         tools.append({"type": "file_search"})
     for index, row in enumerate(form.functions.forms):
         if not row.has_changed():
@@ -255,7 +257,7 @@ def parse(post: QueryDict) -> tuple[AssistantForm, dict[str, Any]]:
             if row.has_changed() and row.cleaned_data.get("key")
         },
     }
-    if data["file_search"]:
+    if file_search:
         body["tool_resources"] = {"file_search": {"vector_store_ids": data["vector_store_ids"]}}
     rf_type = data.get("response_format_type") or "auto"
     if rf_type == "json_schema":
@@ -274,7 +276,9 @@ def attach_api_error(form: AssistantForm, param: str | None, message: str) -> No
         except ValueError:
             index = -1
         values = form.main.cleaned_data if hasattr(form.main, "cleaned_data") else {}
-        offset = int(bool(values.get("code_interpreter"))) + int(bool(values.get("file_search")))
+        offset = int(bool(values.get("code_interpreter"))) + int(
+            bool(values.get("file_search") or values.get("vector_store_ids"))
+        )
         if 0 <= index - offset < len(form.sent_functions):
             form.functions.forms[form.sent_functions[index - offset]].add_error(None, message)
             form.api_errors["_functions"] = message

@@ -5,6 +5,7 @@ A run or day whose model has no price has no cost (None): pages then show its to
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -58,3 +59,35 @@ def money(value: Decimal | None) -> str:
     if value is None:
         return ""
     return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def month_start(now: datetime) -> int:
+    """The first instant of `now`'s month (UTC), in Unix seconds."""
+    return int(now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp())
+
+
+def by_assistant(prices: Prices, runs: list[dict[str, Any]], names: dict[str, str]) -> dict[str, Any]:
+    """Where the money went: month-to-date cost and tokens per assistant, the costliest first."""
+    rows: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        usage = run.get("usage") or {}
+        key = run.get("assistant_id") or ""
+        row = rows.setdefault(
+            key, {"id": key, "name": names.get(key, ""), "runs": 0, "tokens": 0, "costs": []}
+        )
+        row["runs"] += 1
+        row["tokens"] += int(usage.get("total_tokens") or 0)
+        row["costs"].append(run_cost(prices, run))
+    result = []
+    for row in rows.values():
+        value = total(row.pop("costs"))
+        result.append({**row, "cost": value, "cost_text": money(value)})
+    result.sort(key=lambda r: (r["cost"] or Decimal(0), r["tokens"]), reverse=True)
+    every = [run_cost(prices, run) for run in runs if run.get("usage")]
+    month_total = total(every)
+    return {
+        "rows": result,
+        "total": money(month_total),
+        "tokens": sum(r["tokens"] for r in result),
+        "partial": None in every,
+    }

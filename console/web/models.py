@@ -223,4 +223,25 @@ class ProjectSettings(models.Model):
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="console_settings")
     # Threads with no message or run for this many days are deleted by beat (console.web.tasks.apply_retention).
     thread_retention_days = models.PositiveIntegerField(null=True, blank=True)
+    # One line on the project list saying what the project is for.
+    description = models.CharField(max_length=300, blank=True, default="")
     updated_at = models.DateTimeField(default=timezone.now)
+
+
+class Invite(models.Model):
+    """A one-time link through which a person added by an admin sets their own password.
+
+    Only a SHA-256 of the token is stored; the link is shown once, to the admin who made it.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.CharField(max_length=150, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def is_usable(self) -> bool:
+        return self.used_at is None and timezone.now() < self.expires_at

@@ -23,7 +23,7 @@ from django.utils import timezone
 from console.core.proxies import direct_mounts
 from console.projects.models import ApiKey, Project
 from console.projects.services import create_api_key
-from console.web import crypto
+from console.web import crypto, wording
 from console.web.models import Upstream
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,11 @@ class UpstreamError(Exception):
         self.status = status
         self.param = param
         self.code = code
+
+    @property
+    def plain(self) -> wording.Plain:
+        """The error as a sentence for people, the API's code and message as its details."""
+        return wording.plain(self.message, self.code, self.param)
 
     @property
     def is_unavailable(self) -> bool:
@@ -225,6 +230,12 @@ class Client:
             data={"purpose": purpose},
             files={"file": (filename, content, content_type)},
             timeout=httpx.Timeout(300, connect=settings.CONSOLE_UPSTREAM_CONNECT_TIMEOUT),
+        )
+
+    def upload_file(self, upload: Any, purpose: str = "assistants") -> Any:
+        """A file a browser sent (Django's UploadedFile), under its own name and type."""
+        return self.upload(
+            upload.name or "upload", upload, purpose, upload.content_type or "application/octet-stream"
         )
 
     def download(self, file_id: str) -> Iterator[bytes]:

@@ -1,3 +1,6 @@
+from pathlib import Path
+
+import django.contrib.admin
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
@@ -13,20 +16,26 @@ from console.web.views import (
     jobs,
     playground,
     prices,
+    store_files,
     threads,
     vector_stores,
 )
 
 P = "p/<int:project_id>/"
+ADMIN_STATIC = Path(django.contrib.admin.__file__).resolve().parent / "static" / "admin"
 
 urlpatterns = [
     path("", home.home, name="home"),
     path("healthz", home.healthz, name="healthz"),
     # The console's few static files, served by Django itself so `make run` needs no web server in front.
+    # The Django admin site's own CSS and JS (superusers still use it), from the installed Django.
+    re_path(r"^static/admin/(?P<path>.*)$", serve, {"document_root": ADMIN_STATIC}),
     re_path(r"^static/(?P<path>.*)$", serve, {"document_root": settings.BASE_DIR / "static"}),
     path("login", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
+    path("invite/<str:token>", admin.invite, name="invite"),
     path(P, home.overview, name="overview"),
+    path(P + "description", home.project_description, name="project_description"),
     path(P + "assistants", assistants.assistants, name="assistants"),
     path(P + "assistants/new", assistants.assistant_new, name="assistant_new"),
     path(P + "assistants/<str:assistant_id>", assistants.assistant, name="assistant"),
@@ -44,6 +53,7 @@ urlpatterns = [
     path(P + "threads/<str:thread_id>/runs/<str:run_id>/stream", playground.run_stream, name="run_stream"),
     path(P + "threads/<str:thread_id>/runs/<str:run_id>/action", playground.run_action, name="run_action"),
     path(P + "threads/<str:thread_id>/runs/<str:run_id>/cancel", playground.run_cancel, name="run_cancel"),
+    path(P + "threads/<str:thread_id>/runs/<str:run_id>/result", playground.run_result, name="run_result"),
     path(P + "playground", playground.playground, name="playground"),
     path(P + "playground/send", playground.playground_send, name="playground_send"),
     path(P + "files", files.files, name="files"),
@@ -63,7 +73,13 @@ urlpatterns = [
         name="vector_store_upload",
     ),
     path(P + "vector_stores/<str:store_id>/batches", vector_stores.batch_create, name="batch_create"),
+    path(
+        P + "vector_stores/<str:store_id>/files/<str:file_id>",
+        store_files.store_file_action,
+        name="store_file_action",
+    ),
     path(P + "vector_stores/<str:store_id>/uploads", vector_stores.upload_start, name="upload_start"),
+    path(P + "vector_stores/<str:store_id>/uploads/check", store_files.upload_check, name="upload_check"),
     path(P + "uploads/<int:session_id>", vector_stores.upload_session, name="upload_session"),
     path(P + "batches/<str:batch_id>", vector_stores.batch, name="batch"),
     path(P + "batches/<str:batch_id>/cancel", vector_stores.batch_cancel, name="batch_cancel"),

@@ -8,11 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.http import HttpRequest
 
 from console.projects.models import Project
-from console.web.models import RunWatch, UploadItem, UploadSession
+from console.web import audit
+from console.web.models import BatchWatch, RunWatch, UploadItem, UploadSession
+from console.web.tasks import watch_file_batch, watch_upload
 from console.web.tasks import watch_run as watch_run_task
-from console.web.tasks import watch_upload
+from console.web.upstream import Client
 
 
 def watch_run(
@@ -46,3 +49,30 @@ def start_upload(project: Project, vector_store_id: str, names: list[str], creat
         )
         transaction.on_commit(lambda: watch_upload.delay(session.pk))
     return session
+
+
+def start_batch(
+    request: HttpRequest, project: Project, client: Client, store_id: str, file_ids: list[str]
+) -> BatchWatch:
+    """Adds the files to the store as one batch, audited and watched to its end."""
+    batch = client.post(f"vector_stores/{store_id}/file_batches", {"file_ids": file_ids})
+    with transaction.atomic():
+        watch = BatchWatch.objects.create(
+            project=project,
+            vector_store_id=store_id,
+            batch_id=batch["id"],
+            total=len(file_ids),
+            in_progress=len(file_ids),
+            created_by=request.user.get_username(),
+        )
+        audit.record(
+            request,
+            project,
+            "file_batch.create",
+            "file_batch",
+            batch["id"],
+            vector_store_id=store_id,
+            files=len(file_ids),
+        )
+        transaction.on_commit(lambda: watch_file_batch.delay(watch.pk))
+    return watch

@@ -53,12 +53,16 @@ def test_it_lets_only_admins_manage_members(people, owner):
     assert (
         client_for(people.editor).post(url, {"username": "sam-stranger", "role": "admin"}).status_code == 403
     )
-    response = htmx(client_for(people.admin), "post", url, {"username": "sam-stranger", "role": "viewer"})
+    response = htmx(client_for(people.admin), "post", url, {"email": "sam-stranger", "role": "viewer"})
     assert response.status_code == 200
     assert b"<html" not in response.content and b"sam-stranger" in response.content
     assert client_for(people.stranger).get(f"/p/{owner.project.pk}/").status_code == 200
     entry = AuditLog.objects.get(action="member.add")
-    assert entry.username == "alice-admin" and entry.detail == {"username": "sam-stranger", "role": "viewer"}
+    assert entry.username == "alice-admin" and entry.detail == {
+        "username": "sam-stranger",
+        "role": "viewer",
+        "invited": False,
+    }
 
 
 def test_it_reports_an_unknown_user(people, owner):
@@ -66,10 +70,10 @@ def test_it_reports_an_unknown_user(people, owner):
         client_for(people.admin),
         "post",
         f"/p/{owner.project.pk}/members",
-        {"username": "nobody", "role": "viewer"},
+        {"email": "nobody", "role": "viewer"},
     )
     assert response.status_code == 422
-    assert "No user named" in response.content.decode()
+    assert "Enter the person&#x27;s e-mail address." in response.content.decode()
 
 
 def test_it_shows_the_audit_log_to_admins(people, owner):

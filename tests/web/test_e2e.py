@@ -86,7 +86,7 @@ def test_it_works_in_a_real_browser(browser, people, owner, api, provider, live_
     assert seen[-1].strip() == "".join(words).strip()
     partial = [s for s in seen if 0 < len(s.strip()) < len(seen[-1].strip())]
     assert len(partial) >= 3, seen  # the page showed the text growing, not all at once
-    page.locator("[data-run-status]", has_text="completed").first.wait_for()
+    page.locator("[data-run-status]", has_text="Done").first.wait_for()
     _shot(page, "playground")
 
     # A tool call: the page asks for the output and the run finishes with it.
@@ -152,7 +152,7 @@ def test_it_works_in_a_real_browser(browser, people, owner, api, provider, live_
 
     # The runs started in the playground are on the Jobs page; the overview charts their tokens.
     page.goto(f"{live_url}/p/{pid}/jobs")
-    page.locator("#jobs tbody tr", has_text="completed").nth(1).wait_for(timeout=15000)
+    page.locator("#jobs tbody tr", has_text="Done").nth(1).wait_for(timeout=15000)
     _shot(page, "jobs")
     page.goto(f"{live_url}/p/{pid}/")
     page.locator("#usage-chart canvas").wait_for()

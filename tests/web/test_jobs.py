@@ -88,7 +88,7 @@ def test_it_shows_why_a_retry_was_refused(people, owner, api):
     )
     response = htmx(client_for(people.editor), "post", f"/p/{owner.project.pk}/jobs/runs/run_old/retry")
     assert response.status_code == 422
-    assert "Could not retry run_old" in response.content.decode()
+    assert "Could not retry the run." in response.content.decode()
     assert RunWatch.objects.count() == 1
     assert (
         client_for(people.editor).post(f"/p/{owner.project.pk}/jobs/runs/run_nope/retry").status_code == 404

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 from django.utils import timezone
 
@@ -88,3 +89,50 @@ def test_it_falls_back_to_recent_runs_for_other_upstreams():
             "total_tokens": 9,
         },
     ]
+
+
+def test_it_shows_where_the_money_went_this_month_per_assistant(people, owner, api):
+    from decimal import Decimal
+
+    from console.web.models import ModelPrice
+
+    ModelPrice.objects.create(
+        project=owner.project, model="gpt-4o", input_per_million=Decimal(2), output_per_million=Decimal(10)
+    )
+    support = api.post("assistants", json={"model": "gpt-4o", "name": "Support bot"}).json()
+    sales = api.post("assistants", json={"model": "gpt-4o", "name": "Sales bot"}).json()
+    thread = Thread.objects.create(project=owner.project)
+    for assistant, prompt, completion in (
+        (support, 1_000_000, 100_000),
+        (support, 500_000, 0),
+        (sales, 0, 10_000),
+    ):
+        Run.objects.create(
+            project=owner.project,
+            thread=thread,
+            assistant_id=assistant["id"],
+            model="gpt-4o",
+            status="completed",
+            usage={
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
+        )
+    # Last month's run does not count.
+    old = Run.objects.create(
+        project=owner.project,
+        thread=thread,
+        assistant_id=sales["id"],
+        model="gpt-4o",
+        status="completed",
+        usage={"prompt_tokens": 9_000_000, "completion_tokens": 0, "total_tokens": 9_000_000},
+    )
+    Run.objects.filter(pk=old.pk).update(created_at=timezone.now().replace(day=1) - timedelta(days=2))
+    body = client_for(people.viewer).get(f"/p/{owner.project.pk}/").content.decode()
+    month = body[body.index('id="h-month"') :]
+    assert "<b>$4.10</b>" in month  # 1.5M in at $2 + 0.11M out at $10
+    rows = re.findall(
+        r"<tr><td><a [^>]*>([^<]+)</a></td><td>(\d+)</td><td>(\d+)</td><td>([^<]+)</td></tr>", month
+    )
+    assert rows == [("Support bot", "2", "1600000", "$4.00"), ("Sales bot", "1", "10000", "$0.1000")]

@@ -18,12 +18,17 @@ from django.views.decorators.http import require_GET, require_POST
 from console.web import audit, watching
 from console.web.access import ProjectAccess, project_for_user
 from console.web.models import Role
+from console.web.names import Names
 from console.web.upstream import Client, UpstreamError, client_for
 from console.web.views.common import HtmxHttpRequest, handles_upstream, render_page
 
 LIVE = ("queued", "in_progress", "requires_action", "cancelling")
 SINCE = {"1h": 3600, "24h": 86400, "7d": 7 * 86400}
 FAILED_WINDOW = 86400
+# Runs that ended without an answer: listed together, newest first, for a day.
+ENDED_BADLY = ("failed", "expired", "cancelled")
+# Rows given a name (thread titles cost a call each): the rest show their ids.
+NAMED_ROWS = 25
 SHOWN = 100
 # What a run carries over to "run again": the run object's settings, sent back as overrides.
 RERUN_FIELDS = (
@@ -77,7 +82,7 @@ def _render(
             client,
             "runs",
             {
-                "status": "failed",
+                "status": ",".join(ENDED_BADLY),
                 **common,
                 "created_after": max(common.get("created_after") or 0, now - FAILED_WINDOW),
             },
@@ -85,10 +90,17 @@ def _render(
         batches, _ = _list(client, "file_batches", {"status": "in_progress"})
         assistants = client.list_all("assistants", cap=200)
         supported = client.connection.is_self or bool(live or failed or batches)
-    names = {a["id"]: a.get("name") or a["id"] for a in assistants}
+        names = Names(client)
+        names.seed("assistant", assistants)
+        for run in (*live[:NAMED_ROWS], *failed[:NAMED_ROWS]):
+            run["thread_title"] = names.thread(run["thread_id"])
+        for batch in batches[:NAMED_ROWS]:
+            batch["store_name"] = names.store(batch["vector_store_id"])
+    by_id = {a["id"]: a.get("name") or a["id"] for a in assistants}
     for run in (*live, *failed):
-        run["assistant_name"] = names.get(run.get("assistant_id") or "", run.get("assistant_id"))
+        run["assistant_name"] = by_id.get(run.get("assistant_id") or "", run.get("assistant_id"))
         run["age"] = max(0, now - int(run.get("created_at") or now))
+        run["ended_at"] = run.get("failed_at") or run.get("cancelled_at") or run.get("expires_at")
     context = {
         "access": access,
         "live": live,
@@ -130,7 +142,7 @@ def activity_cancel(request: HtmxHttpRequest, project_id: int, thread_id: str, r
         except UpstreamError as exc:
             if exc.status not in (400, 404):
                 raise
-            return _back(request, access, error=f"Could not cancel {run_id}: {exc.message}")
+            return _back(request, access, error=exc.plain.prefixed("Could not cancel the run."))
     audit.record(request, access.project, "run.cancel", "run", run_id, thread_id=thread_id)
     return _back(request, access)
 
@@ -156,7 +168,7 @@ def activity_rerun(request: HtmxHttpRequest, project_id: int, thread_id: str, ru
         except UpstreamError as exc:
             if exc.status not in (400, 404):
                 raise
-            return _back(request, access, error=f"Could not run {run_id} again: {exc.message}")
+            return _back(request, access, error=exc.plain.prefixed("Could not run it again."))
     watching.watch_run(access.project, thread_id, run, request.user.get_username(), retry_of=run_id)
     audit.record(
         request,

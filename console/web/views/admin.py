@@ -2,17 +2,59 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
 from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from console.web import audit, upstream
-from console.web.access import project_for_user
+from console.web import audit, invites, upstream
+from console.web.access import ProjectAccess, project_for_user
 from console.web.models import AuditLog, Membership, Role, Upstream
 from console.web.views.common import HtmxHttpRequest, render_page
 
 AUDIT_PAGE = 50
+
+
+def _member_change(request: HtmxHttpRequest, access: ProjectAccess) -> tuple[str, str, Any]:
+    """A role changed, a person removed, or a new invite link: (error, new link token, its person)."""
+    action = request.POST.get("action", "role")
+    membership = (
+        Membership.objects.filter(project=access.project, user_id=request.POST.get("user_id") or 0)
+        .select_related("user")
+        .first()
+    )
+    if membership is None:
+        return "That person is no longer a member of this project.", "", None
+    user = membership.user
+    if action == "remove":
+        membership.delete()
+        audit.record(request, access.project, "member.remove", "user", str(user.pk), username=user.username)
+    elif action == "reinvite":
+        if user.has_usable_password():
+            return f"{person_name(user)} has set a password already.", "", None
+        token = invites.issue(access.project, user, request.user.get_username())
+        audit.record(request, access.project, "member.invite", "user", str(user.pk), username=user.username)
+        return "", token, user
+    else:
+        role = request.POST.get("role", "")
+        if role not in Role.values:
+            return "Pick a role.", "", None
+        membership.role = role
+        membership.save(update_fields=["role"])
+        audit.record(
+            request, access.project, "member.role", "user", str(user.pk), username=user.username, role=role
+        )
+    return "", "", None
+
+
+def person_name(user: Any) -> str:
+    return user.get_full_name() or user.email or user.username
 
 
 @login_required
@@ -20,35 +62,74 @@ AUDIT_PAGE = 50
 def members(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
     access = project_for_user(request.user, project_id, Role.ADMIN)
     error, status = "", 200
+    values = {"name": "", "email": "", "role": Role.VIEWER}
+    link, invited = "", None
     if request.method == "POST":
-        action = request.POST.get("action", "add")
-        username = request.POST.get("username", "").strip()
-        role = request.POST.get("role", Role.VIEWER)
-        user = get_user_model().objects.filter(username=username).first()
-        if role not in Role.values:
-            error = "Pick a role."
-        elif user is None:
-            error = f"No user named “{username}”. Create users in the admin site first."
-        elif action == "remove":
-            Membership.objects.filter(project=access.project, user=user).delete()
-            audit.record(request, access.project, "member.remove", "user", str(user.pk), username=username)
+        if request.POST.get("action", "add") == "add":
+            values = {k: request.POST.get(k, "").strip() for k in values}
+            try:
+                added = invites.add_person(
+                    access.project,
+                    values["name"],
+                    values["email"],
+                    values["role"],
+                    request.user.get_username(),
+                )
+            except invites.InviteError as exc:
+                error = str(exc)
+            else:
+                audit.record(
+                    request,
+                    access.project,
+                    "member.add",
+                    "user",
+                    str(added.user.pk),
+                    username=added.user.username,
+                    role=values["role"],
+                    invited=bool(added.token),
+                )
+                link, invited = added.token, added.user
+                values = {"name": "", "email": "", "role": Role.VIEWER}
         else:
-            _, created = Membership.objects.update_or_create(
-                project=access.project, user=user, defaults={"role": role}
-            )
-            audit.record(
-                request,
-                access.project,
-                "member.add" if created else "member.role",
-                "user",
-                str(user.pk),
-                username=username,
-                role=role,
-            )
+            error, link, invited = _member_change(request, access)
         status = 422 if error else 200
-    rows = Membership.objects.filter(project=access.project).select_related("user").order_by("user__username")
-    context = {"access": access, "rows": rows, "roles": Role.choices, "error": error}
+    rows = list(
+        Membership.objects.filter(project=access.project).select_related("user").order_by("user__username")
+    )
+    waiting = invites.pending(access.project)
+    for row in rows:
+        row.person = person_name(row.user)  # type: ignore[attr-defined]
+        row.invite = waiting.get(row.user_id) if not row.user.has_usable_password() else None  # type: ignore[attr-defined]
+    context = {
+        "access": access,
+        "rows": rows,
+        "roles": Role.choices,
+        "error": error,
+        "values": values,
+        "invite_url": request.build_absolute_uri(reverse("invite", args=[link])) if link else "",
+        "invited": person_name(invited) if invited is not None else "",
+        "invite_hours": settings.CONSOLE_INVITE_HOURS,
+    }
     return render_page(request, "web/members.html", context, partial="members", status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def invite(request: HtmxHttpRequest, token: str) -> HttpResponse:
+    """The invited person sets their password, and is signed in to the project."""
+    found = invites.find(token)
+    if found is None:
+        return render(request, "web/invite.html", {"expired": True}, status=410)
+    form = SetPasswordForm(found.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = invites.redeem(found, form.cleaned_data["new_password1"])
+        except invites.InviteError:
+            return render(request, "web/invite.html", {"expired": True}, status=410)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        audit.record(request, found.project, "member.joined", "user", str(user.pk), username=user.username)
+        return redirect("overview", project_id=found.project.pk)
+    context = {"form": form, "invite": found, "person": person_name(found.user)}
+    return render(request, "web/invite.html", context, status=422 if request.method == "POST" else 200)
 
 
 @login_required

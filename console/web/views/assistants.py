@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from console.web import assistant_form, audit
+from console.web import assistant_documents, assistant_form, audit, demo
 from console.web.access import ProjectAccess, project_for_user
 from console.web.models import Role
 from console.web.upstream import Client, UpstreamError, client_for
@@ -85,13 +85,17 @@ def _form_context(
     assistant: dict[str, Any] | None,
     saved: bool = False,
 ) -> dict[str, Any]:
+    model = (assistant or {}).get("model") or form.values.get("model")
     return {
         "access": access,
         "form": form,
         "assistant": assistant,
         "saved": saved,
         "vector_stores": _vector_stores(client) if access.can_edit else [],
-        "model_names": _model_names(client) if access.can_edit else [],
+        "model_names": demo.model_names(_model_names(client)) if access.can_edit else [],
+        "used_documents": assistant_documents.used_documents(client, assistant) if assistant else [],
+        "demo": demo.answers(client.connection, model) if model else False,
+        "demo_label": demo.LABEL,
     }
 
 
@@ -108,10 +112,11 @@ def assistant_new(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
         if form.is_valid:
             try:
                 created = client.post("assistants", body)
+                created = assistant_documents.add_new_store(request, access.project, client, created)
             except UpstreamError as exc:
                 if exc.status != 400:
                     raise
-                assistant_form.attach_api_error(form, exc.param, exc.message)
+                assistant_form.attach_api_error(form, exc.param, exc.plain)
             else:
                 audit.record(
                     request,
@@ -142,10 +147,11 @@ def assistant(request: HtmxHttpRequest, project_id: int, assistant_id: str) -> H
         if form.is_valid:
             try:
                 found = client.post(f"assistants/{assistant_id}", body)
+                found = assistant_documents.add_new_store(request, access.project, client, found)
             except UpstreamError as exc:
                 if exc.status != 400:
                     raise
-                assistant_form.attach_api_error(form, exc.param, exc.message)
+                assistant_form.attach_api_error(form, exc.param, exc.plain)
             else:
                 changed = sorted(k for k in body if k != "tool_resources")
                 audit.record(

@@ -71,7 +71,7 @@ def handles_upstream(view: View) -> View:
 def field_errors(exc: UpstreamError, fields: set[str]) -> dict[str, str]:
     """The API's validation message, keyed by the form field it names (`__all__` otherwise)."""
     param = (exc.param or "").split("[")[0].split(".")[0]
-    return {param if param in fields else "form": exc.message}
+    return {param if param in fields else "form": exc.plain}
 
 
 def page_params(request: HttpRequest, limit: int = 20) -> dict[str, Any]:

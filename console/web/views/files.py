@@ -37,16 +37,11 @@ def files(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
                 upload_error = "Choose at least one file."
             for upload in uploads:
                 try:
-                    created = client.upload(
-                        upload.name or "upload",
-                        upload,
-                        purpose,
-                        upload.content_type or "application/octet-stream",
-                    )
+                    created = client.upload_file(upload, purpose)
                 except UpstreamError as exc:
                     if exc.status is None or exc.status >= 500:
                         raise
-                    upload_error = f"{upload.name}: {exc.message}"
+                    upload_error = exc.plain.prefixed(f"{upload.name} could not be uploaded.")
                     break
                 audit.record(
                     request,

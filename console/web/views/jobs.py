@@ -7,9 +7,9 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_POST
 
-from console.web import audit, watching
+from console.web import audit, uploads, watching
 from console.web.access import ProjectAccess, project_for_user
-from console.web.models import BatchWatch, Role, RunWatch
+from console.web.models import BatchWatch, Role, RunWatch, UploadSession
 from console.web.upstream import UpstreamError, client_for
 from console.web.views.common import HtmxHttpRequest, handles_upstream, render_page
 
@@ -21,8 +21,21 @@ def _render_jobs(
 ) -> HttpResponse:
     batches = list(BatchWatch.objects.filter(project=access.project).order_by("-created_at")[:JOBS_SHOWN])
     runs = list(RunWatch.objects.filter(project=access.project).order_by("-created_at")[:JOBS_SHOWN])
-    active = any(not w.is_done for w in batches) or any(not w.is_done for w in runs)
-    context = {"access": access, "rows": batches, "runs": runs, "active": active, "error": error}
+    sessions = list(UploadSession.objects.filter(project=access.project).order_by("-created_at")[:JOBS_SHOWN])
+    upload_rows = [uploads.view(session) for session in sessions]
+    active = (
+        any(not w.is_done for w in batches)
+        or any(not w.is_done for w in runs)
+        or any(not s.is_done for s in sessions)
+    )
+    context = {
+        "access": access,
+        "rows": batches,
+        "runs": runs,
+        "uploads": upload_rows,
+        "active": active,
+        "error": error,
+    }
     return render_page(request, "web/jobs.html", context, partial="jobs", status=status)
 
 
@@ -47,7 +60,9 @@ def run_retry(request: HtmxHttpRequest, project_id: int, run_id: str) -> HttpRes
         except UpstreamError as exc:
             if exc.status not in (400, 404):
                 raise
-            return _render_jobs(request, access, error=f"Could not retry {run_id}: {exc.message}", status=422)
+            return _render_jobs(
+                request, access, error=exc.plain.prefixed("Could not retry the run."), status=422
+            )
     watching.watch_run(access.project, watch.thread_id, run, request.user.get_username(), retry_of=run_id)
     audit.record(
         request,

@@ -15,9 +15,11 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from console.web import audit, costs, markdown
+from console.web import audit, costs, demo
 from console.web.access import ProjectAccess, project_for_user
 from console.web.models import Role
+from console.web.names import Names, first_user_title
+from console.web.transcript import view_message, view_run
 from console.web.upstream import Client, UpstreamError, client_for
 from console.web.views.common import HtmxHttpRequest, handles_upstream, render_page
 
@@ -117,69 +119,6 @@ def _view_thread(thread: dict[str, Any], names: dict[str, str]) -> dict[str, Any
     }
 
 
-class _Files:
-    """File names for citations and attachments, fetched once per file per request."""
-
-    def __init__(self, client: Client):
-        self.client, self.names = client, {}  # type: ignore[var-annotated]
-
-    def name(self, file_id: str) -> str:
-        if file_id not in self.names:
-            try:
-                self.names[file_id] = self.client.get(f"files/{file_id}").get("filename") or file_id
-            except UpstreamError:
-                self.names[file_id] = f"{file_id} (deleted)"
-        return str(self.names[file_id])
-
-
-def _view_message(message: dict[str, Any], files: _Files) -> dict[str, Any]:
-    parts = []
-    for part in message.get("content") or []:
-        if part["type"] == "text":
-            text = part["text"]["value"]
-            citations = []
-            for n, annotation in enumerate(part["text"].get("annotations") or [], start=1):
-                if annotation["type"] == "file_citation":
-                    file_id = annotation["file_citation"]["file_id"]
-                    citations.append(
-                        {
-                            "n": n,
-                            "marker": annotation.get("text", ""),
-                            "file_id": file_id,
-                            "file_name": files.name(file_id),
-                            "quote": annotation["file_citation"].get("quote", ""),
-                        }
-                    )
-                    if annotation.get("text"):
-                        text = text.replace(annotation["text"], f" [{n}]")
-                elif annotation["type"] == "file_path":
-                    file_id = annotation["file_path"]["file_id"]
-                    citations.append(
-                        {
-                            "n": n,
-                            "marker": annotation.get("text", ""),
-                            "file_id": file_id,
-                            "file_name": files.name(file_id),
-                            "quote": "",
-                        }
-                    )
-            parts.append({"type": "text", "html": markdown.render(text), "citations": citations})
-        elif part["type"] == "image_file":
-            parts.append({"type": "image_file", "file_id": part["image_file"]["file_id"]})
-        elif part["type"] == "image_url":
-            url = part["image_url"]["url"]
-            parts.append({"type": "image_url", "url": url if url.startswith(("https://", "http://")) else ""})
-    attachments = [
-        {
-            "file_id": a["file_id"],
-            "name": files.name(a["file_id"]),
-            "tools": ", ".join(t["type"] for t in a.get("tools") or []),
-        }
-        for a in message.get("attachments") or []
-    ]
-    return {**message, "parts": parts, "attachment_rows": attachments}
-
-
 @login_required
 @require_GET
 @handles_upstream
@@ -191,85 +130,24 @@ def thread(request: HtmxHttpRequest, project_id: int, thread_id: str) -> HttpRes
         page = client.get(
             f"threads/{thread_id}/messages", {"limit": MESSAGES_PAGE, "order": "asc", "after": after}
         )
-        files = _Files(client)
-        messages = [_view_message(m, files) for m in page["data"]]
+        names = Names(client)
+        messages = [view_message(m, names) for m in page["data"]]
+        title = first_user_title(page["data"]) if not after else ""
+        if not title and not after:
+            title = names.thread(thread_id)
+        last_assistant = next(
+            (m.get("assistant_id") for m in reversed(page["data"]) if m.get("assistant_id")), ""
+        )
     context = {
         "access": access,
         "thread": found,
+        "title": title,
+        "last_assistant": last_assistant,
         "messages": messages,
         "has_more": page["has_more"],
         "next_after": messages[-1]["id"] if messages else "",
     }
     return render_page(request, "web/thread.html", context, partial="messages" if after else None)
-
-
-def _seconds(start: int | None, end: int | None) -> str:
-    return f"{end - start} s" if start and end else ""
-
-
-def _view_run(run: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
-    end = run.get("completed_at") or run.get("failed_at") or run.get("cancelled_at")
-    view_steps = []
-    for step in steps:
-        details = step.get("step_details") or {}
-        calls = []
-        for call in details.get("tool_calls") or []:
-            kind = call["type"]
-            body = call.get(kind) or {}
-            if kind == "function":
-                calls.append(
-                    {
-                        "type": kind,
-                        "name": body.get("name"),
-                        "arguments": _pretty(body.get("arguments")),
-                        "output": _pretty(body.get("output")),
-                    }
-                )
-            elif kind == "code_interpreter":
-                outputs = "\n".join(
-                    o.get("logs", "") for o in body.get("outputs") or [] if o.get("type") == "logs"
-                )
-                calls.append(
-                    {
-                        "type": kind,
-                        "name": "code_interpreter",
-                        "arguments": body.get("input", ""),
-                        "output": outputs,
-                    }
-                )
-            else:
-                results = body.get("results") or []
-                calls.append(
-                    {
-                        "type": kind,
-                        "name": kind,
-                        "arguments": "",
-                        "output": f"{len(results)} result(s)" if results else "",
-                    }
-                )
-        view_steps.append(
-            {
-                **step,
-                "calls": calls,
-                "label": str(step.get("type", "")).replace("_", " "),
-                "message_id": (details.get("message_creation") or {}).get("message_id"),
-            }
-        )
-    return {
-        **run,
-        "steps_view": view_steps,
-        "queued_for": _seconds(run.get("created_at"), run.get("started_at")),
-        "duration": _seconds(run.get("started_at"), end),
-    }
-
-
-def _pretty(raw: Any) -> str:
-    if raw is None:
-        return ""
-    try:
-        return json.dumps(json.loads(raw), indent=2) if isinstance(raw, str) else json.dumps(raw, indent=2)
-    except (ValueError, TypeError):
-        return str(raw)
 
 
 @login_required
@@ -282,7 +160,7 @@ def thread_runs(request: HtmxHttpRequest, project_id: int, thread_id: str) -> Ht
     with client:
         page = client.get(f"threads/{thread_id}/runs", {"limit": RUNS_PAGE, "after": after})
         runs = [
-            _view_run(
+            view_run(
                 run,
                 client.get(f"threads/{thread_id}/runs/{run['id']}/steps", {"limit": 100, "order": "asc"})[
                     "data"
@@ -292,6 +170,10 @@ def thread_runs(request: HtmxHttpRequest, project_id: int, thread_id: str) -> Ht
         ]
         # The thread's total covers every run, not only this page's.
         every = page["data"] if not page["has_more"] else client.list_all(f"threads/{thread_id}/runs")
+        names = Names(client)
+        for run in runs:
+            run["assistant_name"] = names.assistant(run.get("assistant_id"))
+            run["demo"] = demo.answers(client.connection, run.get("model"))
     for run in runs:
         run["cost"] = costs.money(costs.run_cost(prices, run))
     run_costs = [costs.run_cost(prices, run) for run in every if run.get("usage")]
@@ -303,6 +185,8 @@ def thread_runs(request: HtmxHttpRequest, project_id: int, thread_id: str) -> Ht
         "next_after": runs[-1]["id"] if runs else "",
         "thread_cost": costs.money(costs.total(run_costs)),
         "cost_partial": None in run_costs,
+        "demo_label": demo.LABEL,
+        "live_statuses": ("queued", "in_progress", "requires_action"),
         "thread_tokens": sum(int((run.get("usage") or {}).get("total_tokens") or 0) for run in every),
     }
     return render_page(request, "web/thread_runs.html", context, partial="runs")
@@ -362,7 +246,9 @@ def thread_delete(request: HtmxHttpRequest, project_id: int, thread_id: str) -> 
     access, client, found = _get_thread_for_user(request, project_id, thread_id, Role.ADMIN)
     with client:
         if request.method == "GET":
-            return render_page(request, "web/thread_delete.html", {"access": access, "thread": found})
+            title = Names(client).thread(thread_id)
+            context = {"access": access, "thread": found, "title": title}
+            return render_page(request, "web/thread_delete.html", context)
         client.delete(f"threads/{thread_id}")
     audit.record(request, access.project, "thread.delete", "thread", thread_id)
     url = reverse("threads", args=[project_id])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -15,8 +14,9 @@ from django_htmx.http import HttpResponseClientRedirect
 from console.web import audit, batches, uploads, watching
 from console.web.access import ProjectAccess, project_for_user
 from console.web.models import BatchWatch, Role, UploadItem, UploadSession
-from console.web.tasks import watch_file_batch
+from console.web.names import Names
 from console.web.upstream import Client, UpstreamError, client_for
+from console.web.views import store_files
 from console.web.views.common import HtmxHttpRequest, handles_upstream, render_page
 
 PAGE = 20
@@ -51,7 +51,7 @@ def vector_stores(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
             except UpstreamError as exc:
                 if exc.status != 400:
                     raise
-                error = exc.message
+                error = exc.plain
             else:
                 audit.record(
                     request, access.project, "vector_store.create", "vector_store", store["id"], name=name
@@ -101,7 +101,7 @@ def vector_store(request: HtmxHttpRequest, project_id: int, store_id: str) -> Ht
             except UpstreamError as exc:
                 if exc.status != 400:
                     raise
-                error = exc.message
+                error = exc.plain
             return render_page(
                 request,
                 "web/vector_store.html",
@@ -113,14 +113,11 @@ def vector_store(request: HtmxHttpRequest, project_id: int, store_id: str) -> Ht
             f"vector_stores/{store_id}/files",
             {"limit": FILES_PAGE, "after": after, "filter": status_filter or None},
         )
-        files = page["data"]
-        names = {}
-        for f in files:
-            try:
-                names[f["id"]] = client.get(f"files/{f['id']}").get("filename", f["id"])
-            except UpstreamError:
-                names[f["id"]] = f["id"]
-    rows = [{**f, "filename": names.get(f["id"], f["id"])} for f in files]
+        names = Names(client)
+        # Failed files come first, each with its reason and what can be done about it.
+        failed = [] if after or status_filter else store_files.failed_files(client, store_id)
+        rows = [{**f, "filename": names.file(f["id"])} for f in page["data"]]
+        failed = [{**f, "filename": names.file(f["id"])} for f in failed]
     watches = BatchWatch.objects.filter(project=access.project, vector_store_id=store_id).order_by(
         "-created_at"
     )[:5]
@@ -131,13 +128,18 @@ def vector_store(request: HtmxHttpRequest, project_id: int, store_id: str) -> Ht
         "access": access,
         "store": store,
         "rows": rows,
+        "failed_rows": failed,
+        "live": bool(store.get("file_counts", {}).get("in_progress"))
+        or any(not w.is_done for w in watches)
+        or any(not s.is_done for s in sessions),
         "has_more": page["has_more"],
         "filter": status_filter,
         "next_after": rows[-1]["id"] if rows else "",
         "watches": watches,
         "uploads": [uploads.view(session) for session in sessions],
     }
-    return render_page(request, "web/vector_store.html", context, partial="file-rows" if after else None)
+    partial = "file-rows" if after else ("store-live" if request.GET.get("live") else None)
+    return render_page(request, "web/vector_store.html", context, partial=partial)
 
 
 @login_required
@@ -167,12 +169,7 @@ def vector_store_upload(request: HtmxHttpRequest, project_id: int, store_id: str
         return _upload_into_session(request, access, client, store_id, upload)
     with client:
         try:
-            created = client.upload(
-                upload.name or "upload",
-                upload,
-                "assistants",
-                upload.content_type or "application/octet-stream",
-            )
+            created = client.upload_file(upload)
         except UpstreamError as exc:
             return JsonResponse(
                 {"error": exc.message}, status=400 if exc.status and exc.status < 500 else 502
@@ -266,27 +263,7 @@ def upload_session(request: HtmxHttpRequest, project_id: int, session_id: int) -
 def _start_batch(
     request: HtmxHttpRequest, access: ProjectAccess, client: Client, store_id: str, file_ids: list[str]
 ) -> BatchWatch:
-    batch = client.post(f"vector_stores/{store_id}/file_batches", {"file_ids": file_ids})
-    with transaction.atomic():
-        watch = BatchWatch.objects.create(
-            project=access.project,
-            vector_store_id=store_id,
-            batch_id=batch["id"],
-            total=len(file_ids),
-            in_progress=len(file_ids),
-            created_by=request.user.get_username(),
-        )
-        audit.record(
-            request,
-            access.project,
-            "file_batch.create",
-            "file_batch",
-            batch["id"],
-            vector_store_id=store_id,
-            files=len(file_ids),
-        )
-        transaction.on_commit(lambda: watch_file_batch.delay(watch.pk))
-    return watch
+    return watching.start_batch(request, access.project, client, store_id, file_ids)
 
 
 @login_required
