@@ -4,6 +4,10 @@ Every event of the run's Redis stream is sent once, in order, across lost Redis 
 hub resumes each reader where it was). If the run is over but its stream's `done` never arrived
 (Redis lost it, or was away when the run ended), the stream ends from the database instead: the
 run's terminal event (and `error` if it failed), then `data: [DONE]`. No client waits forever.
+
+A client that stops reading costs only itself: its events wait in a bounded buffer (the hub's,
+SSE_READER_BUFFER_BYTES; then the socket's), and past it, or once its socket has taken nothing for
+WEB_SEND_TIMEOUT seconds (console/webserver.py), it is disconnected. The run is not affected.
 """
 
 from __future__ import annotations
@@ -34,6 +38,16 @@ def _ending(run_id: str, until_final: bool) -> list[tuple[str, Any]] | None:
 
 
 async def frames(run_id: str, after: str, *, until_final: bool = False) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in _frames(run_id, after, until_final):
+            yield chunk
+    except hub.FellBehind:
+        # The client stopped reading while events piled up: the response ends here, the run goes on,
+        # and the client can read everything again with GET …/events.
+        return
+
+
+async def _frames(run_id: str, after: str, until_final: bool) -> AsyncIterator[bytes]:
     last_event = ""
     over = 0  # consecutive idle intervals the database said the run was over
     async for batch in hub.tail(run_id, after, until_final=until_final):

@@ -28,3 +28,19 @@ class Unavailable(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class StorageFull(Exception):
+    """The disk (or quota) where file bytes go is full: the API answers 507 and keeps nothing half-written."""
+
+    MESSAGE = "The server's file storage is full, so the file could not be stored. Please retry later."
+
+    def __init__(self, message: str = MESSAGE) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    import errno
+
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import orjson
 
+from console.core.text import storable, storable_or_none
 from console.providers import quirks
 from console.providers.http import MAX_ATTEMPTS, async_client, headers_for, retry_delay, retryable
 from console.providers.routing import NoProvider, route_for
@@ -53,15 +54,15 @@ def _parse_chunk(payload: dict[str, Any]) -> Chunk:
     chunk = Chunk(usage=payload.get("usage"))
     for choice in payload.get("choices") or []:
         delta = choice.get("delta") or {}
-        chunk.content = delta.get("content") or None
+        chunk.content = storable_or_none(delta.get("content") or None)
         for call in delta.get("tool_calls") or []:
             function = call.get("function") or {}
             chunk.tool_calls.append(
                 ToolCallDelta(
                     index=call.get("index", 0),
                     id=call.get("id"),
-                    name=function.get("name"),
-                    arguments=function.get("arguments") or "",
+                    name=storable_or_none(function.get("name")),
+                    arguments=storable(function.get("arguments") or ""),
                 )
             )
         chunk.finish_reason = choice.get("finish_reason")

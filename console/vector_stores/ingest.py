@@ -21,12 +21,16 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from console.core.errors import is_storage_full
 from console.files import storage
 from console.vector_stores.models import VectorStoreFile
 
 log = logging.getLogger(__name__)
 
 SERVER_ERROR_MESSAGE = "An internal error occurred while processing the file."
+DISK_FULL_MESSAGE = (
+    "The file could not be processed: the server's disk is full (no space left to write its data)."
+)
 
 
 class Discarded(Exception):
@@ -143,9 +147,10 @@ def ingest(store_id: str, file_id: str) -> None:
         _finish(row, claim, "cancelled")
     except ParseError as exc:
         _finish(row, claim, "failed", last_error={"code": exc.code, "message": exc.message})
-    except Exception:
+    except Exception as exc:
         log.exception("ingesting %s into %s failed", file_id, store_id)
-        _finish(row, claim, "failed", last_error={"code": "server_error", "message": SERVER_ERROR_MESSAGE})
+        message = DISK_FULL_MESSAGE if is_storage_full(exc) else SERVER_ERROR_MESSAGE
+        _finish(row, claim, "failed", last_error={"code": "server_error", "message": message})
     else:
         _finish(row, claim, "completed", usage_bytes=usage, last_error=None)
 
