@@ -5,6 +5,7 @@ can measure them and cut them off."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -37,6 +38,21 @@ class WebProcess:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
         raise AssertionError("no VmRSS")
+
+    def served_connections(self) -> int:
+        """Connections to this server's port still open on its side (not listening, not in TIME_WAIT)."""
+        count = 0
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                lines = Path(table).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                if local_port == self.port and fields[3] not in ("0A", "06"):  # LISTEN, TIME_WAIT
+                    count += 1
+        return count
 
     def open_sockets(self) -> int:
         """TCP connections this process holds (its listening socket aside)."""
@@ -112,3 +128,4 @@ def web_process(**env: str) -> Iterator[WebProcess]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        shutil.rmtree(home, ignore_errors=True)

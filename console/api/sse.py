@@ -12,7 +12,7 @@ WEB_SEND_TIMEOUT seconds (console/webserver.py), it is disconnected. The run is 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
@@ -28,6 +28,7 @@ DONE = b"event: done\ndata: [DONE]\n\n"
 # Idle intervals (hub.IDLE_SECONDS each) a run must be seen over before its missing `done` is given
 # up on: its last events may still be on their way to Redis when the database says it ended.
 GRACE_INTERVALS = 2
+WRITE_BYTES = 64 * 1024
 
 
 def _ending(run_id: str, until_final: bool) -> list[tuple[str, Any]] | None:
@@ -54,8 +55,11 @@ async def _frames(run_id: str, after: str, until_final: bool) -> AsyncIterator[b
         if batch:
             over = 0
             last_event = batch[-1][0]
-            # Everything one read returns goes out as one write.
-            yield b"".join(frame(event, data) for event, data in batch)
+            # What one read returns goes out in as few writes as possible, each of WRITE_BYTES at most:
+            # a write is copied whole into the connection's buffer, so a client that does not read
+            # holds at most one of them there (its next write waits for the buffer to drain).
+            for chunk in _writes(batch):
+                yield chunk
             continue
         ending = await sync_to_async(_ending, thread_sensitive=False)(run_id, until_final)
         over = over + 1 if ending is not None else 0
@@ -65,6 +69,20 @@ async def _frames(run_id: str, after: str, until_final: bool) -> AsyncIterator[b
             yield b"".join(frame(event, orjson.dumps(data)) for event, data in ending) + DONE
             return
         yield KEEPALIVE
+
+
+def _writes(batch: list[tuple[str, bytes]]) -> Iterator[bytes]:
+    pending: list[bytes] = []
+    size = 0
+    for event, data in batch:
+        one = frame(event, data)
+        if pending and size + len(one) > WRITE_BYTES:
+            yield b"".join(pending)
+            pending, size = [], 0
+        pending.append(one)
+        size += len(one)
+    if pending:
+        yield b"".join(pending)
 
 
 def frame(event: str, data: bytes) -> bytes:

@@ -36,13 +36,43 @@ def _entry_id(raw: Any) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+class FellBehind(Exception):
+    """The reader took too long to take what it was handed: it was dropped, its buffer freed."""
+
+
 class _Reader:
-    """One follower of one run's stream: what the shared read hands it, and where it is."""
+    """One follower of one run's stream: what the shared read hands it, and where it is.
+
+    What it was handed and has not taken yet is bounded (SSE_READER_BUFFER_BYTES): a reader whose
+    client stopped reading, so that its response stopped taking events, is dropped past the bound
+    instead of holding the run's events in memory for as long as its client stays connected.
+    """
 
     def __init__(self, key: str, after: str) -> None:
         self.key = key
         self.cursor = _entry_id(after)
-        self.queue: asyncio.Queue[list[dict[bytes, bytes]]] = asyncio.Queue()
+        # None: dropped (FellBehind).
+        self.queue: asyncio.Queue[list[dict[bytes, bytes]] | None] = asyncio.Queue()
+        self.pending = 0  # bytes handed and not taken yet
+        self.dropped = False
+
+    def hand(self, entries: list[dict[bytes, bytes]], limit: int) -> bool:
+        """Queues entries; False (and the reader dropped, its queue emptied) if more than `limit`
+        bytes were still waiting for it. (One read's worth always goes in: a reader catching up from
+        a run's start gets up to 1000 entries at once.)"""
+        if self.pending <= limit:
+            self.pending += sum(len(fields.get(b"d", b"")) for fields in entries)
+            self.queue.put_nowait(entries)
+            return True
+        self.dropped = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.pending = 0
+        self.queue.put_nowait(None)
+        return False
+
+    def took(self, entries: list[dict[bytes, bytes]]) -> None:
+        self.pending -= sum(len(fields.get(b"d", b"")) for fields in entries)
 
 
 class _Hub:
@@ -183,6 +213,8 @@ class _Hub:
             return
         parsed = [(_entry_id(entry_id), fields) for entry_id, fields in entries]
         started = starts.get(key, (0, 0))
+        limit = settings.SSE_READER_BUFFER_BYTES
+        behind: list[_Reader] = []
         for reader in readers:
             if reader.cursor < started:
                 # It joined while this read was on its way (too late for CLIENT UNBLOCK),
@@ -191,7 +223,11 @@ class _Hub:
             fresh = [fields for at, fields in parsed if at > reader.cursor]
             if fresh:
                 reader.cursor = parsed[-1][0]
-                reader.queue.put_nowait(fresh)
+                if not reader.hand(fresh, limit):
+                    behind.append(reader)
+        for reader in behind:
+            log.info("dropping a reader of %s: over %d bytes behind its client", key, limit)
+            self.leave(reader)
         self._move(key)
 
 
@@ -211,7 +247,8 @@ async def tail(
 ) -> AsyncIterator[list[tuple[str, bytes]]]:
     """Yields lists of (event, data) after `after`, as they arrive, each entry exactly once, across
     lost connections; an empty list after IDLE_SECONDS without any. Stops after the first `done`,
-    or with until_final after the run's final `done`.
+    or with until_final after the run's final `done`. Raises FellBehind if the caller stopped taking
+    batches for so long that more than SSE_READER_BUFFER_BYTES piled up.
     """
     hub = _hub()
     reader = _Reader(stream.stream_key(run_id), after)
@@ -224,6 +261,9 @@ async def tail(
             except TimeoutError:
                 yield []
                 continue
+            if entries is None:
+                raise FellBehind(run_id)
+            reader.took(entries)
             batch: list[tuple[str, bytes]] = []
             for fields in entries:
                 event = fields[b"e"].decode()
