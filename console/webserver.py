@@ -58,7 +58,8 @@ class GuardedProtocol(HttpToolsProtocol):
         self._arm_header_timer()
 
     def on_headers_complete(self) -> None:
-        self._header_timer = _cancel(self._header_timer)
+        _cancel(self._header_timer)
+        self._header_timer = None
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
@@ -74,11 +75,14 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def resume_writing(self) -> None:
         super().resume_writing()
-        self._send_timer = _cancel(self._send_timer)
+        _cancel(self._send_timer)
+        self._send_timer = None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._header_timer = _cancel(self._header_timer)
-        self._send_timer = _cancel(self._send_timer)
+        _cancel(self._header_timer)
+        self._header_timer = None
+        _cancel(self._send_timer)
+        self._send_timer = None
         super().connection_lost(exc)
 
     def _arm_header_timer(self) -> None:

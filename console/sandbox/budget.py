@@ -211,7 +211,7 @@ class DataDisk:
         self.available = os.geteuid() == 0 and self.mkfs is not None and os.path.exists("/dev/loop-control")
 
     def mount(self, image: pathlib.Path, target: pathlib.Path, size: int, uid: int) -> bool:
-        if not self.available:
+        if not self.available or self.mkfs is None:
             return False
         self.unmount(image, target)
         try:
