@@ -54,7 +54,6 @@ class _Reader:
         # None: dropped (FellBehind).
         self.queue: asyncio.Queue[list[dict[bytes, bytes]] | None] = asyncio.Queue()
         self.pending = 0  # bytes handed and not taken yet
-        self.dropped = False
 
     def hand(self, entries: list[dict[bytes, bytes]], limit: int) -> bool:
         """Queues entries; False (and the reader dropped, its queue emptied) if more than `limit`
@@ -64,7 +63,6 @@ class _Reader:
             self.pending += sum(len(fields.get(b"d", b"")) for fields in entries)
             self.queue.put_nowait(entries)
             return True
-        self.dropped = True
         while not self.queue.empty():
             self.queue.get_nowait()
         self.pending = 0

@@ -80,11 +80,9 @@ def project_exists(project_id: int) -> bool:
     return Project.objects.filter(pk=project_id).exists()
 
 
-def forget_keys(key_hashes: list[str] | None = None) -> None:
-    """Stops trusting cached keys: these (or all) in this process, and every cached key elsewhere."""
-    if key_hashes is None:
-        _key_cache.clear()
-    for digest in key_hashes or ():
+def forget_keys(key_hashes: list[str]) -> None:
+    """Stops trusting cached keys: these in this process, and every cached key in the others."""
+    for digest in key_hashes:
         _key_cache.pop(digest, None)
     counters.bump_key_generation()
 

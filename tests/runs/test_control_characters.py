@@ -9,7 +9,7 @@ import json
 from console.runs.models import RunStep
 from console.threads.models import Message
 from tests.fakeprovider import Call, Text, ToolCalls
-from tests.runs.helpers import new_assistant, new_thread, read_events, wait_for_status
+from tests.runs.helpers import new_assistant, new_thread, stream_new_run, wait_for_status
 
 CONTROLS = "".join(chr(c) for c in range(1, 32)) + "\x7f"
 FUNCTION = {
@@ -27,12 +27,7 @@ def test_it_keeps_a_reply_with_nul_and_control_characters(api, provider):
     provider.script(
         Text(f"before\x00after {CONTROLS} end", chunks=["before\x00", f"after {CONTROLS}", " end"])
     )
-    assistant_id = new_assistant(api)
-    thread_id = new_thread(api)
-    with api.stream(
-        "POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}
-    ) as r:
-        events = read_events(r)
+    thread_id, events = stream_new_run(api)
     assert events[-2][0] == "thread.run.completed", events[-3:]
     expected = f"before\ufffdafter {CONTROLS} end"
     streamed = "".join(
