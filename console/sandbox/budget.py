@@ -94,11 +94,12 @@ class Group:
         return 0
 
     def pids(self) -> list[int]:
-        found: set[int] = set()
-        for procs in self.procs_files():
-            with contextlib.suppress(OSError, ValueError):
-                found.update(int(p) for p in pathlib.Path(procs).read_text().split())
-        return sorted(found)
+        # Every process joins every hierarchy's group, so one of them lists them all.
+        procs = self.dirs["unified" if self.version == 2 else "pids"] / "cgroup.procs"
+        try:
+            return [int(p) for p in procs.read_text().split()]
+        except (OSError, ValueError):
+            return []
 
     def kill(self, keep: set[int] = frozenset()) -> int:  # type: ignore[assignment]
         """SIGKILLs every process of the group but `keep`; returns how many it signalled."""

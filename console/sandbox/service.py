@@ -57,6 +57,8 @@ logger = logging.getLogger(__name__)
 _BASE_DIR = pathlib.Path(__file__).resolve().parent.parent.parent
 # How often a call checks its session's CPU time (with cgroups).
 BUDGET_POLL_SECONDS = 0.1
+# What a session runs between calls: bwrap, bwrap's init in the session's pid namespace, the kernel.
+SESSION_PROCESSES = 3
 
 
 class SandboxManager(SlotsMixin, FilesMixin, BwrapMixin):
@@ -449,6 +451,8 @@ class SandboxManager(SlotsMixin, FilesMixin, BwrapMixin):
         """Ends every process the call left behind: between calls a session runs its kernel only."""
         if sess.group is not None:
             pids = sess.group.pids()
+            if len(pids) <= SESSION_PROCESSES:
+                return  # the usual case: nothing was left behind, no need to look at each process
         elif self.privileged and sess.slot >= 0:
             pids = uid_processes(sess.uid)
         else:
