@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class DomainError(Exception):
     """A request that cannot be carried out as asked (HTTP 400 on the API)."""
@@ -41,6 +43,4 @@ class StorageFull(Exception):
 
 
 def is_storage_full(exc: BaseException) -> bool:
-    import errno
-
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
