@@ -51,26 +51,23 @@ class _Reader:
     def __init__(self, key: str, after: str) -> None:
         self.key = key
         self.cursor = _entry_id(after)
-        # None: dropped (FellBehind).
-        self.queue: asyncio.Queue[list[dict[bytes, bytes]] | None] = asyncio.Queue()
+        # (entries, their bytes); None once dropped (FellBehind).
+        self.queue: asyncio.Queue[tuple[list[dict[bytes, bytes]], int] | None] = asyncio.Queue()
         self.pending = 0  # bytes handed and not taken yet
 
-    def hand(self, entries: list[dict[bytes, bytes]], limit: int) -> bool:
-        """Queues entries; False (and the reader dropped, its queue emptied) if more than `limit`
-        bytes were still waiting for it. (One read's worth always goes in: a reader catching up from
-        a run's start gets up to 1000 entries at once.)"""
+    def hand(self, entries: list[dict[bytes, bytes]], size: int, limit: int) -> bool:
+        """Queues entries (of `size` bytes); False (and the reader dropped, its queue emptied) if more
+        than `limit` bytes were still waiting for it. (One read's worth always goes in: a reader
+        catching up from a run's start gets up to 1000 entries at once.)"""
         if self.pending <= limit:
-            self.pending += sum(len(fields.get(b"d", b"")) for fields in entries)
-            self.queue.put_nowait(entries)
+            self.pending += size
+            self.queue.put_nowait((entries, size))
             return True
         while not self.queue.empty():
             self.queue.get_nowait()
         self.pending = 0
         self.queue.put_nowait(None)
         return False
-
-    def took(self, entries: list[dict[bytes, bytes]]) -> None:
-        self.pending -= sum(len(fields.get(b"d", b"")) for fields in entries)
 
 
 class _Hub:
@@ -210,6 +207,8 @@ class _Hub:
         if not readers or not entries:
             return
         parsed = [(_entry_id(entry_id), fields) for entry_id, fields in entries]
+        everything = [fields for _, fields in parsed]
+        total = sum(len(fields.get(b"d", b"")) for fields in everything)
         started = starts.get(key, (0, 0))
         limit = settings.SSE_READER_BUFFER_BYTES
         behind: list[_Reader] = []
@@ -218,10 +217,14 @@ class _Hub:
                 # It joined while this read was on its way (too late for CLIENT UNBLOCK),
                 # and the read began after its cursor: the next read starts at its cursor.
                 continue
-            fresh = [fields for at, fields in parsed if at > reader.cursor]
+            if parsed[0][0] > reader.cursor:  # the usual case: all of it is new to this reader
+                fresh, size = everything, total
+            else:
+                fresh = [fields for at, fields in parsed if at > reader.cursor]
+                size = sum(len(fields.get(b"d", b"")) for fields in fresh)
             if fresh:
                 reader.cursor = parsed[-1][0]
-                if not reader.hand(fresh, limit):
+                if not reader.hand(fresh, size, limit):
                     behind.append(reader)
         for reader in behind:
             log.info("dropping a reader of %s: over %d bytes behind its client", key, limit)
@@ -255,13 +258,14 @@ async def tail(
         while True:
             try:
                 async with asyncio.timeout(IDLE_SECONDS):
-                    entries = await reader.queue.get()
+                    item = await reader.queue.get()
             except TimeoutError:
                 yield []
                 continue
-            if entries is None:
+            if item is None:
                 raise FellBehind(run_id)
-            reader.took(entries)
+            entries, size = item
+            reader.pending -= size
             batch: list[tuple[str, bytes]] = []
             for fields in entries:
                 event = fields[b"e"].decode()
