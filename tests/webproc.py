@@ -39,21 +39,6 @@ class WebProcess:
                 return int(line.split()[1]) * 1024
         raise AssertionError("no VmRSS")
 
-    def served_connections(self) -> int:
-        """Connections to this server's port still open on its side (not listening, not in TIME_WAIT)."""
-        count = 0
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                lines = Path(table).read_text().splitlines()[1:]
-            except OSError:
-                continue
-            for line in lines:
-                fields = line.split()
-                local_port = int(fields[1].rsplit(":", 1)[1], 16)
-                if local_port == self.port and fields[3] not in ("0A", "06"):  # LISTEN, TIME_WAIT
-                    count += 1
-        return count
-
     def open_sockets(self) -> int:
         """TCP connections this process holds (its listening socket aside)."""
         fds = Path(f"/proc/{self.process.pid}/fd")

@@ -90,6 +90,10 @@ def frame(event: str, data: bytes) -> bytes:
 
 
 def sse_response(body: AsyncIterator[bytes]) -> StreamingHttpResponse:
+    """The streaming response, from a sync view. The view's database connection goes back to its
+    pool now: Django would return it only when the stream ends, so with PostgreSQL's pool every open
+    stream would hold one (200 streams, a pool of 20: every other request waits for a connection)."""
+    connection.close()
     response = StreamingHttpResponse(body, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
