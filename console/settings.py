@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "console.web.login_throttle.LoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -226,6 +227,20 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_CHANNEL_ERROR_RETRY = True
 # Task modules outside the installed apps (autodiscovery finds the apps' own tasks.py).
 CELERY_IMPORTS = ["console.engine.code_tasks"]
+
+# An SSE reader whose client stops reading is disconnected once this many bytes of events wait for it
+# (console/events/hub.py); the web server also cuts a response that makes no progress for
+# WEB_SEND_TIMEOUT s (console/webserver.py).
+SSE_READER_BUFFER_BYTES = int(os.environ.get("SSE_READER_BUFFER_BYTES", str(1 << 20)))
+
+# Brute-force brakes, counted in Redis per client address and shared by every web process (README).
+# /v1: past AUTH_FAILURE_LIMIT wrong API keys within AUTH_FAILURE_WINDOW s, 429 until the window ends.
+AUTH_FAILURE_LIMIT = int(os.environ.get("AUTH_FAILURE_LIMIT", "20"))
+AUTH_FAILURE_WINDOW = int(os.environ.get("AUTH_FAILURE_WINDOW", "60"))
+# Console sign-in: past LOGIN_FAILURE_LIMIT wrong passwords within LOGIN_FAILURE_WINDOW s, locked out
+# until the window ends. 0 turns either brake off.
+LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", "300"))
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -149,6 +149,20 @@ def redis_url() -> Iterator[str]:
     process.wait(timeout=10)
 
 
+@pytest.fixture(autouse=True)
+def _no_failed_attempts_counted(request: pytest.FixtureRequest) -> None:
+    """Every test that reaches the server starts with no failed key or password attempts counted
+    against 127.0.0.1 (the brute-force brakes, console/events/counters.py, live in Redis)."""
+    if "redis_url" in request.fixturenames:
+        import redis
+
+        client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+        keys = list(client.scan_iter("auth:failures:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
 @pytest.fixture(scope="session")
 def worker(live_url: str, redis_url: str) -> Iterator[None]:
     """A real Celery worker (threads pool) consuming from the real Redis, in this process."""

@@ -1,4 +1,6 @@
-"""ASGI guard: refuse /v1 bodies over the file limit before they are read, rather than after."""
+"""ASGI guard: refuse /v1 bodies over the file limit before they are read, rather than after; and
+answer 507 when a body cannot even be spooled to disk because the disk is full (Django's handler would
+let the error out as a bare 500)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from django.conf import settings
 from django.http import HttpResponse
 
 from console.api.errors import error_response
+from console.core.errors import StorageFull, is_storage_full
 
 # Room for the multipart boundaries and form fields around a maximum-size file.
 MULTIPART_OVERHEAD = 1024 * 1024
@@ -18,6 +21,10 @@ def too_large() -> HttpResponse:
     return error_response(
         413, f"Request too large: files may be at most {limit_mb} MB.", param="file", code="file_too_large"
     )
+
+
+def storage_full() -> HttpResponse:
+    return error_response(507, StorageFull.MESSAGE, type="server_error", code="storage_full")
 
 
 class BodyLimitMiddleware:
@@ -55,12 +62,19 @@ class BodyLimitMiddleware:
                 started = True
             await send(message)
 
-        await self.app(scope, counting_receive, tracking_send)
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except OSError as exc:
+            if started or not is_storage_full(exc):
+                raise
+            # The spooled temporary file is unlinked already (tempfile's files have no name on disk).
+            await self._refuse(send, storage_full())
+            return
         if exceeded and not started:
             await self._refuse(send)
 
-    async def _refuse(self, send: Any) -> None:
-        response = too_large()
+    async def _refuse(self, send: Any, response: HttpResponse | None = None) -> None:
+        response = response or too_large()
         body = response.content
         headers = [
             (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.items()

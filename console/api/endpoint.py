@@ -12,11 +12,12 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
-from console.api.auth import authenticate
+from console.api.auth import authenticate, project_gone
+from console.api.body_limit import storage_full
 from console.api.errors import ApiError, error_response, server_error
 from console.api.validation import reject_nul
 from console.core import database
-from console.core.errors import DomainError, NotFound, Unavailable
+from console.core.errors import DomainError, NotFound, StorageFull, Unavailable
 from console.projects.models import Project
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,15 @@ def database_unavailable_response() -> HttpResponse:
     return response
 
 
-def error_for(request: HttpRequest, exc: Exception) -> HttpResponse:
-    """The envelope for whatever a view raised; anything unexpected is logged and a 500."""
+def expected(exc: Exception) -> bool:
+    """An error with its own answer: no need to ask whether the project was deleted meanwhile
+    (and with the database away, no way to)."""
+    return isinstance(exc, ApiError | DomainError | Unavailable | StorageFull) or database.unreachable(exc)
+
+
+def error_for(request: HttpRequest, exc: Exception, gone: ApiError | None = None) -> HttpResponse:
+    """The envelope for whatever a view raised; anything unexpected is logged and a 500, unless the
+    request's project was deleted while it was under way (`gone`, from auth.project_gone): then a 401."""
     if isinstance(exc, ApiError):
         return exc.response()
     if isinstance(exc, DomainError):
@@ -74,6 +82,10 @@ def error_for(request: HttpRequest, exc: Exception) -> HttpResponse:
         log.warning("database unavailable in %s %s: %s", request.method, request.path, exc)
         database.drop_broken_connections()
         return database_unavailable_response()
+    if isinstance(exc, StorageFull):
+        return storage_full()
+    if gone is not None:
+        return gone.response()
     log.error("Unhandled error in %s %s", request.method, request.path, exc_info=exc)
     return server_error()
 
@@ -92,7 +104,7 @@ def api_view(*methods: str) -> Callable[[ApiView], ApiView]:
                 reject_nul(request, kwargs)
                 return view(request, *args, **kwargs)
             except Exception as exc:
-                return error_for(request, exc)
+                return error_for(request, exc, None if expected(exc) else project_gone(request))
 
         return wrapper
 
@@ -113,7 +125,8 @@ def async_api_view(*methods: str) -> Callable[[AsyncApiView], AsyncApiView]:
                     return method_not_allowed(request, allowed)
                 return await view(request, *args, **kwargs)
             except Exception as exc:
-                return error_for(request, exc)
+                gone = None if expected(exc) else await sync_to_async(project_gone)(request)
+                return error_for(request, exc, gone)
 
         return wrapper
 

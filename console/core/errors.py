@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class DomainError(Exception):
     """A request that cannot be carried out as asked (HTTP 400 on the API)."""
@@ -28,3 +30,17 @@ class Unavailable(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class StorageFull(Exception):
+    """The disk (or quota) where file bytes go is full: the API answers 507 and keeps nothing half-written."""
+
+    MESSAGE = "The server's file storage is full, so the file could not be stored. Please retry later."
+
+    def __init__(self, message: str = MESSAGE) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)

@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 
 from console.assistants.models import Assistant
+from console.core.text import storable
 from console.engine.annotations import Markers
 from console.files import storage
 from console.files.models import File
@@ -188,6 +189,7 @@ def run_code_here(run: Run, code: str) -> CodeResult:
     logs = result.logs
     if result.error and result.error not in logs:
         logs = f"{logs}\n{result.error}".strip()
+    logs = storable(logs)  # the code may print U+0000, which PostgreSQL cannot store
     if logs:
         outputs.append({"type": "logs", "logs": logs})
     code_result = CodeResult(outputs=outputs, for_model="")

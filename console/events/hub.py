@@ -36,13 +36,38 @@ def _entry_id(raw: Any) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+class FellBehind(Exception):
+    """The reader took too long to take what it was handed: it was dropped, its buffer freed."""
+
+
 class _Reader:
-    """One follower of one run's stream: what the shared read hands it, and where it is."""
+    """One follower of one run's stream: what the shared read hands it, and where it is.
+
+    What it was handed and has not taken yet is bounded (SSE_READER_BUFFER_BYTES): a reader whose
+    client stopped reading, so that its response stopped taking events, is dropped past the bound
+    instead of holding the run's events in memory for as long as its client stays connected.
+    """
 
     def __init__(self, key: str, after: str) -> None:
         self.key = key
         self.cursor = _entry_id(after)
-        self.queue: asyncio.Queue[list[dict[bytes, bytes]]] = asyncio.Queue()
+        # (entries, their bytes); None once dropped (FellBehind).
+        self.queue: asyncio.Queue[tuple[list[dict[bytes, bytes]], int] | None] = asyncio.Queue()
+        self.pending = 0  # bytes handed and not taken yet
+
+    def hand(self, entries: list[dict[bytes, bytes]], size: int, limit: int) -> bool:
+        """Queues entries (of `size` bytes); False (and the reader dropped, its queue emptied) if more
+        than `limit` bytes were still waiting for it. (One read's worth always goes in: a reader
+        catching up from a run's start gets up to 1000 entries at once.)"""
+        if self.pending <= limit:
+            self.pending += size
+            self.queue.put_nowait((entries, size))
+            return True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.pending = 0
+        self.queue.put_nowait(None)
+        return False
 
 
 class _Hub:
@@ -182,16 +207,28 @@ class _Hub:
         if not readers or not entries:
             return
         parsed = [(_entry_id(entry_id), fields) for entry_id, fields in entries]
+        everything = [fields for _, fields in parsed]
+        total = sum(len(fields.get(b"d", b"")) for fields in everything)
         started = starts.get(key, (0, 0))
+        limit = settings.SSE_READER_BUFFER_BYTES
+        behind: list[_Reader] = []
         for reader in readers:
             if reader.cursor < started:
                 # It joined while this read was on its way (too late for CLIENT UNBLOCK),
                 # and the read began after its cursor: the next read starts at its cursor.
                 continue
-            fresh = [fields for at, fields in parsed if at > reader.cursor]
+            if parsed[0][0] > reader.cursor:  # the usual case: all of it is new to this reader
+                fresh, size = everything, total
+            else:
+                fresh = [fields for at, fields in parsed if at > reader.cursor]
+                size = sum(len(fields.get(b"d", b"")) for fields in fresh)
             if fresh:
                 reader.cursor = parsed[-1][0]
-                reader.queue.put_nowait(fresh)
+                if not reader.hand(fresh, size, limit):
+                    behind.append(reader)
+        for reader in behind:
+            log.info("dropping a reader of %s: over %d bytes behind its client", key, limit)
+            self.leave(reader)
         self._move(key)
 
 
@@ -211,7 +248,8 @@ async def tail(
 ) -> AsyncIterator[list[tuple[str, bytes]]]:
     """Yields lists of (event, data) after `after`, as they arrive, each entry exactly once, across
     lost connections; an empty list after IDLE_SECONDS without any. Stops after the first `done`,
-    or with until_final after the run's final `done`.
+    or with until_final after the run's final `done`. Raises FellBehind if the caller stopped taking
+    batches for so long that more than SSE_READER_BUFFER_BYTES piled up.
     """
     hub = _hub()
     reader = _Reader(stream.stream_key(run_id), after)
@@ -221,10 +259,14 @@ async def tail(
         while True:
             try:
                 async with asyncio.timeout(IDLE_SECONDS):
-                    entries = await reader.queue.get()
+                    item = await reader.queue.get()
             except TimeoutError:
                 yield []
                 continue
+            if item is None:
+                raise FellBehind(run_id)
+            entries, size = item
+            reader.pending -= size
             batch: list[tuple[str, bytes]] = []
             for fields in entries:
                 if not gaps.follows(fields):  # an entry never reached Redis: the stream must not say done

@@ -21,6 +21,8 @@ from django.conf import settings
 from django.core.files import File as DjangoFile
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 
+from console.core.errors import StorageFull, is_storage_full
+
 BLOCK = 256 * 1024
 
 
@@ -50,7 +52,19 @@ def save(name: str, source: IO[bytes], *, source_path: str | None = None, size: 
 
     `source_path`, when given, is a file on disk holding the same bytes that may be consumed: local
     storage moves it into place, S3 uploads it in parts read from disk one at a time.
+
+    A full disk raises StorageFull, with whatever part was written removed.
     """
+    try:
+        return _save(name, source, source_path=source_path, size=size)
+    except OSError as exc:
+        if not is_storage_full(exc):
+            raise
+        delete(name)
+        raise StorageFull() from exc
+
+
+def _save(name: str, source: IO[bytes], *, source_path: str | None, size: int | None) -> str:
     if source_path and os.path.exists(source_path):
         if is_local():
             target = Path(settings.MEDIA_ROOT) / name

@@ -19,6 +19,7 @@ import httpx
 import orjson
 from django.conf import settings
 
+from console.core.text import storable, storable_or_none
 from console.providers import quirks
 from console.providers.http import (
     MAX_ATTEMPTS,
@@ -62,15 +63,15 @@ def _parse_chunk(payload: dict[str, Any]) -> Chunk:
     chunk = Chunk(usage=payload.get("usage"))
     for choice in payload.get("choices") or []:
         delta = choice.get("delta") or {}
-        chunk.content = delta.get("content") or None
+        chunk.content = storable_or_none(delta.get("content") or None)
         for call in delta.get("tool_calls") or []:
             function = call.get("function") or {}
             chunk.tool_calls.append(
                 ToolCallDelta(
                     index=call.get("index", 0),
                     id=call.get("id"),
-                    name=function.get("name"),
-                    arguments=function.get("arguments") or "",
+                    name=storable_or_none(function.get("name")),
+                    arguments=storable(function.get("arguments") or ""),
                 )
             )
         chunk.finish_reason = choice.get("finish_reason")
@@ -141,14 +142,14 @@ def _replay(payload: Any) -> list[Chunk]:
     message = choice.get("message") or {}
     chunks = []
     if message.get("content"):
-        chunks.append(Chunk(content=message["content"]))
+        chunks.append(Chunk(content=storable(message["content"])))
     for index, call in enumerate(message.get("tool_calls") or []):
         function = call.get("function") or {}
         delta = ToolCallDelta(
             index=index,
             id=call.get("id"),
-            name=function.get("name"),
-            arguments=function.get("arguments") or "",
+            name=storable_or_none(function.get("name")),
+            arguments=storable(function.get("arguments") or ""),
         )
         chunks.append(Chunk(tool_calls=[delta]))
     chunks.append(Chunk(finish_reason=choice.get("finish_reason"), usage=payload.get("usage")))

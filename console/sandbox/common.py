@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 KERNEL_FILES = ("kernel.py", "mpl_backend.py")
@@ -45,14 +46,14 @@ class ExecResult:
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    memory_bytes: int = 1024 << 20  # RLIMIT_AS of every process in the sandbox
-    cpu_seconds: int = 900  # RLIMIT_CPU of every process (the kernel's counts over the session's life)
-    max_procs: int = 64  # RLIMIT_NPROC: processes + threads of the session
+    memory_bytes: int = 1024 << 20  # the session's memory (cgroup), and RLIMIT_AS of each process
+    cpu_seconds: int = 900  # the session's CPU time (cgroup), and RLIMIT_CPU of each process
+    max_procs: int = 64  # processes + threads of the session (cgroup pids.max, RLIMIT_NPROC)
     max_file_bytes: int = 100 << 20  # RLIMIT_FSIZE: largest file the code may write
     max_open_files: int = 1024  # RLIMIT_NOFILE
     max_output_bytes: int = 1 << 20  # stdout+stderr of one call; past it the session is killed
     tmp_bytes: int = 256 << 20  # size of the private tmpfs /tmp (and of /dev/shm)
-    max_data_bytes: int = 1024 << 20  # total size of /mnt/data checked after each call
+    max_data_bytes: int = 1024 << 20  # size of /mnt/data (its own disk, else checked after each call)
     max_output_files: int = 64  # files returned by one call
 
 
@@ -80,6 +81,8 @@ class Session:
     out_r: int = -1
     ready: bool = False
     inputs: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+    group: Any = None  # its budget.Group (cgroup), when the host gives it one
+    disk: bool = False  # /mnt/data is a disk of its own (budget.DataDisk)
 
 
 def frame(msg: dict) -> bytes:

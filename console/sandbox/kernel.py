@@ -111,6 +111,18 @@ def _flush_figures() -> None:
         traceback.print_exc()
 
 
+def _reap_children() -> None:
+    """Collects the children the manager killed after the last call (nothing outlives its call), so
+    their zombies do not count against the session's process limit."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 class Kernel:
     def __init__(self, req_fd: int, resp_fd: int) -> None:
         self.req_fd = req_fd
@@ -129,6 +141,7 @@ class Kernel:
         self.req_fd = self.resp_fd = -1
 
     def run_cell(self, code: str) -> str | None:
+        _reap_children()
         self.count += 1
         filename = f"<cell-{self.count}>"
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)

@@ -35,6 +35,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from console.sandbox.budget import Cgroups, DataDisk, leftovers, running
 from console.sandbox.bwrap import BwrapMixin
 from console.sandbox.common import (
     MAX_FRAME,
@@ -48,12 +49,16 @@ from console.sandbox.common import (
     frame,
 )
 from console.sandbox.files import FilesMixin
-from console.sandbox.slots import SlotsMixin
+from console.sandbox.slots import SlotsMixin, uid_processes
 
 __all__ = ["ExecResult", "OutputFile", "SandboxError", "SandboxLimits", "SandboxManager", "get_manager"]
 
 logger = logging.getLogger(__name__)
 _BASE_DIR = pathlib.Path(__file__).resolve().parent.parent.parent
+# How often a call checks its session's CPU time (with cgroups).
+BUDGET_POLL_SECONDS = 0.1
+# What a session runs between calls: bwrap, bwrap's init in the session's pid namespace, the kernel.
+SESSION_PROCESSES = 3
 
 
 class SandboxManager(SlotsMixin, FilesMixin, BwrapMixin):
@@ -96,6 +101,9 @@ class SandboxManager(SlotsMixin, FilesMixin, BwrapMixin):
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawn")
         self._reaper: threading.Thread | None = None
         self._stop_reaper = threading.Event()
+        # Session-wide budgets where the host allows them (budget.py); else per-process rlimits only.
+        self._cgroups = Cgroups(f"sandbox-{self.uid_base}") if self.privileged else None
+        self._disk = DataDisk() if self.privileged else None
         for sub in ("slots", "outbox", "kernel", "runtime"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
@@ -205,9 +213,12 @@ class SandboxManager(SlotsMixin, FilesMixin, BwrapMixin):
             self._copy_inputs(sess, inputs)
         before = self._snapshot(sess.data_dir)
         logs, error, killed = self._call(sess, code, timeout)
+        if killed is None:
+            self._stop_leftovers(sess)
         after = self._snapshot(sess.data_dir)
         files = self._collect(sess.data_dir, before, after)
-        if killed is None and sum(size for _, size, _ in after.values()) > self.limits.max_data_bytes:
+        over = sum(size for _, size, _ in after.values()) > self.limits.max_data_bytes
+        if killed is None and not sess.disk and over:
             killed = "disk"
             error = (
                 f"Files in /mnt/data exceed {self.limits.max_data_bytes // (1 << 20)} MB; "
@@ -228,6 +239,8 @@ class SandboxManager(SlotsMixin, FilesMixin, BwrapMixin):
         killed: str | None = None
         error: str | None = None
         deadline = time.monotonic() + timeout
+        group = sess.group
+        oom_before = group.oom_kills() if group is not None else 0
         sel = selectors.DefaultSelector()
         sel.register(sess.out_r, selectors.EVENT_READ, "out")
         sel.register(sess.resp_r, selectors.EVENT_READ, "resp")
@@ -238,7 +251,10 @@ class SandboxManager(SlotsMixin, FilesMixin, BwrapMixin):
                 if remaining <= 0:
                     killed = "timeout"
                     break
-                for key, _ in sel.select(remaining):
+                if group is not None and group.cpu_seconds() > self.limits.cpu_seconds:
+                    killed = "cpu"  # the session's processes together used up its CPU time
+                    break
+                for key, _ in sel.select(min(remaining, BUDGET_POLL_SECONDS)):
                     if key.data == "req":
                         try:
                             n = os.write(sess.req_w, pending)
@@ -311,6 +327,13 @@ class SandboxManager(SlotsMixin, FilesMixin, BwrapMixin):
             else:
                 err = result.get("error")
                 error = str(err) if err else None
+        if group is not None and group.oom_kills() > oom_before:
+            mb = self.limits.memory_bytes >> 20
+            if killed in ("killed", "crashed"):
+                killed = "memory"
+            elif killed is None:
+                note = f"A process was stopped: this session's processes used more than {mb} MB of memory."
+                error = f"{error}\n{note}" if error else note
         logs = out.decode("utf-8", errors="replace")
         if out_total > cap:
             logs += f"\n[output truncated: more than {cap} bytes]"
@@ -346,6 +369,9 @@ class SandboxManager(SlotsMixin, FilesMixin, BwrapMixin):
         rc = sess.proc.returncode if sess.proc is not None else None
         if killed == "cpu":
             return f"CPU time limit ({self.limits.cpu_seconds} s) exceeded; the session was reset."
+        if killed == "memory":
+            mb = self.limits.memory_bytes >> 20
+            return f"Memory limit ({mb} MB for the session's processes) exceeded; the session was reset."
         if killed == "exited":
             return "The Python process exited; the session was reset."
         if killed == "killed":
@@ -369,6 +395,10 @@ class SandboxManager(SlotsMixin, FilesMixin, BwrapMixin):
         out_r, out_w = os.pipe()
         try:
             args = self._bwrap_args(runtime, sess, req_r, resp_w)
+            if self._cgroups is not None:
+                sess.group = self._cgroups.create(sess.slot, self.limits.memory_bytes, self.limits.max_procs)
+                if sess.group is not None:
+                    args = sess.group.wrap(args)
             fut = self._spawner.submit(
                 subprocess.Popen,
                 args,
@@ -406,6 +436,9 @@ class SandboxManager(SlotsMixin, FilesMixin, BwrapMixin):
             except subprocess.TimeoutExpired:  # pragma: no cover
                 logger.warning("sandbox process %s did not exit", proc.pid)
             self._kill_uid(sess)
+        if sess.group is not None:
+            sess.group.destroy()
+            sess.group = None
         for fd in (sess.req_w, sess.resp_r, sess.out_r):
             close_fd(fd)
         sess.req_w = sess.resp_r = sess.out_r = -1
@@ -413,6 +446,26 @@ class SandboxManager(SlotsMixin, FilesMixin, BwrapMixin):
         sess.ready = False
         sess.inputs = {}
         self._release_slot(sess)
+
+    def _stop_leftovers(self, sess: Session) -> None:
+        """Ends every process the call left behind: between calls a session runs its kernel only."""
+        if sess.group is not None:
+            pids = sess.group.pids()
+            if len(pids) <= SESSION_PROCESSES:
+                return  # the usual case: nothing was left behind, no need to look at each process
+        elif self.privileged and sess.slot >= 0:
+            pids = uid_processes(sess.uid)
+        else:
+            return
+        killed = leftovers(pids)
+        for pid in killed:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while killed and time.monotonic() < deadline:
+            killed = [pid for pid in killed if running(pid)]  # the kernel reaps its own zombies later
+            if killed:
+                time.sleep(0.005)
 
     def _maybe_reap(self) -> None:
         now = time.monotonic()

@@ -17,8 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from console.sandbox.budget import DataDisk
 from console.sandbox.common import (
     SandboxError,
+    SandboxLimits,
     Session,
     close_fd,
 )
@@ -26,20 +28,27 @@ from console.sandbox.common import (
 logger = logging.getLogger(__name__)
 
 
-def uid_has_processes(uid: int) -> bool:
-    """Whether any process (zombies included) runs under `uid`; reads /proc."""
+def uid_processes(uid: int, first_only: bool = False) -> list[int]:
+    """The processes (zombies included) that run under `uid`; reads /proc."""
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return False
+        return []
+    found = []
     for entry in entries:
         if entry.isdigit():
             try:
                 if os.stat(f"/proc/{entry}").st_uid == uid:
-                    return True
+                    found.append(int(entry))
+                    if first_only:
+                        break
             except OSError:
                 continue
-    return False
+    return found
+
+
+def uid_has_processes(uid: int) -> bool:
+    return bool(uid_processes(uid, first_only=True))
 
 
 class SlotsMixin:
@@ -54,6 +63,8 @@ class SlotsMixin:
     _own_slots: set[int]
     # Stopping a session is SandboxManager's (it also ends the kernel); the slots only call it.
     _stop: Callable[[Session], None]
+    _disk: DataDisk | None
+    limits: SandboxLimits
 
     def _kill_uid(self, sess: Session) -> None:
         """Kill every process of the session's dedicated uid and wait until they are gone.
@@ -134,6 +145,8 @@ class SlotsMixin:
 
     def _prepare_slot_dir(self, sess: Session, slot_dir: pathlib.Path) -> None:
         data = slot_dir / "data"
+        if self._disk is not None:
+            self._disk.unmount(slot_dir / "data.img", data)  # leftovers of a crashed server process
         if data.exists() or data.is_symlink():
             shutil.rmtree(data, ignore_errors=True)
         data.mkdir(mode=0o700)
@@ -145,6 +158,10 @@ class SlotsMixin:
         (etc / "hosts").write_text("127.0.0.1 localhost sandbox\n::1 localhost\n")
         for name in ("passwd", "group", "hosts"):
             os.chmod(etc / name, 0o644)
+        # Its own disk of SANDBOX_MAX_DATA_MB when the host allows (budget.DataDisk), so writes stop at the cap.
+        sess.disk = self._disk is not None and self._disk.mount(
+            slot_dir / "data.img", data, self.limits.max_data_bytes, sess.uid
+        )
         if self.privileged:
             os.chown(data, sess.uid, sess.uid)
         sess.data_dir = data
@@ -153,7 +170,10 @@ class SlotsMixin:
         if sess.slot < 0:
             return
         if sess.data_dir is not None:
+            if self._disk is not None:
+                self._disk.unmount(sess.data_dir.parent / "data.img", sess.data_dir)
             shutil.rmtree(sess.data_dir, ignore_errors=True)
+        sess.disk = False
         close_fd(sess.slot_fd)
         with self._lock:
             self._own_slots.discard(sess.slot)

@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from console.core import database
+from console.core.errors import is_storage_full
 from console.files import storage
 from console.vector_stores.models import VectorStoreFile
 
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SERVER_ERROR_MESSAGE = "An internal error occurred while processing the file."
+DISK_FULL_MESSAGE = (
+    "The file could not be processed: the server's disk is full (no space left to write its data)."
+)
 
 
 class Discarded(Exception):
@@ -220,10 +224,17 @@ def ingest(store_id: str, file_id: str) -> None:
             log.error("ingesting %s into %s failed: %r", file_id, store_id, exc)
             error = {"code": "server_error", "message": _outage_message(exc)}
             _retried(_Retrying(), _finish, row, claim, "failed", last_error=error)
-        except Exception:
+        except Exception as exc:
             log.exception("ingesting %s into %s failed", file_id, store_id)
-            error = {"code": "server_error", "message": SERVER_ERROR_MESSAGE}
-            _retried(retrying, _finish, row, claim, "failed", last_error=error)
+            message = DISK_FULL_MESSAGE if is_storage_full(exc) else SERVER_ERROR_MESSAGE
+            _retried(
+                retrying,
+                _finish,
+                row,
+                claim,
+                "failed",
+                last_error={"code": "server_error", "message": message},
+            )
         else:
             _retried(retrying, _finish, row, claim, "completed", usage_bytes=usage, last_error=None)
         return

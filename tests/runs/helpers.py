@@ -72,3 +72,13 @@ TEXT_RUN = [
     "thread.run.completed",
     "done",
 ]
+
+
+def stream_new_run(api: httpx.Client, **assistant_fields: Any) -> tuple[str, list[tuple[str, Any]]]:
+    """Streams a run of a new assistant on a new thread; returns the thread's id and the events."""
+    assistant_id = new_assistant(api, **assistant_fields)
+    thread_id = new_thread(api)
+    with api.stream(
+        "POST", f"threads/{thread_id}/runs", json={"assistant_id": assistant_id, "stream": True}
+    ) as r:
+        return thread_id, read_events(r)

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import BadRequest
+from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.multipartparser import MultiPartParserError
@@ -20,6 +22,7 @@ from console.api.schemas.base import DeletedObject
 from console.api.schemas.files import FileObject
 from console.api.validation import flag_param, quote_choices
 from console.cleanup import services as cleanup
+from console.core.errors import StorageFull, is_storage_full
 from console.files import services, storage
 from console.files.models import PURPOSES, File
 from console.vector_stores.file_usage import file_usage as file_usage_of
@@ -98,6 +101,17 @@ def _measure_chunked_body(request: HttpRequest) -> None:
     request.META["CONTENT_LENGTH"] = str(size)
 
 
+def _discard_spooled(request: HttpRequest) -> None:
+    """Removes the temporary file the upload was being written to when the disk filled up."""
+    for handler in request.upload_handlers:
+        spooled = getattr(handler, "file", None)
+        if isinstance(spooled, TemporaryUploadedFile):
+            with contextlib.suppress(OSError):
+                spooled.close()  # a NamedTemporaryFile: closing it removes it
+            with contextlib.suppress(OSError):
+                os.unlink(spooled.temporary_file_path())
+
+
 def _upload(request: ApiRequest) -> HttpResponse:
     if not (request.content_type or "").startswith("multipart/form-data"):
         raise ApiError(
@@ -112,6 +126,11 @@ def _upload(request: ApiRequest) -> HttpResponse:
     except (MultiPartParserError, BadRequest) as exc:
         # No boundary, a cut-off body, too many parts...: the client's request, not our error.
         raise invalid_request(f"Invalid multipart/form-data body: {exc}".rstrip(": ") + ".") from None
+    except OSError as exc:
+        if not is_storage_full(exc):
+            raise
+        _discard_spooled(request)
+        raise StorageFull() from exc
     for name, values in list(form.lists()):
         if any("\x00" in value for value in values):
             raise invalid_request(
