@@ -92,7 +92,8 @@ def _create(request: ApiRequest) -> tuple[Response, bool]:
 async def responses(request: ApiRequest) -> HttpResponseBase:
     created, streamed = await sync_to_async(_create)(request)
     if streamed:
-        return sse_response(response_sse.frames(created.id))
+        # sse_response hands the request thread's database connection back: from that thread.
+        return await sync_to_async(sse_response)(response_sse.frames(created.id))
     if created.background:
         return json_response(response_object(created))
     final = await response_sse.final_object(created.id)
