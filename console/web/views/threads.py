@@ -171,6 +171,7 @@ def thread_runs(request: HtmxHttpRequest, project_id: int, thread_id: str) -> Ht
         # The thread's total covers every run, not only this page's.
         every = page["data"] if not page["has_more"] else client.list_all(f"threads/{thread_id}/runs")
         names = Names(client)
+        title = names.thread(thread_id)
         for run in runs:
             run["assistant_name"] = names.assistant(run.get("assistant_id"))
             run["demo"] = demo.answers(client.connection, run.get("model"))
@@ -180,6 +181,7 @@ def thread_runs(request: HtmxHttpRequest, project_id: int, thread_id: str) -> Ht
     context = {
         "access": access,
         "thread": found,
+        "title": title,
         "runs": runs,
         "has_more": page["has_more"],
         "next_after": runs[-1]["id"] if runs else "",
