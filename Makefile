@@ -63,7 +63,7 @@ $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
 	@touch $@
 
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test,local-embeddings]' 'openai==3.57.0'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test,local-embeddings,agents]' 'openai==3.57.0'
 	$(VENV)/bin/python -m console.demo_model install --always
 	@touch $@ $(RUN_STAMP)
 
