@@ -9,16 +9,17 @@ the row (console/api/response_sse.py).
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from celery import current_app
 from django.conf import settings
-from django.db.models import F, Q, Value
+from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from console.core.errors import Unavailable
+from console.core.requeue import requeue_lost
 from console.events import stream
 from console.passthrough.models import ForwardedUsage
 from console.responses.models import WORKING, Response
@@ -123,21 +124,5 @@ def reap_responses() -> dict[str, int]:
             counts["dead"] += 1
             if not response.store:
                 response.delete()
-    counts["requeued"] = _requeue_lost(now)
+    counts["requeued"] = requeue_lost(Response, EXECUTE_RESPONSE_TASK, now)
     return counts
-
-
-def _requeue_lost(now: datetime) -> int:
-    cutoff = now - timedelta(seconds=settings.RUN_REQUEUE_AFTER)
-    lost = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
-    count = 0
-    for response_id in Response.objects.filter(lost, status="queued").values_list("pk", flat=True):
-        if not Response.objects.filter(lost, pk=response_id, status="queued").update(heartbeat_at=now):
-            continue
-        try:
-            current_app.send_task(EXECUTE_RESPONSE_TASK, args=(response_id,))
-        except Exception:
-            log.warning("could not enqueue response %s again", response_id, exc_info=True)
-            break
-        count += 1
-    return count

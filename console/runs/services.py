@@ -5,18 +5,18 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from console.assistants.services import get_assistant
 from console.conversations.services import require_idle
 from console.core.errors import DomainError, NotFound, Unavailable
+from console.core.requeue import requeue_lost
 from console.events import stream
 from console.payloads.objects import run_object, step_object
 from console.projects.models import Project
@@ -297,25 +297,5 @@ def reap_runs(*, reap_dead: bool = True) -> dict[str, int]:
     for run in Run.objects.filter(status__in=("queued", "requires_action"), expires_at__lt=now):
         if lifecycle.finish(run, "expired", from_statuses=("queued", "requires_action")):
             counts["expired"] += 1
-    counts["requeued"] = _requeue_lost(now)
+    counts["requeued"] = requeue_lost(Run, lifecycle.EXECUTE_RUN_TASK, now)
     return counts
-
-
-def _requeue_lost(now: datetime) -> int:
-    cutoff = now - timedelta(seconds=settings.RUN_REQUEUE_AFTER)
-    lost = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
-    count = 0
-    for run_id in Run.objects.filter(lost, status="queued").values_list("pk", flat=True):
-        # Stamped first (a conditional update: one sweeper wins), so the count never depends on
-        # whether a worker claims the run before this line runs; a send that fails is retried by the
-        # sweep after RUN_REQUEUE_AFTER.
-        if not Run.objects.filter(lost, pk=run_id, status="queued").update(heartbeat_at=now):
-            continue
-        try:
-            current_app.send_task(lifecycle.EXECUTE_RUN_TASK, args=(run_id,))
-        except Exception:  # the broker is away
-            log.warning("could not enqueue run %s again; retrying at a later sweep", run_id, exc_info=True)
-            break
-        log.info("run %s was queued with no task; enqueued it again", run_id)
-        count += 1
-    return count
